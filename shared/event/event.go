@@ -1,0 +1,286 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"github.com/shopspring/decimal"
+)
+
+// SchemaVersion is the payload version every producer writes today.
+// Consumers accept it and reject versions they do not know as invalid.
+const SchemaVersion = 1
+
+// Event types, one per topic.
+const (
+	TypeNewDataReceived         = "new_data_received"
+	TypeExchangeRateUpdated     = "exchange_rate_updated"
+	TypeDataProcessingCompleted = "data_processing_completed"
+	TypeCacheInvalidation       = "cache_invalidation"
+)
+
+// Header names on every message (DESIGN §6). They repeat the envelope
+// fields so Kafka UI and kcat show them without decoding the payload.
+const (
+	HeaderEventID       = "event_id"
+	HeaderEventType     = "event_type"
+	HeaderSchemaVersion = "schema_version"
+	HeaderCorrelationID = "correlation_id"
+	HeaderProducer      = "producer"
+	HeaderContentType   = "content-type"
+)
+
+// ErrInvalid marks a message that can never be handled: undecodable JSON,
+// an unknown type or schema version, or a payload that breaks the contract.
+// Consumers send such messages straight to the dead-letter topic.
+var ErrInvalid = errors.New("invalid event")
+
+// Meta is the envelope every payload carries.
+type Meta struct {
+	EventID       string `json:"event_id"`
+	EventType     string `json:"event_type"`
+	SchemaVersion int    `json:"schema_version"`
+	CorrelationID string `json:"correlation_id"`
+}
+
+// Event is any payload of the contract.
+type Event interface {
+	// Topic is where the event is published.
+	Topic() string
+	// Key is the message key: source, currency code or invalidation type.
+	Key() string
+	// meta returns the envelope for reading and filling in; validate checks
+	// the payload against the contract. Both keep the set of events sealed.
+	meta() *Meta
+	validate() error
+}
+
+// NewDataReceived announces one provider collection, once per run.
+type NewDataReceived struct {
+	Meta
+	Source           string    `json:"source"`
+	DataCount        int       `json:"data_count"`
+	CollectionTime   time.Time `json:"collection_time"`
+	ProcessingTimeMS int64     `json:"processing_time_ms"`
+}
+
+// ExchangeRateUpdated carries one changed rate, keyed by currency code so
+// every update of one currency lands in one partition, in order. Rates are
+// KRW per one unit, as exact decimals encoded as JSON strings; TTS and TTB
+// are null when the provider quotes no spread.
+type ExchangeRateUpdated struct {
+	Meta
+	CurrencyCode string           `json:"currency_code"`
+	CurrencyName string           `json:"currency_name"`
+	DealBaseRate decimal.Decimal  `json:"deal_base_rate"`
+	TTS          *decimal.Decimal `json:"tts"`
+	TTB          *decimal.Decimal `json:"ttb"`
+	Source       string           `json:"source"`
+	RecordedAt   time.Time        `json:"recorded_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+	Version      int64            `json:"version"`
+}
+
+// DataProcessingCompleted closes a run; it is the last event of the run.
+type DataProcessingCompleted struct {
+	Meta
+	Source           string    `json:"source"`
+	TotalProcessed   int       `json:"total_processed"`
+	ProcessingTimeMS int64     `json:"processing_time_ms"`
+	CompletedAt      time.Time `json:"completed_at"`
+}
+
+// CacheInvalidation lists logical cache keys (such as exchange_rate:USD)
+// that consumers must drop.
+type CacheInvalidation struct {
+	Meta
+	CacheKeys        []string  `json:"cache_keys"`
+	InvalidationType string    `json:"invalidation_type"`
+	InvalidatedAt    time.Time `json:"invalidated_at"`
+}
+
+// Topic implements Event.
+func (*NewDataReceived) Topic() string { return TopicNewDataReceived }
+
+// Topic implements Event.
+func (*ExchangeRateUpdated) Topic() string { return TopicExchangeRateUpdated }
+
+// Topic implements Event.
+func (*DataProcessingCompleted) Topic() string { return TopicDataProcessingCompleted }
+
+// Topic implements Event.
+func (*CacheInvalidation) Topic() string { return TopicCacheInvalidation }
+
+// Key implements Event.
+func (e *NewDataReceived) Key() string { return e.Source }
+
+// Key implements Event.
+func (e *ExchangeRateUpdated) Key() string { return e.CurrencyCode }
+
+// Key implements Event.
+func (e *DataProcessingCompleted) Key() string { return e.Source }
+
+// Key implements Event.
+func (e *CacheInvalidation) Key() string { return e.InvalidationType }
+
+func (e *NewDataReceived) meta() *Meta         { return &e.Meta }
+func (e *ExchangeRateUpdated) meta() *Meta     { return &e.Meta }
+func (e *DataProcessingCompleted) meta() *Meta { return &e.Meta }
+func (e *CacheInvalidation) meta() *Meta       { return &e.Meta }
+
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
+func (e *NewDataReceived) validate() error {
+	if e.Source == "" || e.DataCount < 0 || e.CollectionTime.IsZero() {
+		return errors.New("new_data_received needs source, data_count >= 0 and collection_time")
+	}
+	return nil
+}
+
+func (e *ExchangeRateUpdated) validate() error {
+	if !currencyCode.MatchString(e.CurrencyCode) {
+		return fmt.Errorf("currency_code %q is not an ISO 4217 code", e.CurrencyCode)
+	}
+	if !e.DealBaseRate.IsPositive() {
+		return fmt.Errorf("deal_base_rate %s is not positive", e.DealBaseRate)
+	}
+	for name, d := range map[string]*decimal.Decimal{"tts": e.TTS, "ttb": e.TTB} {
+		if d != nil && !d.IsPositive() {
+			return fmt.Errorf("%s %s is not positive", name, d)
+		}
+	}
+	if e.Source == "" || e.RecordedAt.IsZero() || e.Version < 1 {
+		return errors.New("exchange_rate_updated needs source, recorded_at and version >= 1")
+	}
+	return nil
+}
+
+func (e *DataProcessingCompleted) validate() error {
+	if e.Source == "" || e.TotalProcessed < 0 || e.CompletedAt.IsZero() {
+		return errors.New("data_processing_completed needs source, total_processed >= 0 and completed_at")
+	}
+	return nil
+}
+
+func (e *CacheInvalidation) validate() error {
+	if e.InvalidationType == "" || e.InvalidatedAt.IsZero() {
+		return errors.New("cache_invalidation needs invalidation_type and invalidated_at")
+	}
+	return nil
+}
+
+// Stamp fills in the envelope of ev: a new event id, its type, the schema
+// version and the run's correlation id.
+func Stamp(ev Event, correlationID string) {
+	m := ev.meta()
+	if m.EventID == "" {
+		m.EventID = uuid.NewString()
+	}
+	m.EventType = typeOf(ev)
+	m.SchemaVersion = SchemaVersion
+	m.CorrelationID = correlationID
+}
+
+// MetaOf returns the envelope of ev.
+func MetaOf(ev Event) Meta { return *ev.meta() }
+
+func typeOf(ev Event) string {
+	switch ev.(type) {
+	case *NewDataReceived:
+		return TypeNewDataReceived
+	case *ExchangeRateUpdated:
+		return TypeExchangeRateUpdated
+	case *DataProcessingCompleted:
+		return TypeDataProcessingCompleted
+	case *CacheInvalidation:
+		return TypeCacheInvalidation
+	}
+	return ""
+}
+
+// Encode turns a stamped event into the Kafka message that carries it:
+// topic, key, JSON value and the §6 headers with producer naming the
+// service that publishes it.
+func Encode(ev Event, producer string) (kafka.Message, error) {
+	m := ev.meta()
+	if m.EventID == "" || m.EventType != typeOf(ev) || m.SchemaVersion != SchemaVersion {
+		return kafka.Message{}, fmt.Errorf("encode %s: event is not stamped", typeOf(ev))
+	}
+	if err := ev.validate(); err != nil {
+		return kafka.Message{}, fmt.Errorf("encode %s: %w", m.EventType, err)
+	}
+	value, err := json.Marshal(ev)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("encode %s: %w", m.EventType, err)
+	}
+	return kafka.Message{
+		Topic: ev.Topic(),
+		Key:   []byte(ev.Key()),
+		Value: value,
+		Headers: []kafka.Header{
+			{Key: HeaderEventID, Value: []byte(m.EventID)},
+			{Key: HeaderEventType, Value: []byte(m.EventType)},
+			{Key: HeaderSchemaVersion, Value: []byte(fmt.Sprint(m.SchemaVersion))},
+			{Key: HeaderCorrelationID, Value: []byte(m.CorrelationID)},
+			{Key: HeaderProducer, Value: []byte(producer)},
+			{Key: HeaderContentType, Value: []byte("application/json")},
+		},
+	}, nil
+}
+
+// Decode reads the event a message carries, choosing the payload type by
+// the message's topic. Anything that cannot be handled — bad JSON, unknown
+// fields' types, a topic/type mismatch, an unknown schema version or a
+// payload that breaks the contract — is an error wrapping ErrInvalid.
+func Decode(topic string, value []byte) (Event, error) {
+	var ev Event
+	switch topic {
+	case TopicNewDataReceived:
+		ev = &NewDataReceived{}
+	case TopicExchangeRateUpdated:
+		ev = &ExchangeRateUpdated{}
+	case TopicDataProcessingCompleted:
+		ev = &DataProcessingCompleted{}
+	case TopicCacheInvalidation:
+		ev = &CacheInvalidation{}
+	default:
+		return nil, fmt.Errorf("%w: unknown topic %q", ErrInvalid, topic)
+	}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	if err := dec.Decode(ev); err != nil {
+		return nil, fmt.Errorf("%w: %s payload: %v", ErrInvalid, topic, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: %s payload: trailing data", ErrInvalid, topic)
+	}
+	m := ev.meta()
+	if m.EventType != typeOf(ev) {
+		return nil, fmt.Errorf("%w: event_type %q on topic %s", ErrInvalid, m.EventType, topic)
+	}
+	if m.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%w: unsupported schema_version %d", ErrInvalid, m.SchemaVersion)
+	}
+	if _, err := uuid.Parse(m.EventID); err != nil {
+		return nil, fmt.Errorf("%w: event_id %q is not a UUID", ErrInvalid, m.EventID)
+	}
+	if err := ev.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return ev, nil
+}
+
+// Header returns the value of header key on m, or "".
+func Header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

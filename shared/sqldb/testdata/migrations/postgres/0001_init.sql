@@ -1,0 +1,6 @@
+CREATE TABLE items (
+    id     BIGSERIAL PRIMARY KEY,
+    name   TEXT NOT NULL UNIQUE,
+    amount NUMERIC(30, 10) NOT NULL,
+    at     TIMESTAMPTZ NOT NULL
+);

@@ -1,0 +1,6 @@
+CREATE TABLE items (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    name   TEXT NOT NULL UNIQUE,
+    amount TEXT NOT NULL,
+    at     TIMESTAMP NOT NULL
+);
