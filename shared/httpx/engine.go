@@ -1,0 +1,277 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ratewire/ratewire/shared/apperr"
+)
+
+// Options configures NewEngine. Every field is optional; the zero value
+// gives a working engine that logs nowhere and exposes its own registry.
+type Options struct {
+	// Service names the service; it is reported by /healthz and /readyz.
+	Service string
+	// Logger receives access, panic and error logs; nil discards them.
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is served on /metrics; nil
+	// means a fresh private registry (never the global default).
+	Registry *prometheus.Registry
+	// MaxBodyBytes caps request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// Ready reports whether the service's dependencies are usable; nil
+	// means always ready. It is called with a 2 s timeout.
+	Ready func(ctx context.Context) error
+}
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-ID"
+
+const (
+	defaultMaxBody = 1 << 20
+	readyTimeout   = 2 * time.Second
+
+	ctxKeyRequestID = "ratewire.request_id"
+	ctxKeyLogger    = "ratewire.logger"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// discardLogger is stateless, so sharing it is not shared mutable state.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// NewEngine returns a gin engine with ratewire's middleware and the
+// /healthz, /readyz and /metrics routes; services add their API routes.
+//
+// Middleware order: request id (and request logger), access log, metrics,
+// panic recovery, body limit. Recovery sits inside the access log and the
+// metrics so that a panicking request is still logged and counted as 500;
+// it sits after the request id so the panic log carries it.
+func NewEngine(o Options) *gin.Engine {
+	log := o.Logger
+	if log == nil {
+		log = discardLogger
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	limit := o.MaxBodyBytes
+	if limit <= 0 {
+		limit = defaultMaxBody
+	}
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	// Handlers may pass *gin.Context as a context.Context to services.
+	e.ContextWithFallback = true
+	// No proxy in front by default: the client IP is the peer address.
+	_ = e.SetTrustedProxies(nil)
+
+	e.Use(
+		requestID(log),
+		accessLog(),
+		newMetrics(reg, log).middleware,
+		recovery(),
+		bodyLimit(limit),
+	)
+
+	e.NoRoute(func(c *gin.Context) { Error(c, apperr.NotFound("no route for "+c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, ErrorBody{
+			Code:    CodeMethodNotAllowed,
+			Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path,
+		})
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { OK(c, http.StatusOK, status("ok", o.Service)) })
+	e.GET("/readyz", func(c *gin.Context) {
+		if o.Ready != nil {
+			ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
+			defer cancel()
+			if err := o.Ready(ctx); err != nil {
+				Error(c, apperr.Unavailable("not ready", fmt.Errorf("readiness check: %w", err)))
+				return
+			}
+		}
+		OK(c, http.StatusOK, status("ready", o.Service))
+	})
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	e.GET("/metrics", gin.WrapH(metricsHandler))
+	return e
+}
+
+func status(s, service string) map[string]string {
+	m := map[string]string{"status": s}
+	if service != "" {
+		m["service"] = service
+	}
+	return m
+}
+
+// RequestID returns the id of the request, as set by NewEngine's middleware.
+func RequestID(c *gin.Context) string { return c.GetString(ctxKeyRequestID) }
+
+// Logger returns the request-scoped logger (the Options logger with a
+// request_id attribute), or a discarding logger outside NewEngine.
+func Logger(c *gin.Context) *slog.Logger {
+	if v, ok := c.Get(ctxKeyLogger); ok {
+		if l, ok := v.(*slog.Logger); ok {
+			return l
+		}
+	}
+	return discardLogger
+}
+
+// requestID reuses a well-formed incoming X-Request-ID (so ids follow a
+// request across services) and otherwise mints a UUID.
+func requestID(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(RequestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set(ctxKeyRequestID, id)
+		c.Set(ctxKeyLogger, log.With("request_id", id))
+		c.Header(RequestIDHeader, id)
+		c.Next()
+	}
+}
+
+// accessLog writes one Info line per request except probes and scrapes;
+// request_id comes from the request-scoped logger.
+func accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		switch c.Request.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			return
+		}
+		Logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+			slog.String("method", c.Request.Method),
+			slog.String("route", c.FullPath()),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", c.Writer.Status()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+			slog.String("client_ip", c.ClientIP()),
+		)
+	}
+}
+
+// recovery turns a panic into a logged stack and the bare 500 envelope.
+func recovery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler {
+				// The documented way to abort a response: net/http handles it.
+				panic(rec)
+			}
+			err, ok := rec.(error)
+			if !ok {
+				err = fmt.Errorf("panic: %v", rec)
+			}
+			Logger(c).Error("panic recovered", "err", err, "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				c.Abort()
+				return
+			}
+			writeError(c, http.StatusInternalServerError, ErrorBody{Code: apperr.CodeInternal, Message: msgInternal})
+		}()
+		c.Next()
+	}
+}
+
+// bodyLimit rejects a declared oversize body up front and caps the rest
+// with http.MaxBytesReader, whose error Error maps to 413.
+func bodyLimit(limit int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > limit {
+			writeError(c, http.StatusRequestEntityTooLarge, ErrorBody{
+				Code:    CodePayloadTooLarge,
+				Message: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes",
+			})
+			return
+		}
+		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		}
+		c.Next()
+	}
+}
+
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// newMetrics registers the HTTP collectors, reusing them if an engine was
+// already built on the same registry.
+func newMetrics(reg *prometheus.Registry, log *slog.Logger) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ratewire_http_requests_total",
+			Help: "HTTP requests handled, by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ratewire_http_request_duration_seconds",
+			Help:    "HTTP request latency, by method and route template.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "route"}),
+	}
+	m.requests = register(reg, m.requests, log)
+	m.duration = register(reg, m.duration, log)
+	return m
+}
+
+func register[C prometheus.Collector](reg *prometheus.Registry, c C, log *slog.Logger) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		// Only a different collector under our metric names gets here. We
+		// must not panic in a shared process: keep serving, unexported.
+		log.Error("register http metrics", "err", err)
+	}
+	return c
+}
+
+func (m *metrics) middleware(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	// The route template keeps label cardinality bounded; raw paths never.
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	method := c.Request.Method
+	if !knownMethods[method] {
+		method = "OTHER" // clients choose the method; keep the label bounded
+	}
+	m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+}
