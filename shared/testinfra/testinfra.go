@@ -198,4 +198,6 @@ func newClient(t testing.TB, u string) *redis.Client {
 }
 
 // String describes the backend for test names and messages.
-func (d Database) String() string { return fmt.Sprintf("%s(%s)", d.Name, strings.SplitN(d.URL, "?", 2)[0]) }
+func (d Database) String() string {
+	return fmt.Sprintf("%s(%s)", d.Name, strings.SplitN(d.URL, "?", 2)[0])
+}
