@@ -86,12 +86,42 @@ func GetVersioned(ctx context.Context, c redis.Cmdable, key string) (int64, []by
 	if err != nil {
 		return 0, nil, fmt.Errorf("cachex: get %s: %w", key, err)
 	}
-	if len(b) < versionWidth+1 || b[versionWidth] != ':' {
+	v, payload, ok := splitVersioned(b)
+	if !ok {
 		return 0, nil, fmt.Errorf("cachex: %s holds an unversioned value", key)
+	}
+	return v, payload, nil
+}
+
+// GetManyVersioned reads several versioned entries with one MGET. The
+// result has one payload per key, nil for a miss or an entry that is not
+// in the versioned format.
+func GetManyVersioned(ctx context.Context, c redis.Cmdable, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cachex: mget: %w", err)
+	}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			if _, payload, ok := splitVersioned([]byte(s)); ok {
+				out[i] = payload
+			}
+		}
+	}
+	return out, nil
+}
+
+func splitVersioned(b []byte) (int64, []byte, bool) {
+	if len(b) < versionWidth+1 || b[versionWidth] != ':' {
+		return 0, nil, false
 	}
 	v, err := strconv.ParseInt(string(b[:versionWidth]), 10, 64)
 	if err != nil {
-		return 0, nil, fmt.Errorf("cachex: %s: bad version: %w", key, err)
+		return 0, nil, false
 	}
-	return v, b[versionWidth+1:], nil
+	return v, b[versionWidth+1:], true
 }

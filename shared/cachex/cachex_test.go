@@ -55,6 +55,10 @@ func TestVersionedContract(t *testing.T) {
 		if _, err := cachex.SetVersioned(ctx, c, key, 1, nil, 0); err == nil {
 			t.Error("SetVersioned with zero TTL succeeded")
 		}
+		many, err := cachex.GetManyVersioned(ctx, c, []string{key, r.Prefix + "rate:NONE"})
+		if err != nil || len(many) != 2 || string(many[0]) != `{"v":12}` || many[1] != nil {
+			t.Errorf("GetManyVersioned = %q (%v), want [{\"v\":12} nil]", many, err)
+		}
 		if err := c.Set(ctx, key, "garbage", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,107 @@
+// Package currency is ratewire's current-rate service: the public REST API
+// of §8 (currency) served through the rate:{CODE} Redis cache, which the
+// service keeps fresh by consuming the ingestor's events. Run wires it
+// together; cmd/currency and devstack call it.
+package currency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ratewire/ratewire/currency/internal/cache"
+	"github.com/ratewire/ratewire/currency/internal/consumer"
+	"github.com/ratewire/ratewire/currency/internal/httpapi"
+	"github.com/ratewire/ratewire/currency/internal/rates"
+	"github.com/ratewire/ratewire/currency/internal/store"
+	"github.com/ratewire/ratewire/shared/cachex"
+	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/logx"
+	"github.com/ratewire/ratewire/shared/metrics"
+	"github.com/ratewire/ratewire/shared/sqldb"
+)
+
+// ServiceName labels the currency service's logs and metrics.
+const ServiceName = "currency"
+
+// Options carries what the process, not the environment, decides.
+type Options struct {
+	// Logger is the service's logger; nil discards.
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
+	Listener net.Listener
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// KeyPrefix goes before every Redis key: empty in production, a
+	// namespace of its own for each test sharing a Redis server.
+	KeyPrefix string
+}
+
+// Run starts the currency service and blocks until ctx ends; it then stops
+// the HTTP server, lets the consumer commit what it handled, and closes
+// Redis and the database.
+func Run(ctx context.Context, cfg config.Config, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = logx.Discard()
+	}
+	if err := errors.Join(cfg.RequireDatabase(), cfg.RequireRedis(), cfg.RequireKafka()); err != nil {
+		return err
+	}
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := cachex.Open(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	st := store.New(db)
+	svc := rates.New(st, cache.New(rdb, opts.KeyPrefix), log, opts.Now)
+
+	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
+		Handler: consumer.Handler(svc, log), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
+	consDone := make(chan error, 1)
+	go func() { consDone <- cons.Run(consCtx) }()
+
+	reg := metrics.NewRegistry(ServiceName)
+	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg,
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("redis: %w", err)
+			}
+			return nil
+		}})
+	httpapi.Register(engine, svc)
+
+	if opts.Listener != nil {
+		err = httpx.ServeListener(ctx, opts.Listener, engine, log)
+	} else {
+		err = httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
+	}
+	// HTTP has stopped (ctx ended or it failed to start): stop consuming
+	// after the message in hand is committed.
+	stopConsumer()
+	if cerr := <-consDone; cerr != nil {
+		err = errors.Join(err, fmt.Errorf("consumer: %w", cerr))
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+// Package consumer adapts the ingestor's events to the currency service:
+// exchange_rate_updated replaces one cached rate, cache_invalidation drops
+// the listed ones and data_processing_completed refreshes them all
+// (DESIGN §7).
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ratewire/ratewire/currency/internal/rates"
+	"github.com/ratewire/ratewire/shared/event"
+)
+
+// GroupID is the currency service's consumer group.
+const GroupID = "currency-service"
+
+// Service is what the handler needs from the rates service.
+type Service interface {
+	Apply(ctx context.Context, r rates.Rate) error
+	Invalidate(ctx context.Context, codes ...string) error
+	RefreshAll(ctx context.Context) error
+}
+
+// Handler returns the kafkabus handler for the four topics.
+func Handler(svc Service, log *slog.Logger) func(ctx context.Context, m kafka.Message) error {
+	return func(ctx context.Context, m kafka.Message) error {
+		ev, err := event.Decode(m.Topic, m.Value)
+		if errors.Is(err, event.ErrInvalid) {
+			// No retry can fix an invalid message. Until dead-letter topics
+			// exist it is logged with its coordinates and skipped, so one bad
+			// record cannot stall the partition.
+			log.Error("invalid event skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
+				"event_id", event.Header(m, event.HeaderEventID), "err", err)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		meta := event.MetaOf(ev)
+		switch e := ev.(type) {
+		case *event.ExchangeRateUpdated:
+			err = svc.Apply(ctx, rates.Rate{
+				Code: e.CurrencyCode, Name: e.CurrencyName, DealBaseRate: e.DealBaseRate, TTS: e.TTS, TTB: e.TTB,
+				Source: e.Source, RecordedAt: e.RecordedAt, Version: e.Version,
+			})
+		case *event.CacheInvalidation:
+			err = svc.Invalidate(ctx, codesOf(e.CacheKeys)...)
+		case *event.DataProcessingCompleted:
+			err = svc.RefreshAll(ctx)
+		case *event.NewDataReceived:
+			// Announces a collection; the rates arrive in the events after it.
+		}
+		if err != nil {
+			return fmt.Errorf("handle %s %s: %w", meta.EventType, meta.EventID, err)
+		}
+		log.Debug("event handled", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
+			"event_id", meta.EventID, "correlation_id", meta.CorrelationID)
+		return nil
+	}
+}
+
+// codesOf picks the currency codes out of logical keys such as
+// exchange_rate:USD; other kinds of key are not the currency cache's.
+func codesOf(keys []string) []string {
+	var codes []string
+	for _, k := range keys {
+		if code, ok := strings.CutPrefix(k, "exchange_rate:"); ok {
+			if c, err := rates.ParseCode(code); err == nil {
+				codes = append(codes, c)
+			}
+		}
+	}
+	return codes
+}

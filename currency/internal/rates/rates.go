@@ -1,0 +1,318 @@
+// Package rates is the currency service: current KRW rates per currency,
+// served through the rate:{CODE} cache and kept fresh by the ingestor's
+// events. HTTP handlers and the Kafka consumer are thin adapters over
+// Service.
+package rates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/shared/apperr"
+)
+
+// Rate is one currency's current rate in KRW per one unit, exact. TTS and
+// TTB are nil when the source quotes no spread; Change and ChangePercent
+// are nil when there is no rate from a previous KST day.
+type Rate struct {
+	Code          string           `json:"currency_code"`
+	Name          string           `json:"currency_name"`
+	DealBaseRate  decimal.Decimal  `json:"deal_base_rate"`
+	TTS           *decimal.Decimal `json:"tts"`
+	TTB           *decimal.Decimal `json:"ttb"`
+	DisplayUnit   int              `json:"display_unit"`
+	Change        *decimal.Decimal `json:"change"`
+	ChangePercent *decimal.Decimal `json:"change_percent"`
+	Source        string           `json:"source"`
+	RecordedAt    time.Time        `json:"recorded_at"`
+	Version       int64            `json:"version"`
+}
+
+// Store reads the rates the ingestor wrote.
+type Store interface {
+	// Latest returns the current rate of code, or an apperr not-found.
+	Latest(ctx context.Context, code string) (Rate, error)
+	// AllLatest returns every current rate, ordered by code.
+	AllLatest(ctx context.Context) ([]Rate, error)
+	// PreviousClose returns the last rate of code recorded before the
+	// instant before, and false when there is none.
+	PreviousClose(ctx context.Context, code string, before time.Time) (decimal.Decimal, bool, error)
+}
+
+// Cache is the rate:{CODE} cache. Put keeps whichever of the stored and
+// the given rate has the higher version.
+type Cache interface {
+	Get(ctx context.Context, code string) (Rate, bool, error)
+	GetMany(ctx context.Context, codes []string) (map[string]Rate, error)
+	Put(ctx context.Context, r Rate) error
+	Delete(ctx context.Context, codes ...string) error
+}
+
+// Service answers rate questions.
+type Service struct {
+	store Store
+	cache Cache
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu        sync.Mutex
+	codes     []string
+	codesRead time.Time
+}
+
+// New builds a Service. now may be nil (time.Now).
+func New(store Store, cache Cache, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, cache: cache, log: log, now: now}
+}
+
+var codePattern = regexp.MustCompile(`^[A-Za-z]{3}$`)
+
+// ParseCode checks and upper-cases an ISO 4217 code from user input.
+func ParseCode(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !codePattern.MatchString(s) {
+		return "", apperr.Invalid("INVALID_CURRENCY_CODE",
+			fmt.Sprintf("%q is not a three-letter ISO 4217 currency code", s), map[string]any{"currency_code": s})
+	}
+	return strings.ToUpper(s), nil
+}
+
+// Get returns the current rate of code from the cache, filling the cache
+// from the database on a miss. A cache failure falls back to the database.
+func (s *Service) Get(ctx context.Context, code string) (Rate, error) {
+	r, ok, err := s.cache.Get(ctx, code)
+	if err != nil {
+		s.log.Warn("rate cache unavailable, reading the database", "currency_code", code, "err", err)
+	} else if ok {
+		return r, nil
+	}
+	return s.fill(ctx, code, err == nil)
+}
+
+// fill reads code from the database, completes it and caches it when the
+// cache answered (a down cache is not written to).
+func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, error) {
+	r, err := s.store.Latest(ctx, code)
+	if err != nil {
+		return Rate{}, err
+	}
+	if r, err = s.Complete(ctx, r); err != nil {
+		return Rate{}, err
+	}
+	if cacheUp {
+		if err := s.cache.Put(ctx, r); err != nil {
+			s.log.Warn("rate cache fill failed", "currency_code", code, "err", err)
+		}
+	}
+	return r, nil
+}
+
+// Complete adds what a stored rate does not carry: its display unit and
+// its change against the last rate of the previous KST day.
+func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
+	r.DisplayUnit = DisplayUnit(r.Code)
+	r.RecordedAt = r.RecordedAt.UTC()
+	prev, ok, err := s.store.PreviousClose(ctx, r.Code, StartOfKSTDay(r.RecordedAt))
+	if err != nil {
+		return Rate{}, err
+	}
+	r.Change, r.ChangePercent = nil, nil
+	if ok && prev.IsPositive() {
+		ch := r.DealBaseRate.Sub(prev)
+		pct := ch.Div(prev).Mul(decimal.NewFromInt(100)).Round(4)
+		r.Change, r.ChangePercent = &ch, &pct
+	}
+	return r, nil
+}
+
+// Apply puts an updated rate (from an exchange_rate_updated event) into
+// the cache; an older version than the cached one is ignored.
+func (s *Service) Apply(ctx context.Context, r Rate) error {
+	r, err := s.Complete(ctx, r)
+	if err != nil {
+		return err
+	}
+	return s.cache.Put(ctx, r)
+}
+
+// Invalidate drops codes from the cache.
+func (s *Service) Invalidate(ctx context.Context, codes ...string) error {
+	return s.cache.Delete(ctx, codes...)
+}
+
+// RefreshAll rewrites every cached rate from the database, after a run.
+func (s *Service) RefreshAll(ctx context.Context) error {
+	all, err := s.store.AllLatest(ctx)
+	if err != nil {
+		return err
+	}
+	codes := make([]string, 0, len(all))
+	for _, r := range all {
+		if r, err = s.Complete(ctx, r); err != nil {
+			return err
+		}
+		if err := s.cache.Put(ctx, r); err != nil {
+			return err
+		}
+		codes = append(codes, r.Code)
+	}
+	s.setCodes(codes)
+	return nil
+}
+
+// LatestTable is the answer of GET /latest: units of Base per one unit of
+// each currency.
+type LatestTable struct {
+	Base   string                     `json:"base"`
+	Rates  map[string]decimal.Decimal `json:"rates"`
+	AsOf   time.Time                  `json:"as_of"`
+	Source string                     `json:"source"`
+}
+
+// crossPlaces is how many decimal places a cross rate keeps.
+const crossPlaces = 10
+
+// Latest answers a table of current rates in base for symbols (all known
+// currencies when empty). KRW is a valid base and symbol (rate 1 against
+// itself); other bases are cross rates through KRW.
+func (s *Service) Latest(ctx context.Context, base string, symbols []string) (LatestTable, error) {
+	if len(symbols) == 0 {
+		all, err := s.knownCodes(ctx)
+		if err != nil {
+			return LatestTable{}, err
+		}
+		symbols = all
+	}
+	need := append([]string{}, symbols...)
+	if base != "KRW" {
+		need = append(need, base)
+	}
+	got, err := s.many(ctx, need)
+	if err != nil {
+		return LatestTable{}, err
+	}
+	one := decimal.NewFromInt(1)
+	baseRate := one
+	if base != "KRW" {
+		baseRate = got[base].DealBaseRate
+	}
+	t := LatestTable{Base: base, Rates: make(map[string]decimal.Decimal, len(symbols))}
+	sources := map[string]bool{}
+	for _, code := range symbols {
+		krw := one
+		if code != "KRW" {
+			r := got[code]
+			krw = r.DealBaseRate
+			sources[r.Source] = true
+			if r.RecordedAt.After(t.AsOf) {
+				t.AsOf = r.RecordedAt
+			}
+		}
+		if base == "KRW" {
+			t.Rates[code] = krw
+		} else {
+			t.Rates[code] = krw.DivRound(baseRate, crossPlaces)
+		}
+	}
+	t.Source = joinSources(sources)
+	return t, nil
+}
+
+// many returns the rates of codes (KRW excluded), from the cache where it
+// can and the database for the rest; an unknown code is not found.
+func (s *Service) many(ctx context.Context, codes []string) (map[string]Rate, error) {
+	want := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if c != "KRW" {
+			want = append(want, c)
+		}
+	}
+	got, err := s.cache.GetMany(ctx, want)
+	cacheUp := err == nil
+	if err != nil {
+		s.log.Warn("rate cache unavailable, reading the database", "err", err)
+		got = map[string]Rate{}
+	}
+	for _, c := range want {
+		if _, ok := got[c]; ok {
+			continue
+		}
+		r, err := s.fill(ctx, c, cacheUp)
+		if err != nil {
+			return nil, err
+		}
+		got[c] = r
+	}
+	return got, nil
+}
+
+// knownCodes lists the currencies with a stored rate, reread from the
+// database at most every 30 seconds.
+func (s *Service) knownCodes(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	if s.codes != nil && s.now().Sub(s.codesRead) < 30*time.Second {
+		c := s.codes
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	all, err := s.store.AllLatest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, len(all))
+	for i, r := range all {
+		codes[i] = r.Code
+	}
+	s.setCodes(codes)
+	return codes, nil
+}
+
+func (s *Service) setCodes(codes []string) {
+	sort.Strings(codes)
+	s.mu.Lock()
+	s.codes, s.codesRead = codes, s.now()
+	s.mu.Unlock()
+}
+
+func joinSources(m map[string]bool) string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// DisplayUnit is the number of units a currency is conventionally quoted
+// per in Korea (DESIGN §4): 100 for JPY, IDR and VND, 1 otherwise.
+func DisplayUnit(code string) int {
+	switch code {
+	case "JPY", "IDR", "VND":
+		return 100
+	}
+	return 1
+}
+
+var kst = time.FixedZone("KST", 9*3600)
+
+// StartOfKSTDay is midnight in Korea of the KST day that contains t.
+func StartOfKSTDay(t time.Time) time.Time {
+	k := t.In(kst)
+	return time.Date(k.Year(), k.Month(), k.Day(), 0, 0, 0, 0, kst).UTC()
+}
+
+// ErrNotFound is what stores wrap when a currency has no rate.
+var ErrNotFound = errors.New("no rate for currency")

@@ -1,0 +1,93 @@
+// Package store reads current rates from the SQL tables the ingestor
+// writes (latest_rates, rate_observations). The currency service owns no
+// tables; the ingestor's migrations define these.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/currency/internal/rates"
+	"github.com/ratewire/ratewire/shared/apperr"
+)
+
+// Store implements rates.Store over sqlx.
+type Store struct{ db *sqlx.DB }
+
+// New wraps an open database.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// Ping checks the database and that the ingestor's tables exist.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM latest_rates WHERE 1 = 0`); err != nil {
+		return fmt.Errorf("rates table not readable (has the ingestor migrated?): %w", err)
+	}
+	return nil
+}
+
+type row struct {
+	Code         string           `db:"currency_code"`
+	Name         string           `db:"currency_name"`
+	DealBaseRate decimal.Decimal  `db:"deal_base_rate"`
+	TTS          *decimal.Decimal `db:"tts"`
+	TTB          *decimal.Decimal `db:"ttb"`
+	Source       string           `db:"source"`
+	RecordedAt   time.Time        `db:"recorded_at"`
+	Version      int64            `db:"version"`
+}
+
+func (r row) rate() rates.Rate {
+	return rates.Rate{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
+		Source: r.Source, RecordedAt: r.RecordedAt.UTC(), Version: r.Version}
+}
+
+const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, version`
+
+// Latest implements rates.Store.
+func (s *Store) Latest(ctx context.Context, code string) (rates.Rate, error) {
+	var r row
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+latestColumns+` FROM latest_rates WHERE currency_code = ?`), code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rates.Rate{}, apperr.NotFound(fmt.Sprintf("no rate for currency %s", code))
+	}
+	if err != nil {
+		return rates.Rate{}, apperr.Unavailable("rates database unavailable", fmt.Errorf("read rate %s: %w", code, err))
+	}
+	return r.rate(), nil
+}
+
+// AllLatest implements rates.Store.
+func (s *Store) AllLatest(ctx context.Context) ([]rates.Rate, error) {
+	var rows []row
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+latestColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
+		return nil, apperr.Unavailable("rates database unavailable", fmt.Errorf("read rates: %w", err))
+	}
+	out := make([]rates.Rate, len(rows))
+	for i, r := range rows {
+		out[i] = r.rate()
+	}
+	return out, nil
+}
+
+// PreviousClose implements rates.Store: the last observation of code
+// recorded before the instant, from any source (served by the index on
+// currency_code, recorded_at).
+func (s *Store) PreviousClose(ctx context.Context, code string, before time.Time) (decimal.Decimal, bool, error) {
+	var d decimal.Decimal
+	err := s.db.GetContext(ctx, &d, s.db.Rebind(`SELECT deal_base_rate FROM rate_observations
+		WHERE currency_code = ? AND recorded_at < ? ORDER BY recorded_at DESC LIMIT 1`), code, before.UTC())
+	if errors.Is(err, sql.ErrNoRows) {
+		return decimal.Decimal{}, false, nil
+	}
+	if err != nil {
+		return decimal.Decimal{}, false, apperr.Unavailable("rates database unavailable", fmt.Errorf("read previous close %s: %w", code, err))
+	}
+	return d, true, nil
+}

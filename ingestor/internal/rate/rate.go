@@ -1,0 +1,50 @@
+// Package rate holds the ingestor's domain types: quotes as providers
+// deliver them, normalised to KRW per one unit of the foreign currency as
+// exact decimals (DESIGN §4).
+package rate
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Quote is one currency's rate from one provider at one moment. TTS (the
+// bank sells, 송금 보낼 때) and TTB (the bank buys, 송금 받을 때) are nil when
+// the provider quotes no spread: ratewire never invents one.
+type Quote struct {
+	Code         string
+	Name         string // Korean name as the provider or reference data gives it
+	DealBaseRate decimal.Decimal
+	TTS          *decimal.Decimal
+	TTB          *decimal.Decimal
+	RecordedAt   time.Time
+}
+
+// Batch is what one provider returned for one collection.
+type Batch struct {
+	Source    string
+	FetchedAt time.Time
+	Quotes    []Quote
+}
+
+// Latest is the stored current rate of one currency. Version grows by one
+// each time the rate changes; caches use it to refuse stale fills.
+type Latest struct {
+	Quote
+	Source    string
+	UpdatedAt time.Time
+	Version   int64
+}
+
+// SameRate reports whether two quotes carry the same mid rate and spread.
+func SameRate(a, b Quote) bool {
+	return a.DealBaseRate.Equal(b.DealBaseRate) && eqPtr(a.TTS, b.TTS) && eqPtr(a.TTB, b.TTB)
+}
+
+func eqPtr(a, b *decimal.Decimal) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}

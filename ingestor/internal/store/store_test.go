@@ -1,0 +1,112 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/ingestor/internal/store"
+	"github.com/ratewire/ratewire/shared/testinfra"
+)
+
+func d(s string) decimal.Decimal   { return decimal.RequireFromString(s) }
+func dp(s string) *decimal.Decimal { v := d(s); return &v }
+
+// TestStoreContract runs against SQLite and PostgreSQL alike.
+func TestStoreContract(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+		now := t0.Add(3 * time.Second)
+		usd := rate.Quote{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.40"), TTS: dp("1412.38"), TTB: dp("1384.42"), RecordedAt: t0}
+		jpy := rate.Quote{Code: "JPY", Name: "일본 옌", DealBaseRate: d("9.2514"), RecordedAt: t0}
+
+		changed, err := s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{usd, jpy}}, "run-1", now)
+		if err != nil {
+			t.Fatalf("first batch: %v", err)
+		}
+		if len(changed) != 2 || changed[0].Version != 1 || changed[1].Version != 1 {
+			t.Fatalf("first batch changed %+v, want USD and JPY at version 1", changed)
+		}
+
+		// The same rates again at a later instant: observations grow, no change.
+		usd2, jpy2 := usd, jpy
+		usd2.RecordedAt, jpy2.RecordedAt = t0.Add(5*time.Minute), t0.Add(5*time.Minute)
+		usd2.DealBaseRate = d("1398.4000") // equal value, other scale
+		changed, err = s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{usd2, jpy2}}, "run-2", now)
+		if err != nil || len(changed) != 0 {
+			t.Fatalf("unchanged batch: changed %+v, err %v; want none", changed, err)
+		}
+
+		// A change bumps only that currency's version.
+		usd3 := usd2
+		usd3.RecordedAt = t0.Add(10 * time.Minute)
+		usd3.DealBaseRate, usd3.TTS = d("1401.15"), nil
+		changed, err = s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{usd3, jpy2}}, "run-3", now)
+		if err != nil || len(changed) != 1 || changed[0].Code != "USD" || changed[0].Version != 2 {
+			t.Fatalf("changed batch: %+v (%v), want USD at version 2", changed, err)
+		}
+
+		// An older quote never replaces a newer latest rate.
+		old := usd
+		old.RecordedAt = t0.Add(-time.Hour)
+		old.DealBaseRate = d("1300")
+		if changed, err = s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{old}}, "run-4", now); err != nil || len(changed) != 0 {
+			t.Fatalf("older quote: changed %+v (%v), want none", changed, err)
+		}
+
+		// Replaying a batch stores no duplicate observation.
+		if _, err := s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{usd3}}, "run-5", now); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountObservations(ctx, "USD"); err != nil || n != 4 {
+			t.Errorf("USD observations = %d (%v), want 4", n, err)
+		}
+
+		latest, err := s.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(latest) != 2 || latest[0].Code != "JPY" || latest[1].Code != "USD" {
+			t.Fatalf("latest = %+v, want JPY then USD", latest)
+		}
+		got := latest[1]
+		if !got.DealBaseRate.Equal(d("1401.15")) || got.TTS != nil || !got.TTB.Equal(d("1384.42")) ||
+			got.Version != 2 || !got.RecordedAt.Equal(usd3.RecordedAt) || got.Source != "koreaexim" || got.Name != "미국 달러" {
+			t.Errorf("latest USD = %+v, want 1401.15 / tts null / ttb 1384.42 / v2", got)
+		}
+		if !latest[0].DealBaseRate.Equal(d("9.2514")) || latest[0].TTS != nil {
+			t.Errorf("latest JPY = %+v, want exact 9.2514 and no spread", latest[0])
+		}
+	})
+}
+
+func TestSaveBatchFailureStoresNothing(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := s.SaveBatch(cctx, rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "x", DealBaseRate: d("1"), RecordedAt: t0}}}, "r", t0)
+		if err == nil {
+			t.Fatal("SaveBatch with a cancelled context succeeded")
+		}
+		if n, err := s.CountObservations(ctx, "USD"); err != nil || n != 0 {
+			t.Fatalf("observations after a failed save = %d (%v), want 0", n, err)
+		}
+	})
+}
