@@ -12,6 +12,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/robfig/cron/v3"
 
 	"github.com/ratewire/ratewire/ingestor/internal/httpapi"
@@ -125,3 +126,8 @@ func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv..
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
 }
+
+// Migrate applies the ingestor's schema to db. The currency and history
+// services read these tables; their tests use Migrate to build them
+// exactly as the ingestor does.
+func Migrate(ctx context.Context, db *sqlx.DB) error { return store.New(db).Migrate(ctx) }

@@ -32,6 +32,10 @@ func Open(redisURL string) (*redis.Client, error) {
 	opt.ReadTimeout = 500 * time.Millisecond
 	opt.WriteTimeout = 500 * time.Millisecond
 	opt.MaxRetries = 1
+	// go-redis redials five times by default before it reports a dead
+	// server; one quick retry lets a caller fall back to the database fast.
+	opt.DialerRetries = 1
+	opt.DialerRetryTimeout = 50 * time.Millisecond
 	return redis.NewClient(opt), nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
 
@@ -188,11 +189,10 @@ func ForEachRedis(t *testing.T, fn func(t *testing.T, r Redis)) {
 
 func newClient(t testing.TB, u string) *redis.Client {
 	t.Helper()
-	opt, err := redis.ParseURL(u)
+	c, err := cachex.Open(u)
 	if err != nil {
 		t.Fatalf("redis URL %q: %v", u, err)
 	}
-	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
 }

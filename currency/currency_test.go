@@ -1,0 +1,200 @@
+package currency_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/currency"
+	"github.com/ratewire/ratewire/ingestor"
+	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/testinfra"
+)
+
+var at = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+
+type env struct {
+	base string
+	w    *kafkabus.Writer
+}
+
+func start(t *testing.T) env {
+	t.Helper()
+	brokers := testinfra.Kafka(t)
+	r := testinfra.MiniRedis(t)
+	dbURL := testinfra.SQLiteURL(t)
+	db := testinfra.OpenDB(t, dbURL)
+	ctx := context.Background()
+	if err := ingestor.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO latest_rates (currency_code, currency_name, deal_base_rate, tts, ttb,
+		source, recorded_at, updated_at, version) VALUES ('USD', '미국 달러', '1398.4', '1412.38', '1384.42', 'koreaexim', ?, ?, 1)`), at, at); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(func(k string) string {
+		return map[string]string{
+			"RATEWIRE_DATABASE_URL": dbURL, "RATEWIRE_REDIS_URL": r.URL,
+			"RATEWIRE_KAFKA_BROKERS": strings.Join(brokers, ","),
+		}[k]
+	}, ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- currency.Run(runCtx, cfg, currency.Options{Listener: ln}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, ClientID: "test"})
+	t.Cleanup(func() { w.Close() })
+	return env{base: "http://" + ln.Addr().String(), w: w}
+}
+
+func get(t *testing.T, url string, hdr ...string) (int, http.Header, httpx.Envelope) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var e httpx.Envelope
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatalf("GET %s: body is not the envelope: %s", url, body)
+		}
+	}
+	return resp.StatusCode, resp.Header, e
+}
+
+type rateBody struct {
+	Code         string          `json:"currency_code"`
+	DealBaseRate decimal.Decimal `json:"deal_base_rate"`
+	Version      int64           `json:"version"`
+}
+
+func rateOf(t *testing.T, e httpx.Envelope) rateBody {
+	t.Helper()
+	var r rateBody
+	if err := json.Unmarshal(e.Data, &r); err != nil {
+		t.Fatalf("data %s: %v", e.Data, err)
+	}
+	return r
+}
+
+func update(t *testing.T, code, mid string, version int64) kafka.Message {
+	t.Helper()
+	ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.RequireFromString(mid),
+		Source: "koreaexim", RecordedAt: at.Add(time.Duration(version) * time.Minute), UpdatedAt: at, Version: version}
+	event.Stamp(ev, "test-run")
+	m, err := event.Encode(ev, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestAPIAndEvents(t *testing.T) {
+	e := start(t)
+
+	status, hdr, body := get(t, e.base+"/api/v1/currencies/usd")
+	if status != 200 || !body.Success || rateOf(t, body).Version != 1 || !rateOf(t, body).DealBaseRate.Equal(decimal.RequireFromString("1398.4")) {
+		t.Fatalf("GET /USD = %d %s", status, body.Data)
+	}
+	etag := hdr.Get("ETag")
+	if etag == "" || !strings.Contains(hdr.Get("Cache-Control"), "max-age=") {
+		t.Errorf("headers ETag %q Cache-Control %q", etag, hdr.Get("Cache-Control"))
+	}
+	if status, _, _ := get(t, e.base+"/api/v1/currencies/USD", "If-None-Match", etag); status != http.StatusNotModified {
+		t.Errorf("conditional GET = %d, want 304", status)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/api/v1/currencies/US1", 400, "INVALID_CURRENCY_CODE"},
+		{"/api/v1/currencies/CHF", 404, "NOT_FOUND"},
+		{"/api/v1/currencies/latest?base=XX", 400, "INVALID_CURRENCY_CODE"},
+		{"/api/v1/currencies/latest?symbols=USD,EURO", 400, "INVALID_CURRENCY_CODE"},
+		{"/api/v1/currencies/latest?symbols=CHF", 404, "NOT_FOUND"},
+	} {
+		status, _, body := get(t, e.base+tc.path)
+		if status != tc.status || body.Success || body.Error == nil || body.Error.Code != tc.code {
+			t.Errorf("GET %s = %d %+v, want %d %s", tc.path, status, body.Error, tc.status, tc.code)
+		}
+	}
+
+	status, _, body = get(t, e.base+"/api/v1/currencies/latest")
+	var tbl struct {
+		Base  string                     `json:"base"`
+		Rates map[string]decimal.Decimal `json:"rates"`
+	}
+	if err := json.Unmarshal(body.Data, &tbl); err != nil || status != 200 || tbl.Base != "KRW" || !tbl.Rates["USD"].Equal(decimal.RequireFromString("1398.4")) {
+		t.Fatalf("GET /latest = %d %s", status, body.Data)
+	}
+
+	// A malformed record, then a valid update: the update is applied.
+	ctx := context.Background()
+	bad := kafka.Message{Topic: event.TopicExchangeRateUpdated, Key: []byte("USD"), Value: []byte("{not json")}
+	if err := e.w.Publish(ctx, bad, update(t, "USD", "1402.5", 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, _, body := get(t, e.base+"/api/v1/currencies/USD")
+		r := rateOf(t, body)
+		return r.Version == 2 && r.DealBaseRate.Equal(decimal.RequireFromString("1402.5"))
+	}, "USD at version 2 from the event")
+
+	// An older version arriving late does not win.
+	if err := e.w.Publish(ctx, update(t, "USD", "1000", 1), update(t, "USD", "1403", 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, _, body := get(t, e.base+"/api/v1/currencies/USD")
+		return rateOf(t, body).Version == 3
+	}, "USD at version 3")
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(fmt.Sprintf("timed out waiting for %s", what))
+}

@@ -1,0 +1,169 @@
+package rates_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/currency/internal/cache"
+	"github.com/ratewire/ratewire/currency/internal/rates"
+	"github.com/ratewire/ratewire/currency/internal/store"
+	"github.com/ratewire/ratewire/ingestor"
+	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/logx"
+	"github.com/ratewire/ratewire/shared/testinfra"
+)
+
+var (
+	// 11:00 KST on 22 November 2026, and the previous KST day's last quote.
+	today     = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	yesterday = time.Date(2026, 11, 21, 14, 55, 0, 0, time.UTC) // 23:55 KST on the 21st
+	d         = decimal.RequireFromString
+)
+
+// seed writes rates as the ingestor does: latest_rates and observations.
+func seed(t *testing.T, db *sqlx.DB, code, name, mid string, tts, ttb any, at time.Time, version int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
+		(currency_code, source, deal_base_rate, tts, ttb, recorded_at, run_id, created_at) VALUES (?, 'koreaexim', ?, ?, ?, ?, 'seed', ?)`),
+		code, mid, tts, ttb, at, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO latest_rates
+		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, 'koreaexim', ?, ?, ?)
+		ON CONFLICT (currency_code) DO UPDATE SET deal_base_rate = excluded.deal_base_rate, tts = excluded.tts,
+		ttb = excluded.ttb, recorded_at = excluded.recorded_at, version = excluded.version`),
+		code, name, mid, tts, ttb, at, at, version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setup(t *testing.T, dbURL string, r testinfra.Redis) (*rates.Service, *sqlx.DB) {
+	t.Helper()
+	db := testinfra.OpenDB(t, dbURL)
+	if err := ingestor.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, db, "USD", "미국 달러", "1390.00", nil, nil, yesterday, 1)
+	seed(t, db, "USD", "미국 달러", "1398.40", "1412.38", "1384.42", today, 2)
+	seed(t, db, "JPY", "일본 옌", "9.2514", nil, nil, today, 1)
+	return rates.New(store.New(db), cache.New(r.Client, r.Prefix), logx.Discard(), nil), db
+}
+
+func TestServiceThroughCache(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+			ctx := context.Background()
+			r.Prefix += db.Name + ":" // both databases share this Redis namespace
+			svc, sqlDB := setup(t, db.URL, r)
+
+			got, err := svc.Get(ctx, "USD")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.DealBaseRate.Equal(d("1398.40")) || !got.TTS.Equal(d("1412.38")) || !got.TTB.Equal(d("1384.42")) ||
+				got.Version != 2 || got.DisplayUnit != 1 || got.Name != "미국 달러" {
+				t.Fatalf("USD = %+v", got)
+			}
+			if got.Change == nil || !got.Change.Equal(d("8.4")) || !got.ChangePercent.Equal(d("0.6043")) {
+				t.Errorf("change = %v (%v%%), want 8.4 (0.6043%%) against the previous KST day", got.Change, got.ChangePercent)
+			}
+			if n, err := r.Client.Exists(ctx, r.Prefix+"rate:USD").Result(); err != nil || n != 1 {
+				t.Fatalf("rate:USD not cached after a miss (%d, %v)", n, err)
+			}
+
+			// The database moves on without an event: the cache still answers.
+			seed(t, sqlDB, "USD", "미국 달러", "1401.00", nil, nil, today.Add(5*time.Minute), 3)
+			if got, _ := svc.Get(ctx, "USD"); got.Version != 2 {
+				t.Errorf("cached USD version = %d, want 2 (served from cache)", got.Version)
+			}
+			// The update's event replaces it; an older one never does.
+			if err := svc.Apply(ctx, rates.Rate{Code: "USD", Name: "미국 달러", DealBaseRate: d("1401.00"), Source: "koreaexim", RecordedAt: today.Add(5 * time.Minute), Version: 3}); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Apply(ctx, rates.Rate{Code: "USD", Name: "미국 달러", DealBaseRate: d("1300"), Source: "koreaexim", RecordedAt: today, Version: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := svc.Get(ctx, "USD"); got.Version != 3 || !got.DealBaseRate.Equal(d("1401")) || got.TTS != nil {
+				t.Errorf("after updates USD = %+v, want version 3 at 1401 with no spread", got)
+			}
+
+			jpy, err := svc.Get(ctx, "JPY")
+			if err != nil || jpy.DisplayUnit != 100 || jpy.Change != nil {
+				t.Errorf("JPY = %+v (%v), want display unit 100 and no change (no previous day)", jpy, err)
+			}
+
+			tbl, err := svc.Latest(ctx, "USD", []string{"JPY", "KRW", "USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"JPY": "0.0066034261", "KRW": "0.0007137759", "USD": "1"}
+			for code, w := range want {
+				if !tbl.Rates[code].Equal(d(w)) {
+					t.Errorf("USD-based %s = %s, want %s", code, tbl.Rates[code], w)
+				}
+			}
+			if tbl.Base != "USD" || tbl.Source != "koreaexim" || !tbl.AsOf.Equal(today.Add(5*time.Minute)) {
+				t.Errorf("table = %+v", tbl)
+			}
+
+			if err := svc.Invalidate(ctx, "USD", "JPY"); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := r.Client.Exists(ctx, r.Prefix+"rate:USD", r.Prefix+"rate:JPY").Result(); n != 0 {
+				t.Errorf("%d keys left after invalidation, want 0", n)
+			}
+
+			_, err = svc.Get(ctx, "CHF")
+			if apperr.KindOf(err) != apperr.KindNotFound {
+				t.Errorf("unknown currency: err = %v, want not found", err)
+			}
+		})
+	})
+}
+
+func TestRedisDownAnswersFromDatabase(t *testing.T) {
+	r := testinfra.MiniRedis(t)
+	svc, _ := setup(t, testinfra.SQLiteURL(t), r)
+	r.Mini.Close()
+	got, err := svc.Get(context.Background(), "USD")
+	if err != nil || got.Version != 2 {
+		t.Fatalf("with Redis down: %+v, %v; want version 2 from the database", got, err)
+	}
+	if _, err := svc.Latest(context.Background(), "KRW", nil); err != nil {
+		t.Fatalf("latest with Redis down: %v", err)
+	}
+}
+
+func TestParseCode(t *testing.T) {
+	for in, want := range map[string]string{"usd": "USD", " JPY ": "JPY"} {
+		if got, err := rates.ParseCode(in); err != nil || got != want {
+			t.Errorf("ParseCode(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "US", "USDD", "U$D", "한국어"} {
+		_, err := rates.ParseCode(in)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Code != "INVALID_CURRENCY_CODE" {
+			t.Errorf("ParseCode(%q) error = %v, want INVALID_CURRENCY_CODE", in, err)
+		}
+	}
+}
+
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"USD", "usd", "", "U S", "ÅÅÅ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, err := rates.ParseCode(s)
+		if err == nil && (len(code) != 3 || code[0] < 'A' || code[0] > 'Z') {
+			t.Fatalf("ParseCode(%q) accepted %q", s, code)
+		}
+	})
+}
