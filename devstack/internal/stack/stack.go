@@ -1,0 +1,203 @@
+// Package stack runs the whole ratewire platform in one process: embedded
+// Kafka (kfake, three brokers), Redis (miniredis) and SQLite wherever no
+// real server is configured, and the four services through the same Run
+// functions their own binaries call.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ratewire/ratewire/currency"
+	"github.com/ratewire/ratewire/history"
+	"github.com/ratewire/ratewire/ingestor"
+	"github.com/ratewire/ratewire/ranking"
+	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/embedded"
+	"github.com/ratewire/ratewire/shared/logx"
+)
+
+// Config is what devstack's command line and environment decide.
+type Config struct {
+	// DataDir holds the SQLite file when no RATEWIRE_DATABASE_URL is set.
+	DataDir string
+	// Host is the interface the services listen on.
+	Host string
+	// Ports of currency, ranking, history and ingestor; 0 picks a free one.
+	CurrencyPort, RankingPort, HistoryPort, IngestorPort int
+	// KafkaPorts of the three embedded brokers; nil picks free ones.
+	KafkaPorts []int
+	// Getenv reads the RATEWIRE_* settings passed through to the services.
+	Getenv func(string) string
+	// Out receives the banner; Log the services' logs.
+	Out io.Writer
+	Log io.Writer
+	// Ready, when set, receives the started stack's addresses once every
+	// service listens.
+	Ready func(Addrs)
+}
+
+// Addrs are the base addresses of a running stack.
+type Addrs struct {
+	Currency, Ranking, History, Ingestor string // http://host:port
+	Kafka                                []string
+	RedisURL, DatabaseURL, AdminToken    string
+}
+
+// DefaultConfig is the stack of DESIGN §2: services on 8001-8004 and
+// embedded Kafka on 9092-9094.
+func DefaultConfig() Config {
+	return Config{
+		DataDir: "data", Host: "127.0.0.1",
+		CurrencyPort: 8001, RankingPort: 8002, HistoryPort: 8003, IngestorPort: 8004,
+		KafkaPorts: []int{9092, 9093, 9094},
+		Getenv:     os.Getenv, Out: os.Stdout, Log: os.Stderr,
+	}
+}
+
+// Run starts the stack and blocks until ctx ends or a service fails; it
+// then stops every service (each commits its consumer offsets and waits
+// for its running jobs) before the embedded infrastructure goes down.
+func Run(ctx context.Context, c Config) error {
+	getenv := c.Getenv
+	base, err := config.Load(getenv, ":0")
+	if err != nil {
+		return err
+	}
+	logFor := func(svc string) *slog.Logger { return logx.New(c.Log, base.LogLevel, base.LogFormat, svc) }
+	log := logFor("devstack")
+
+	addrs := Addrs{AdminToken: base.AdminToken}
+	if addrs.AdminToken == "" {
+		addrs.AdminToken = randomToken()
+		base.AdminToken = addrs.AdminToken
+	}
+
+	// Infrastructure: a real server wherever its URL is set.
+	if len(base.KafkaBrokers) == 0 {
+		k, err := embedded.StartKafka(embedded.KafkaOptions{Ports: c.KafkaPorts, Logger: logFor("kafka")})
+		if err != nil {
+			return fmt.Errorf("devstack: embedded Kafka (ports %v busy? set RATEWIRE_KAFKA_BROKERS to use a real cluster): %w", c.KafkaPorts, err)
+		}
+		defer k.Close()
+		base.KafkaBrokers = k.Brokers()
+	}
+	if base.RedisURL == "" {
+		m, err := embedded.StartRedis()
+		if err != nil {
+			return fmt.Errorf("devstack: embedded Redis: %w", err)
+		}
+		defer m.Close()
+		base.RedisURL = embedded.RedisURL(m)
+	}
+	if base.DatabaseURL == "" {
+		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+			return fmt.Errorf("devstack: data dir: %w", err)
+		}
+		abs, err := filepath.Abs(filepath.Join(c.DataDir, "ratewire.db"))
+		if err != nil {
+			return err
+		}
+		base.DatabaseURL = "sqlite:" + abs
+	}
+	addrs.Kafka, addrs.RedisURL, addrs.DatabaseURL = base.KafkaBrokers, base.RedisURL, base.DatabaseURL
+
+	// Listeners first, so a busy port fails before anything runs.
+	type svc struct {
+		name string
+		port int
+		url  *string
+		ln   net.Listener
+		run  func(ctx context.Context, ln net.Listener) error
+	}
+	services := []*svc{
+		{name: ingestor.ServiceName, port: c.IngestorPort, url: &addrs.Ingestor, run: func(ctx context.Context, ln net.Listener) error {
+			return ingestor.Run(ctx, base, ingestor.Options{Logger: logFor(ingestor.ServiceName), Listener: ln})
+		}},
+		{name: currency.ServiceName, port: c.CurrencyPort, url: &addrs.Currency, run: func(ctx context.Context, ln net.Listener) error {
+			return currency.Run(ctx, base, currency.Options{Logger: logFor(currency.ServiceName), Listener: ln})
+		}},
+		{name: history.ServiceName, port: c.HistoryPort, url: &addrs.History, run: func(ctx context.Context, ln net.Listener) error {
+			return history.Run(ctx, base, history.Options{Logger: logFor(history.ServiceName), Listener: ln})
+		}},
+		{name: ranking.ServiceName, port: c.RankingPort, url: &addrs.Ranking, run: func(ctx context.Context, ln net.Listener) error {
+			return ranking.Run(ctx, base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln})
+		}},
+	}
+	for _, s := range services {
+		ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, fmt.Sprint(s.port)))
+		if err != nil {
+			for _, o := range services {
+				if o.ln != nil {
+					o.ln.Close()
+				}
+			}
+			return fmt.Errorf("devstack: %s port: %w", s.name, err)
+		}
+		s.ln = ln
+		*s.url = "http://" + ln.Addr().String()
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(services))
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(runCtx, s.ln); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", s.name, err)
+				log.Error("service stopped", "service_name", s.name, "err", err)
+			}
+			cancel() // one service down takes the stack down
+		}()
+	}
+	banner(c.Out, addrs)
+	if c.Ready != nil {
+		c.Ready(addrs)
+	}
+	<-runCtx.Done()
+	log.Info("stopping")
+	wg.Wait()
+	log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func banner(w io.Writer, a Addrs) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nratewire devstack is up\n\n")
+	fmt.Fprintf(&b, "  currency   %s/api/v1/currencies/latest\n", a.Currency)
+	fmt.Fprintf(&b, "  history    %s/healthz\n", a.History)
+	fmt.Fprintf(&b, "  ranking    %s/healthz\n", a.Ranking)
+	fmt.Fprintf(&b, "  ingestor   %s/api/v1/ingest/run  (POST, admin)\n", a.Ingestor)
+	fmt.Fprintf(&b, "  metrics    <service>/metrics   health  <service>/healthz, /readyz\n\n")
+	fmt.Fprintf(&b, "  admin token  %s\n", a.AdminToken)
+	fmt.Fprintf(&b, "  run now      curl -X POST -H 'Authorization: Bearer %s' %s/api/v1/ingest/run\n\n", a.AdminToken, a.Ingestor)
+	fmt.Fprintf(&b, "  kafka        %s\n", strings.Join(a.Kafka, ","))
+	fmt.Fprintf(&b, "  topics       kcat -b %s -L\n", a.Kafka[0])
+	fmt.Fprintf(&b, "  events       kcat -b %s -C -t exchange_rate_updated -f '%%k %%h %%s\\n'\n", a.Kafka[0])
+	fmt.Fprintf(&b, "  redis        %s\n", a.RedisURL)
+	fmt.Fprintf(&b, "  database     %s\n\n", a.DatabaseURL)
+	fmt.Fprintf(&b, "Ctrl-C stops everything.\n\n")
+	io.WriteString(w, b.String())
+}
+
+func randomToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("dev-%d", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
