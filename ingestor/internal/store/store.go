@@ -54,15 +54,28 @@ func (s *Store) SaveBatch(ctx context.Context, b rate.Batch, runID string, now t
 		if err != nil {
 			return err
 		}
+		days, err := dailyForUpdate(ctx, tx, b.Quotes)
+		if err != nil {
+			return err
+		}
 		changed = changed[:0]
 		for _, q := range b.Quotes {
 			q.RecordedAt = q.RecordedAt.UTC().Truncate(time.Microsecond)
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO rate_observations
+			res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO rate_observations
 				(currency_code, source, deal_base_rate, tts, ttb, recorded_at, run_id, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (currency_code, source, recorded_at) DO NOTHING`),
-				q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, runID, now); err != nil {
+				q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, runID, now)
+			if err != nil {
 				return fmt.Errorf("store observation %s: %w", q.Code, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("store observation %s: %w", q.Code, err)
+			} else if n == 1 {
+				// A new observation (not a replay) moves its day's OHLC.
+				if err := days.add(ctx, tx, q, b.Source); err != nil {
+					return err
+				}
 			}
 			cur, ok := current[q.Code]
 			if ok && (rate.SameRate(cur.Quote, q) || q.RecordedAt.Before(cur.RecordedAt)) {

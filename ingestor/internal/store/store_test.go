@@ -110,3 +110,50 @@ func TestSaveBatchFailureStoresNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestDailyOHLC(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// 23:50 KST on the 21st, then 00:10, 09:00 and 12:00 KST on the 22nd,
+		// the 09:00 quote arriving last.
+		kst := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, store.KST) }
+		quotes := []struct {
+			at  time.Time
+			mid string
+		}{
+			{kst(21, 23, 50), "1390"},
+			{kst(22, 0, 10), "1400.5"},
+			{kst(22, 12, 0), "1398.25"},
+			{kst(22, 9, 0), "1410"},
+		}
+		for i, q := range quotes {
+			b := rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d(q.mid), RecordedAt: q.at}}}
+			if _, err := s.SaveBatch(ctx, b, "r", q.at); err != nil {
+				t.Fatalf("quote %d: %v", i, err)
+			}
+		}
+		// A replayed quote must not count twice.
+		if _, err := s.SaveBatch(ctx, rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "x", DealBaseRate: d("1400.5"), RecordedAt: kst(22, 0, 10)}}}, "r", kst(22, 13, 0)); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.DailyRates(ctx, "USD", "2026-11-21", "2026-11-22")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 {
+			t.Fatalf("%d daily rows, want 2 (the 23:50 KST quote belongs to the 21st)", len(rows))
+		}
+		d21, d22 := rows[0], rows[1]
+		if d21.Day != "2026-11-21" || !d21.Close.Equal(d("1390")) || d21.Samples != 1 {
+			t.Errorf("21st = %+v", d21)
+		}
+		if d22.Day != "2026-11-22" || !d22.Open.Equal(d("1400.5")) || !d22.High.Equal(d("1410")) || !d22.Low.Equal(d("1398.25")) ||
+			!d22.Close.Equal(d("1398.25")) || d22.Samples != 3 || !d22.LastAt.Equal(kst(22, 12, 0)) || !d22.FirstAt.Equal(kst(22, 0, 10)) {
+			t.Errorf("22nd = %+v, want O 1400.5 H 1410 L 1398.25 C 1398.25 over 3 samples", d22)
+		}
+	})
+}

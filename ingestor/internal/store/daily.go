@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/ingestor/internal/rate"
+)
+
+// KST is Korea Standard Time (UTC+9, no daylight saving): calendar days
+// of daily aggregates are KST days.
+var KST = time.FixedZone("KST", 9*3600)
+
+// KSTDay is the KST calendar day of t as YYYY-MM-DD.
+func KSTDay(t time.Time) string { return t.In(KST).Format(time.DateOnly) }
+
+// Daily is one currency's OHLC of the mid rate over one KST day.
+type Daily struct {
+	Code    string          `db:"currency_code"`
+	Day     string          `db:"day"`
+	Open    decimal.Decimal `db:"open"`
+	High    decimal.Decimal `db:"high"`
+	Low     decimal.Decimal `db:"low"`
+	Close   decimal.Decimal `db:"close"`
+	Samples int             `db:"samples"`
+	FirstAt time.Time       `db:"first_at"`
+	LastAt  time.Time       `db:"last_at"`
+	Source  string          `db:"source"`
+}
+
+// dailySet is the daily rows a batch touches, read once and updated in Go:
+// comparing exact decimals in SQL would compare text on SQLite.
+type dailySet map[[2]string]*Daily
+
+func dailyForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (dailySet, error) {
+	set := dailySet{}
+	if len(quotes) == 0 {
+		return set, nil
+	}
+	codes, days := map[string]bool{}, map[string]bool{}
+	var args []any
+	for _, q := range quotes {
+		codes[q.Code] = true
+		days[KSTDay(q.RecordedAt)] = true
+	}
+	for c := range codes {
+		args = append(args, c)
+	}
+	nCodes := len(args)
+	for d := range days {
+		args = append(args, d)
+	}
+	q := `SELECT currency_code, day, open, high, low, close, samples, first_at, last_at, source FROM daily_rates
+		WHERE currency_code IN (?` + strings.Repeat(", ?", nCodes-1) + `) AND day IN (?` + strings.Repeat(", ?", len(days)-1) + `)`
+	var rows []Daily
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("read daily rates: %w", err)
+	}
+	for _, r := range rows {
+		r.FirstAt, r.LastAt = r.FirstAt.UTC(), r.LastAt.UTC()
+		set[[2]string{r.Code, r.Day}] = &r
+	}
+	return set, nil
+}
+
+// add folds one new observation into its day's OHLC and writes the row.
+func (s dailySet) add(ctx context.Context, tx *sqlx.Tx, q rate.Quote, source string) error {
+	day := KSTDay(q.RecordedAt)
+	k := [2]string{q.Code, day}
+	e, ok := s[k]
+	mid := q.DealBaseRate
+	if !ok {
+		e = &Daily{Code: q.Code, Day: day, Open: mid, High: mid, Low: mid, Close: mid,
+			FirstAt: q.RecordedAt, LastAt: q.RecordedAt, Source: source}
+		s[k] = e
+	} else {
+		if mid.GreaterThan(e.High) {
+			e.High = mid
+		}
+		if mid.LessThan(e.Low) {
+			e.Low = mid
+		}
+		if q.RecordedAt.Before(e.FirstAt) {
+			e.Open, e.FirstAt = mid, q.RecordedAt
+		}
+		if !q.RecordedAt.Before(e.LastAt) {
+			e.Close, e.LastAt, e.Source = mid, q.RecordedAt, source
+		}
+	}
+	e.Samples++
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO daily_rates
+		(currency_code, day, open, high, low, close, samples, first_at, last_at, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (currency_code, day) DO UPDATE SET open = excluded.open, high = excluded.high,
+			low = excluded.low, close = excluded.close, samples = excluded.samples,
+			first_at = excluded.first_at, last_at = excluded.last_at, source = excluded.source`),
+		e.Code, e.Day, e.Open, e.High, e.Low, e.Close, e.Samples, e.FirstAt, e.LastAt, e.Source)
+	if err != nil {
+		return fmt.Errorf("store daily rate %s %s: %w", e.Code, e.Day, err)
+	}
+	return nil
+}
+
+// DailyRates returns the daily OHLC of code between two KST days
+// (inclusive), oldest first.
+func (s *Store) DailyRates(ctx context.Context, code, from, to string) ([]Daily, error) {
+	var rows []Daily
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT currency_code, day, open, high, low, close, samples,
+		first_at, last_at, source FROM daily_rates WHERE currency_code = ? AND day BETWEEN ? AND ? ORDER BY day`), code, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read daily rates %s: %w", code, err)
+	}
+	for i := range rows {
+		rows[i].FirstAt, rows[i].LastAt = rows[i].FirstAt.UTC(), rows[i].LastAt.UTC()
+	}
+	return rows, nil
+}

@@ -1,0 +1,50 @@
+-- SQLite: exact decimals as TEXT, KST days as TEXT YYYY-MM-DD.
+-- Daily OHLC of the mid rate per currency per KST calendar day. Long
+-- history periods read these instead of raw observations; they are kept
+-- when raw observations expire.
+CREATE TABLE daily_rates (
+    currency_code TEXT NOT NULL,
+    day           TEXT NOT NULL CHECK (length(day) = 10),
+    open          TEXT NOT NULL,
+    high          TEXT NOT NULL,
+    low           TEXT NOT NULL,
+    close         TEXT NOT NULL,
+    samples       INTEGER NOT NULL,
+    first_at      TIMESTAMP NOT NULL,
+    last_at       TIMESTAMP NOT NULL,
+    source        TEXT NOT NULL,
+    PRIMARY KEY (currency_code, day)
+);
+CREATE INDEX daily_rates_day_idx ON daily_rates (day);
+
+-- One row per ingestion run: what it did, how long it took, why it failed.
+CREATE TABLE ingestion_runs (
+    id          TEXT PRIMARY KEY,
+    trigger     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    provider    TEXT NOT NULL,
+    fetched     INTEGER NOT NULL,
+    rejected    INTEGER NOT NULL,
+    changed     INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    attempts    TEXT NOT NULL,
+    started_at  TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    error       TEXT NOT NULL
+);
+CREATE INDEX ingestion_runs_started_idx ON ingestion_runs (started_at);
+
+-- The transactional outbox: a run's events, written in the run's
+-- transaction, published in id order by the relay and then marked sent.
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    topic      TEXT NOT NULL,
+    msg_key    TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    headers    TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    sent_at    TIMESTAMP
+);
+CREATE INDEX outbox_pending_idx ON outbox (id) WHERE sent_at IS NULL;
