@@ -19,6 +19,7 @@ import (
 	"github.com/ratewire/ratewire/currency/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/dedupe"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/kafkabus"
@@ -68,9 +69,16 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	st := store.New(db)
 	svc := rates.New(st, cache.New(rdb, opts.KeyPrefix), log, opts.Now)
 
+	reg := metrics.NewRegistry(ServiceName)
+	// At-least-once consumption (DESIGN §6): handled event ids are
+	// remembered per group in the same Redis as the cache, invalid events and
+	// exhausted retries go to "<topic>.dlq", and ratewire_consumer_* metrics
+	// land on this service's registry.
 	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
 		Handler: consumer.Handler(svc, log), Logger: log,
+		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix}),
+		Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -79,7 +87,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	consDone := make(chan error, 1)
 	go func() { consDone <- cons.Run(consCtx) }()
 
-	reg := metrics.NewRegistry(ServiceName)
 	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ratewire/ratewire/currency"
 	"github.com/ratewire/ratewire/ingestor"
@@ -26,8 +27,9 @@ import (
 var at = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 
 type env struct {
-	base string
-	w    *kafkabus.Writer
+	base    string
+	w       *kafkabus.Writer
+	brokers []string
 }
 
 func start(t *testing.T) env {
@@ -73,7 +75,7 @@ func start(t *testing.T) env {
 	})
 	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, ClientID: "test"})
 	t.Cleanup(func() { w.Close() })
-	return env{base: "http://" + ln.Addr().String(), w: w}
+	return env{base: "http://" + ln.Addr().String(), w: w, brokers: brokers}
 }
 
 func get(t *testing.T, url string, hdr ...string) (int, http.Header, httpx.Envelope) {
@@ -165,10 +167,21 @@ func TestAPIAndEvents(t *testing.T) {
 		t.Fatalf("GET /latest = %d %s", status, body.Data)
 	}
 
-	// A malformed record, then a valid update: the update is applied.
+	// A malformed record produced by an independent client (franz-go, as
+	// kcat would), then a valid update: the update is applied and the
+	// malformed record lands in the dead-letter topic with its headers.
 	ctx := context.Background()
-	bad := kafka.Message{Topic: event.TopicExchangeRateUpdated, Key: []byte("USD"), Value: []byte("{not json")}
-	if err := e.w.Publish(ctx, bad, update(t, "USD", "1402.5", 2)); err != nil {
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcl.Close()
+	bad := &kgo.Record{Topic: event.TopicExchangeRateUpdated, Key: []byte("USD"), Value: []byte("{not json"),
+		Headers: []kgo.RecordHeader{{Key: "producer", Value: []byte("kcat")}}}
+	if err := kcl.ProduceSync(ctx, bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.Publish(ctx, update(t, "USD", "1402.5", 2)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
@@ -176,6 +189,23 @@ func TestAPIAndEvents(t *testing.T) {
 		r := rateOf(t, body)
 		return r.Version == 2 && r.DealBaseRate.Equal(decimal.RequireFromString("1402.5"))
 	}, "USD at version 2 from the event")
+	dlq := readDLQ(t, e.brokers, event.DLQTopic(event.TopicExchangeRateUpdated))
+	want := map[string]string{
+		"key": "USD", "value": "{not json", "producer": "kcat",
+		event.HeaderDLQOriginalTopic: event.TopicExchangeRateUpdated, event.HeaderDLQOriginalPartition: fmt.Sprint(bad.Partition),
+		event.HeaderDLQOriginalOffset: fmt.Sprint(bad.Offset), event.HeaderDLQConsumerGroup: "currency-service",
+		event.HeaderDLQErrorClass: event.DLQClassInvalid, event.HeaderDLQAttempts: "1",
+	}
+	for k, v := range want {
+		if dlq[k] != v {
+			t.Errorf("dead-lettered record %s = %q, want %q", k, dlq[k], v)
+		}
+	}
+	for _, k := range []string{event.HeaderDLQErrorMessage, event.HeaderDLQFirstFailureAt} {
+		if dlq[k] == "" {
+			t.Errorf("dead-lettered record has no %s header", k)
+		}
+	}
 
 	// An older version arriving late does not win.
 	if err := e.w.Publish(ctx, update(t, "USD", "1000", 1), update(t, "USD", "1403", 3)); err != nil {
@@ -197,4 +227,34 @@ func waitFor(t *testing.T, ok func() bool, what string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal(fmt.Sprintf("timed out waiting for %s", what))
+}
+
+// readDLQ reads the one record of a dead-letter topic with franz-go and
+// returns its key, value and headers by name.
+func readDLQ(t *testing.T, brokers []string, topic string) map[string]string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no record in %s", topic)
+		}
+		if recs := fs.Records(); len(recs) > 0 {
+			if len(recs) != 1 {
+				t.Errorf("%s holds %d records, want 1", topic, len(recs))
+			}
+			out := map[string]string{"key": string(recs[0].Key), "value": string(recs[0].Value)}
+			for _, h := range recs[0].Headers {
+				out[h.Key] = string(h.Value)
+			}
+			return out
+		}
+	}
 }

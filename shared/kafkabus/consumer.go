@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/ratewire/ratewire/shared/event"
 )
 
 // Consumer defaults. They are variables, not constants, so that they live in
@@ -17,19 +21,25 @@ var (
 	// max.poll.interval, so nothing else stops a stuck handler from holding
 	// its partition forever.
 	defaultHandlerTimeout = 30 * time.Second
+	// handlerGrace is how long a handler that ignores its context may run
+	// past its deadline before the Consumer stops waiting for it.
+	handlerGrace = time.Second
 	// defaultRetryBackoff is the first wait after a handler failure; it
 	// doubles up to maxRetryBackoff.
 	defaultRetryBackoff = 200 * time.Millisecond
 	maxRetryBackoff     = 5 * time.Second
+	// defaultHandlerAttempts is how often a transiently failing handler runs
+	// before its message is dead-lettered (DESIGN §6: 3 attempts).
+	defaultHandlerAttempts = 3
 
-	// fetchErrorBackoff is the first wait after FetchMessage fails (broker
-	// down, rebalance, io.EOF); it doubles up to maxFetchErrorBackoff.
+	// fetchErrorBackoff is the first wait after a fetch, a dedupe-store call
+	// or a dead-letter write fails; it doubles up to maxFetchErrorBackoff.
 	fetchErrorBackoff    = 100 * time.Millisecond
 	maxFetchErrorBackoff = 2 * time.Second
 
-	// commitTimeout bounds a synchronous offset commit. The commit runs on
-	// a context detached from Run's, so a shutdown does not abandon the
-	// commit of the message that was just handled.
+	// commitTimeout bounds a synchronous offset commit. The final commit of
+	// a generation runs on a context detached from Run's, so a shutdown
+	// does not abandon the commit of the message that was just handled.
 	commitTimeout = 10 * time.Second
 
 	// Group timings. kafka-go's defaults (3s heartbeat, 30s session, 5s
@@ -37,7 +47,7 @@ var (
 	// session timeout stays within the brokers' default
 	// group.min.session.timeout.ms of 6s (kfake enforces the same bound).
 	groupHeartbeatInterval = time.Second
-	groupSessionTimeout    = 10 * time.Second
+	defaultSessionTimeout  = 10 * time.Second
 	groupRebalanceTimeout  = 10 * time.Second
 	groupJoinBackoff       = time.Second
 
@@ -46,16 +56,38 @@ var (
 	// let a closing reader and a freshly assigned partition react quickly.
 	fetchMaxWait     = 250 * time.Millisecond
 	readBatchTimeout = 2 * time.Second
+
+	// defaultLagInterval is how often consumer lag is measured.
+	defaultLagInterval = 15 * time.Second
 )
 
 // Handler processes one message. It returns nil once the message's effects
-// are durable; any error makes the Consumer retry the same message. Handlers
-// must be idempotent: delivery is at least once, and duplicates arrive after
-// rebalances and restarts. ctx ends after ConsumerConfig.HandlerTimeout or
-// when the Consumer stops.
+// are durable. An error wrapping event.ErrInvalid, or one marked with
+// Permanent, sends the message to its dead-letter topic at once; any other
+// error is retried with backoff and, after ConsumerConfig.MaxAttempts calls,
+// dead-lettered too. Handlers should be idempotent: delivery is at least
+// once, and although a Dedupe store skips events already handled, a crash
+// between a handler's success and its record in the store repeats it. ctx
+// ends after ConsumerConfig.HandlerTimeout or when the Consumer stops.
 type Handler func(ctx context.Context, m kafka.Message) error
 
-// ConsumerConfig configures NewConsumer.
+// Dedupe remembers which events a consumer group has handled, so a
+// redelivered event (after a rebalance, a restart, a retried produce or a
+// replay) is skipped. package dedupe implements it on Redis. Errors are
+// treated as transient: the Consumer retries the call, holding the
+// partition, until it succeeds or the Consumer stops, so an outage of the
+// store neither drops nor repeats an event.
+type Dedupe interface {
+	// Seen reports whether group has handled the event.
+	Seen(ctx context.Context, group, eventID string) (bool, error)
+	// Mark records that group has handled the event. The Consumer calls it
+	// only after the handler succeeded, never for a failed or dead-lettered
+	// message.
+	Mark(ctx context.Context, group, eventID string) error
+}
+
+// ConsumerConfig configures NewConsumer. Only the first five fields are
+// required; every other zero value means a safe default.
 type ConsumerConfig struct {
 	// Brokers is the bootstrap list, "host:port" each.
 	Brokers []string
@@ -63,7 +95,8 @@ type ConsumerConfig struct {
 	GroupID string
 	// Topics are consumed together by the group.
 	Topics []string
-	// Handler is called for every message, one at a time.
+	// Handler is called for every message; messages of one partition are
+	// handled one at a time in offset order, partitions in parallel.
 	Handler Handler
 	// Logger receives handler failures and kafka-go's logs; nil discards.
 	Logger *slog.Logger
@@ -72,31 +105,62 @@ type ConsumerConfig struct {
 	// RetryBackoff is the wait after the first handler failure; it doubles
 	// after each further failure, capped at 5s. 0 means 200ms.
 	RetryBackoff time.Duration
+	// MaxAttempts is how many times a transiently failing message is
+	// handled before it goes to its dead-letter topic; 0 means 3.
+	MaxAttempts int
 	// StartOffset is where the group starts on a partition without a
 	// committed offset: kafka.FirstOffset (the default, also for 0) or
 	// kafka.LastOffset.
 	StartOffset int64
+	// Dedupe, when set, skips events (by their event_id header) that the
+	// group has already handled. Messages without an event_id are always
+	// handled.
+	Dedupe Dedupe
+	// DeadLetter, when set, publishes dead-lettered messages; nil makes
+	// the Consumer create its own Writer on Brokers (closed by Run).
+	DeadLetter *Writer
+	// Registerer receives the ratewire_consumer_* metrics; nil means none.
+	Registerer prometheus.Registerer
+	// LagInterval is how often consumer lag is measured for the metrics;
+	// 0 means 15s, negative disables it. Without a Registerer it is off.
+	LagInterval time.Duration
+	// SessionTimeout is the group session timeout: how long a crashed
+	// member keeps its partitions. 0 means 10s; brokers refuse less
+	// than 6s by default.
+	SessionTimeout time.Duration
+	// Now is the clock for dead-letter timestamps; nil means time.Now.
+	Now func() time.Time
 }
 
-// Consumer reads a set of topics as a member of a consumer group and hands
-// each message to its Handler, committing the message's offset only after
-// the handler succeeded (fetch, handle, commit). It never uses kafka-go's
-// ReadMessage, which commits before processing.
+// Consumer reads a set of topics as a member of a consumer group with
+// at-least-once delivery (DESIGN §6):
 //
-// A failing message is retried with backoff until it succeeds or Run's
-// context ends, so the partition is never committed past a message that was
-// not handled. This blocks the partition (and, since messages are handled
-// one at a time, the consumer) behind a poison message: routing such
-// messages to the "<topic>.dlq" dead-letter topic after a bounded number of
-// attempts (DESIGN §6) is not implemented here yet.
+//   - each assigned partition has its own worker, which fetches, handles and
+//     then marks a message done, strictly in offset order, so per-key order
+//     holds and a slow or stuck partition does not hold up the others;
+//   - a message is done once its handler succeeded, it was a duplicate, or it
+//     was written to its dead-letter topic "<topic>.dlq"; offsets are
+//     committed only up to the last done message of each partition, by a
+//     committer that batches whatever finished while the previous commit was
+//     in flight, and once more, synchronously, when a generation ends;
+//   - a failed write to the dead-letter topic is retried until it succeeds
+//     or the Consumer stops: the partition waits, it never skips.
+//
+// It uses kafka-go's ConsumerGroup and Generation directly, with one plain
+// partition Reader per assignment, instead of a group Reader, whose single
+// FetchMessage stream would let one blocked partition stall them all.
 type Consumer struct {
-	cfg    ConsumerConfig
-	reader kafka.ReaderConfig
-	log    *slog.Logger
+	cfg     ConsumerConfig
+	group   kafka.ConsumerGroupConfig
+	dialer  *kafka.Dialer
+	log     *slog.Logger
+	kLog    kafka.Logger
+	kErrLog kafka.Logger
+	metrics *consumerMetrics
 }
 
 // NewConsumer validates c and returns a Consumer; nothing connects until
-// Run.
+// Run. It registers the consumer's metrics on c.Registerer.
 func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 	switch {
 	case len(c.Brokers) == 0:
@@ -107,8 +171,8 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 		return nil, errors.New("kafkabus: new consumer: no topics")
 	case c.Handler == nil:
 		return nil, errors.New("kafkabus: new consumer: no handler")
-	case c.HandlerTimeout < 0 || c.RetryBackoff < 0:
-		return nil, errors.New("kafkabus: new consumer: negative handler timeout or retry backoff")
+	case c.HandlerTimeout < 0 || c.RetryBackoff < 0 || c.MaxAttempts < 0 || c.SessionTimeout < 0:
+		return nil, errors.New("kafkabus: new consumer: negative handler timeout, retry backoff, attempts or session timeout")
 	}
 	for _, t := range c.Topics {
 		if t == "" {
@@ -128,133 +192,140 @@ func NewConsumer(c ConsumerConfig) (*Consumer, error) {
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = defaultRetryBackoff
 	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = defaultHandlerAttempts
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = defaultSessionTimeout
+	}
+	if c.LagInterval == 0 {
+		c.LagInterval = defaultLagInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	log := orDiscard(c.Logger).With("group", c.GroupID)
 	kLog, kErrLog := kafkaLoggers(log)
+	dialer := &kafka.Dialer{ClientID: c.GroupID, Timeout: 10 * time.Second, DualStack: true}
 
-	rc := kafka.ReaderConfig{
-		Brokers:     c.Brokers,
-		GroupID:     c.GroupID,
-		GroupTopics: c.Topics,
-		Dialer: &kafka.Dialer{
-			ClientID:  c.GroupID,
-			Timeout:   10 * time.Second,
-			DualStack: true,
-		},
-		StartOffset: c.StartOffset,
-		// Commit synchronously inside CommitMessages, so a returned nil
-		// means the offset is stored, including the last one at shutdown.
-		CommitInterval: 0,
-		// RetentionTime stays 0: kafka-go then sends -1, deferring offset
-		// retention to the broker (7 days by default).
+	gc := kafka.ConsumerGroupConfig{
+		ID:                c.GroupID,
+		Brokers:           c.Brokers,
+		Dialer:            dialer,
+		Topics:            c.Topics,
 		HeartbeatInterval: groupHeartbeatInterval,
-		SessionTimeout:    groupSessionTimeout,
+		SessionTimeout:    c.SessionTimeout,
 		RebalanceTimeout:  groupRebalanceTimeout,
 		JoinGroupBackoff:  groupJoinBackoff,
-		MaxWait:           fetchMaxWait,
-		ReadBatchTimeout:  readBatchTimeout,
-		ReadLagInterval:   -1,
-		Logger:            kLog,
-		ErrorLogger:       kErrLog,
+		StartOffset:       c.StartOffset,
+		// RetentionTime stays 0: kafka-go then sends -1, deferring offset
+		// retention to the broker (7 days by default).
+		Logger:      kLog,
+		ErrorLogger: kErrLog,
 	}
-	// kafka.NewReader panics on an invalid config; turn that into an error.
-	if err := rc.Validate(); err != nil {
+	if err := gc.Validate(); err != nil {
 		return nil, fmt.Errorf("kafkabus: new consumer: %w", err)
 	}
-	return &Consumer{cfg: c, reader: rc, log: log}, nil
+	m, err := newConsumerMetrics(c.Registerer, c.GroupID)
+	if err != nil {
+		return nil, fmt.Errorf("kafkabus: new consumer: %w", err)
+	}
+	return &Consumer{cfg: c, group: gc, dialer: dialer, log: log, kLog: kLog, kErrLog: kErrLog, metrics: m}, nil
 }
 
-// Run consumes until ctx ends, then returns nil. It joins the group, and for
-// each message fetches, calls the Handler (retrying failures) and commits.
-// Errors from the broker, including io.EOF, which kafka-go also returns for
-// transient connection loss, are logged and retried: Run does not give up on
-// its own. When ctx ends Run starts no new handler call, keeps the commit of
-// the last handled message (it was made synchronously), closes the reader,
-// which leaves the group, and only then returns.
+// Run consumes until ctx ends, then returns nil. It joins the group and, for
+// every generation, runs one worker per assigned partition. Broker errors,
+// io.EOF included, are logged and retried: Run does not give up on its own.
+// When ctx ends no new handler call starts, a handler in progress sees its
+// context end (its message stays uncommitted and is redelivered), every
+// partition's last done offset is committed, the group is left, and only
+// then does Run return.
 func (c *Consumer) Run(ctx context.Context) error {
-	r := kafka.NewReader(c.reader)
+	dlq := c.cfg.DeadLetter
+	if dlq == nil {
+		dlq = NewWriter(WriterConfig{Brokers: c.cfg.Brokers, ClientID: c.cfg.GroupID + "-dlq", Logger: c.cfg.Logger})
+		defer func() {
+			if err := dlq.Close(); err != nil {
+				c.log.Warn("close dead-letter writer", "err", err)
+			}
+		}()
+	}
+
+	group, err := kafka.NewConsumerGroup(c.group)
+	if err != nil {
+		// Only an invalid config fails here, and NewConsumer checked it.
+		return fmt.Errorf("kafkabus: consumer group: %w", err)
+	}
+	var bg sync.WaitGroup
+	if c.metrics != nil && c.cfg.LagInterval > 0 {
+		bg.Go(func() { c.watchLag(ctx) })
+	}
 	c.log.Info("consumer started", "topics", c.cfg.Topics)
 
-	fetchDelay := fetchErrorBackoff
+	// Closing the group ends the current generation: its workers see their
+	// context end, commit and return, and then the member leaves.
+	stop := context.AfterFunc(ctx, func() { _ = group.Close() })
+	defer stop()
+
+	delay := fetchErrorBackoff
 	for ctx.Err() == nil {
-		m, err := r.FetchMessage(ctx)
+		gen, err := group.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				break
 			}
-			c.log.Warn("fetch failed, retrying", "err", err, "backoff", fetchDelay)
-			if !sleep(ctx, fetchDelay) {
+			c.log.Warn("join group failed, retrying", "err", err)
+			if !sleep(ctx, delay) {
 				break
 			}
-			fetchDelay = min(2*fetchDelay, maxFetchErrorBackoff)
+			delay = min(2*delay, maxFetchErrorBackoff)
 			continue
 		}
-		fetchDelay = fetchErrorBackoff
-
-		if !c.handle(ctx, m) {
-			// ctx ended before the handler succeeded: leave the
-			// message uncommitted so the group redelivers it.
-			break
-		}
-		c.commit(ctx, r, m)
+		delay = fetchErrorBackoff
+		c.runGeneration(gen, dlq)
 	}
-
-	if err := r.Close(); err != nil {
-		c.log.Warn("close reader", "err", err)
-	}
+	_ = group.Close()
+	bg.Wait()
 	c.log.Info("consumer stopped")
 	return nil
 }
 
-// handle calls the handler until it succeeds, reporting true, or ctx ends,
-// reporting false.
-func (c *Consumer) handle(ctx context.Context, m kafka.Message) bool {
-	delay := c.cfg.RetryBackoff
-	for attempt := 1; ; attempt++ {
-		err := c.call(ctx, m)
-		if err == nil {
-			return true
+// runGeneration starts the partition workers of gen. They run until the
+// generation ends (a rebalance or Close); kafka-go waits for them before it
+// joins the next generation or leaves.
+func (c *Consumer) runGeneration(gen *kafka.Generation, dlq *Writer) {
+	var parts []partitionStart
+	for topic, assigned := range gen.Assignments {
+		for _, a := range assigned {
+			parts = append(parts, partitionStart{topic: topic, partition: a.ID, offset: a.Offset})
 		}
-		if ctx.Err() != nil {
-			c.log.Info("handler interrupted by shutdown; message left uncommitted",
-				"topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
-				"attempt", attempt, "err", err)
-			return false
-		}
-		c.log.Error("handler failed, retrying",
-			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
-			"attempt", attempt, "backoff", delay, "err", err)
-		if !sleep(ctx, delay) {
-			return false
-		}
-		delay = min(2*delay, maxRetryBackoff)
 	}
+	c.log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", len(parts))
+	if len(parts) == 0 {
+		return
+	}
+	gen.Start(func(ctx context.Context) {
+		cm := newCommitter(gen, c)
+		var wg sync.WaitGroup
+		for _, p := range parts {
+			w := &partitionWorker{c: c, dlq: dlq, cm: cm, topic: p.topic, partition: p.partition, log: c.log.With("topic", p.topic, "partition", p.partition)}
+			wg.Go(func() { w.run(ctx, p.offset) })
+		}
+		commitLoopDone := make(chan struct{})
+		go func() { defer close(commitLoopDone); cm.loop(ctx) }()
+		wg.Wait()
+		<-commitLoopDone
+		// Every worker has stopped: commit what they finished.
+		cm.flush()
+		c.log.Info("generation ended", "generation", gen.ID)
+	})
 }
 
-// call runs the handler once under HandlerTimeout, turning a panic into an
-// error so one bad message cannot take down every service of the process.
-func (c *Consumer) call(ctx context.Context, m kafka.Message) (err error) {
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.HandlerTimeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panic: %v", p)
-		}
-	}()
-	return c.cfg.Handler(hctx, m)
-}
-
-// commit stores m's offset synchronously. It is detached from ctx so that a
-// shutdown right after a successful handler still records that success. A
-// failure is logged and not retried: the next successful commit on the
-// partition covers m too, and otherwise m is redelivered, which handlers
-// tolerate.
-func (c *Consumer) commit(ctx context.Context, r *kafka.Reader, m kafka.Message) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	if err := r.CommitMessages(cctx, m); err != nil {
-		c.log.Error("commit failed; message may be redelivered",
-			"topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-	}
+// partitionStart is one assignment of a generation.
+type partitionStart struct {
+	topic     string
+	partition int
+	offset    int64
 }
 
 // sleep waits for d or until ctx ends, reporting whether the full wait
@@ -269,3 +340,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// eventIDOf returns the event_id header of m, or "".
+func eventIDOf(m kafka.Message) string { return event.Header(m, event.HeaderEventID) }

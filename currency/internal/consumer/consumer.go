@@ -6,7 +6,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -27,19 +26,18 @@ type Service interface {
 	RefreshAll(ctx context.Context) error
 }
 
-// Handler returns the kafkabus handler for the four topics.
+// Handler returns the kafkabus handler for the four topics. It returns
+// Decode's error for an invalid message (wrapping event.ErrInvalid, so the
+// consumer runtime dead-letters it at once) and the service's error, which
+// the runtime retries, otherwise; duplicates are filtered before it by the
+// runtime's dedupe store, and the service's version-guarded writes absorb
+// the rest.
 func Handler(svc Service, log *slog.Logger) func(ctx context.Context, m kafka.Message) error {
 	return func(ctx context.Context, m kafka.Message) error {
 		ev, err := event.Decode(m.Topic, m.Value)
-		if errors.Is(err, event.ErrInvalid) {
-			// No retry can fix an invalid message. Until dead-letter topics
-			// exist it is logged with its coordinates and skipped, so one bad
-			// record cannot stall the partition.
-			log.Error("invalid event skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
-				"event_id", event.Header(m, event.HeaderEventID), "err", err)
-			return nil
-		}
 		if err != nil {
+			// An error wrapping event.ErrInvalid: no retry can fix it, so
+			// the consumer runtime sends it to "<topic>.dlq" at once.
 			return err
 		}
 		meta := event.MetaOf(ev)

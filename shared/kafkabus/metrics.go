@@ -1,0 +1,216 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+// Outcomes of ratewire_consumer_messages_total.
+const (
+	outcomeOK        = "ok"        // the handler succeeded
+	outcomeRetry     = "retry"     // the handler failed and will run again
+	outcomeDLQ       = "dlq"       // the message went to its dead-letter topic
+	outcomeDuplicate = "duplicate" // Dedupe had seen the event; skipped
+)
+
+// consumerMetrics are the ratewire_consumer_* metrics of one Consumer. A nil
+// *consumerMetrics (no Registerer) records nothing.
+type consumerMetrics struct {
+	group       string
+	messages    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	commitErrs  *prometheus.CounterVec
+	stepErrs    *prometheus.CounterVec
+	lag         *prometheus.GaugeVec
+	lastHandled *prometheus.GaugeVec
+}
+
+// newConsumerMetrics registers the metrics on reg. Two consumers of one
+// registry share the collectors (an AlreadyRegisteredError hands back the
+// existing one); their series differ by the group label.
+func newConsumerMetrics(reg prometheus.Registerer, group string) (*consumerMetrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &consumerMetrics{group: group}
+	var err error
+	if m.messages, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ratewire_consumer_messages_total",
+		Help: "Consumed messages by outcome: ok (handled), retry (a failed attempt that will be retried), dlq (written to the dead-letter topic), duplicate (event already handled by the group, skipped).",
+	}, []string{"topic", "group", "outcome"})); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ratewire_consumer_handler_duration_seconds",
+		Help:    "Duration of one handler call, failed calls included.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"topic", "group"})); err != nil {
+		return nil, err
+	}
+	if m.commitErrs, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ratewire_consumer_commit_errors_total",
+		Help: "Offset commits that failed (retried; their messages may be redelivered).",
+	}, []string{"group"})); err != nil {
+		return nil, err
+	}
+	if m.stepErrs, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ratewire_consumer_step_errors_total",
+		Help: "Failed dedupe lookups, dedupe marks and dead-letter writes; each holds its partition until a retry succeeds.",
+	}, []string{"topic", "group", "step"})); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ratewire_consumer_lag_messages",
+		Help: "Messages between the group's committed offset and the end of the partition, measured in-app from ListOffsets and OffsetFetch.",
+	}, []string{"topic", "partition", "group"})); err != nil {
+		return nil, err
+	}
+	if m.lastHandled, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ratewire_consumer_last_message_timestamp_seconds",
+		Help: "Unix time at which a handler call of the topic last returned.",
+	}, []string{"topic", "group"})); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c on reg, or returns the collector already there.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("register metrics: %w", err)
+	}
+	return c, nil
+}
+
+func (m *consumerMetrics) outcome(topic, outcome string) {
+	if m != nil {
+		m.messages.WithLabelValues(topic, m.group, outcome).Inc()
+	}
+}
+
+func (m *consumerMetrics) handled(topic string, d time.Duration) {
+	if m != nil {
+		m.duration.WithLabelValues(topic, m.group).Observe(d.Seconds())
+		m.lastHandled.WithLabelValues(topic, m.group).SetToCurrentTime()
+	}
+}
+
+func (m *consumerMetrics) commitError() {
+	if m != nil {
+		m.commitErrs.WithLabelValues(m.group).Inc()
+	}
+}
+
+func (m *consumerMetrics) stepError(topic, step string) {
+	if m != nil {
+		m.stepErrs.WithLabelValues(topic, m.group, step).Inc()
+	}
+}
+
+// watchLag measures the group's lag every LagInterval until ctx ends. Every
+// member reports the lag of every partition of the group, not only of its
+// own, so any one instance's /metrics shows the whole picture.
+func (c *Consumer) watchLag(ctx context.Context) {
+	cl := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{ClientID: c.cfg.GroupID + "-lag"}}
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
+	t := time.NewTicker(c.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		if err := c.measureLag(ctx, cl); err != nil && ctx.Err() == nil {
+			c.log.Debug("measure consumer lag", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// LagOf returns the group's lag per topic and partition: the end offset
+// minus the committed offset, or minus the first offset where the group has
+// committed nothing. It is what ratewire_consumer_lag_messages shows.
+func LagOf(ctx context.Context, brokers []string, group string, topics []string) (map[string]map[int]int64, error) {
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{ClientID: group + "-lag"}}
+	defer cl.Transport.(*kafka.Transport).CloseIdleConnections()
+	return lagOf(ctx, cl, group, topics)
+}
+
+// measureLag updates the lag gauges once.
+func (c *Consumer) measureLag(ctx context.Context, cl *kafka.Client) error {
+	lag, err := lagOf(ctx, cl, c.cfg.GroupID, c.cfg.Topics)
+	for topic, parts := range lag {
+		for p, n := range parts {
+			c.metrics.lag.WithLabelValues(topic, strconv.Itoa(p), c.cfg.GroupID).Set(float64(n))
+		}
+	}
+	return err
+}
+
+func lagOf(ctx context.Context, cl *kafka.Client, group string, topics []string) (map[string]map[int]int64, error) {
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	listReq := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	fetchReq := &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{}}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			listReq.Topics[t.Name] = append(listReq.Topics[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+			fetchReq.Topics[t.Name] = append(fetchReq.Topics[t.Name], p.ID)
+		}
+	}
+	ends, err := cl.ListOffsets(ctx, listReq)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	commits, err := cl.OffsetFetch(ctx, fetchReq)
+	if err != nil {
+		return nil, fmt.Errorf("offset fetch: %w", err)
+	}
+	if commits.Error != nil {
+		return nil, fmt.Errorf("offset fetch: %w", commits.Error)
+	}
+	committed := map[string]map[int]int64{}
+	for topic, parts := range commits.Topics {
+		committed[topic] = map[int]int64{}
+		for _, p := range parts {
+			if p.Error == nil {
+				committed[topic][p.Partition] = p.CommittedOffset
+			}
+		}
+	}
+	out := map[string]map[int]int64{}
+	var errs []error
+	for topic, parts := range ends.Topics {
+		out[topic] = map[int]int64{}
+		for _, p := range parts {
+			if p.Error != nil {
+				errs = append(errs, fmt.Errorf("list offsets of %s/%d: %w", topic, p.Partition, p.Error))
+				continue
+			}
+			from := p.FirstOffset
+			if at, ok := committed[topic][p.Partition]; ok && at >= 0 {
+				from = at
+			}
+			out[topic][p.Partition] = max(p.LastOffset-from, 0)
+		}
+	}
+	return out, errors.Join(errs...)
+}
