@@ -15,6 +15,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ratewire/ratewire/ranking/internal/board"
+	"github.com/ratewire/ratewire/ranking/internal/country"
+	"github.com/ratewire/ratewire/ranking/internal/httpapi"
+	"github.com/ratewire/ratewire/ranking/internal/rank"
 	"github.com/ratewire/ratewire/ranking/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/config"
@@ -27,8 +31,9 @@ import (
 // ServiceName labels the ranking service's logs and metrics.
 const ServiceName = "ranking"
 
-// startupPingTimeout bounds the Redis check at start, which only logs.
-const startupPingTimeout = time.Second
+// startupTimeout bounds the Redis check and the leaderboard warm-up at
+// start, which only log.
+const startupTimeout = 5 * time.Second
 
 // Options carries what the process, not the environment, decides.
 type Options struct {
@@ -36,16 +41,26 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock that will decide the KST day of a click; nil means
-	// time.Now. Nothing reads it yet: the click and ranking endpoints come
-	// later.
+	// Now is the clock that decides the KST day of a click; nil means
+	// time.Now.
 	Now func() time.Time
+	// KeyPrefix goes before every Redis key: empty in production, a
+	// namespace of its own for each test sharing a Redis server.
+	KeyPrefix string
+	// RateLimit clicks per RateWindow are allowed per client (defaults 60
+	// per minute); DedupeWindow is how long a repeated click by one client
+	// on one country is not counted again (default 10 s).
+	RateLimit    int
+	RateWindow   time.Duration
+	DedupeWindow time.Duration
 }
 
 // Run starts the ranking service and blocks until ctx ends, then shuts
-// down the HTTP server and closes Redis and the database, in that order.
-// It needs RATEWIRE_DATABASE_URL and RATEWIRE_REDIS_URL. Redis being down
-// at start is not an error: /readyz reports it until it comes back.
+// down the HTTP server, writes the clicks already accepted, and closes
+// Redis and the database, in that order. It needs RATEWIRE_DATABASE_URL
+// and RATEWIRE_REDIS_URL. Redis being down at start is not an error:
+// /readyz reports it, rankings are read from SQL and limits fail open
+// until it comes back.
 func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	log := opts.Logger
 	if log == nil {
@@ -64,21 +79,48 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
 
-	rdb, err := cachex.Open(cfg.RedisURL)
+	shared, err := cachex.Open(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
+	// The ranking's scripts are not idempotent (a click added twice, a
+	// rate-limit slot taken twice), so a reply lost to a timeout must not
+	// be retried: the service treats it as a failure instead, and the
+	// boards it may or may not have reached are rebuilt from SQL.
+	ropts := *shared.Options()
+	ropts.MaxRetries = -1
+	_ = shared.Close()
+	rdb := redis.NewClient(&ropts)
 	defer rdb.Close()
-	pingCtx, cancel := context.WithTimeout(ctx, startupPingTimeout)
-	if err := rdb.Ping(pingCtx).Err(); err != nil {
+
+	reg := metrics.NewRegistry(ServiceName)
+	svc := rank.New(rank.Config{
+		Store:  st,
+		Boards: board.New(rdb, opts.KeyPrefix),
+		Limiter: board.NewLimiter(rdb, opts.KeyPrefix, board.LimiterConfig{
+			Limit: opts.RateLimit, Window: opts.RateWindow, Dedupe: opts.DedupeWindow,
+		}),
+		Countries: country.New(),
+		Now:       opts.Now,
+		Logger:    log,
+		Registry:  reg,
+	})
+	// Runs last of the defers before the database closes: every click the
+	// HTTP server accepted is written before Run returns.
+	defer svc.Close()
+
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	if err := rdb.Ping(startCtx).Err(); err != nil {
 		log.Warn("redis is not reachable yet; starting anyway, /readyz reports it", "err", err)
+	} else {
+		svc.Warm(startCtx)
 	}
 	cancel()
 
-	reg := metrics.NewRegistry(ServiceName)
 	engine := httpx.NewEngine(httpx.Options{
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
 	})
+	httpapi.Register(engine, svc, cfg.AdminToken)
 	if opts.Listener != nil {
 		return httpx.ServeListener(ctx, opts.Listener, engine, log)
 	}
