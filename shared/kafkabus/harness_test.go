@@ -201,9 +201,15 @@ func (h *harness) waitCommitted(t *testing.T, group string, topics ...string) {
 	t.Helper()
 	eventually(t, "the group to commit every partition to its end", func() bool {
 		want := endOffsets(t, h.adm, topics...)
-		got := committed(t, h.adm, group)
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		resp, err := h.adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false // the group may not exist yet
+		}
 		for p, end := range want {
-			if end > 0 && got[p] != end {
+			o, ok := resp.Lookup(p.topic, p.partition)
+			if end > 0 && (!ok || o.Err != nil || o.At != end) {
 				return false
 			}
 		}
@@ -296,3 +302,31 @@ func sumOffsets(m map[tp]int64) int64 {
 var errDBDown = errors.New("database unavailable")
 
 var _ = strings.HasPrefix
+
+// errTimeout is what an injected produce timeout closes the connection with.
+var errTimeout = errors.New("injected produce timeout")
+
+// publishRetrying writes msgs, retrying the ones that failed (a producer
+// whose metadata lags behind a leader move does), until all are written.
+func publishRetrying(t *testing.T, w *kafkabus.Writer, msgs ...kafka.Message) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for len(msgs) > 0 {
+		err := w.Publish(context.Background(), msgs...)
+		if err == nil {
+			return
+		}
+		var we kafka.WriteErrors
+		if !errors.As(err, &we) || time.Now().After(deadline) {
+			t.Fatalf("Publish: %v", err)
+		}
+		var failed []kafka.Message
+		for i, e := range we {
+			if e != nil {
+				failed = append(failed, msgs[i])
+			}
+		}
+		msgs = failed
+		time.Sleep(100 * time.Millisecond)
+	}
+}

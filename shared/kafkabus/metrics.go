@@ -184,7 +184,9 @@ func lagOf(ctx context.Context, cl *kafka.Client, group string, topics []string)
 	if err != nil {
 		return nil, fmt.Errorf("offset fetch: %w", err)
 	}
-	if commits.Error != nil {
+	if commits.Error != nil && !errors.Is(commits.Error, kafka.GroupIdNotFound) {
+		// A group that never committed does not exist yet: its lag is
+		// the whole partition.
 		return nil, fmt.Errorf("offset fetch: %w", commits.Error)
 	}
 	committed := map[string]map[int]int64{}
