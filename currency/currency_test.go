@@ -207,6 +207,28 @@ func TestAPIAndEvents(t *testing.T) {
 		}
 	}
 
+	// The replay command finds it; a dry run publishes nothing, and other
+	// classes or groups do not match it.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", event.TopicExchangeRateUpdated, "--error-class", "invalid", "--since", "1h", "--dry-run"}, "scanned 1, matched 1, replayed 0 (dry run)"},
+		{[]string{"--topic", event.TopicExchangeRateUpdated, "--error-class", "transient"}, "scanned 1, matched 0, replayed 0"},
+		{[]string{"--topic", event.TopicExchangeRateUpdated, "--group", "history-service", "--dry-run"}, "scanned 1, matched 0, replayed 0"},
+	} {
+		var out strings.Builder
+		if err := currency.ReplayDLQ(ctx, e.brokers, tc.args, &out, nil); err != nil {
+			t.Fatalf("replay-dlq %v: %v", tc.args, err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("replay-dlq %v printed %q, want %q", tc.args, out.String(), tc.want)
+		}
+	}
+	if err := currency.ReplayDLQ(ctx, e.brokers, []string{"--since", "yesterday", "--topic", "x"}, io.Discard, nil); err == nil {
+		t.Error("replay-dlq --since yesterday: want an error")
+	}
+
 	// An older version arriving late does not win.
 	if err := e.w.Publish(ctx, update(t, "USD", "1000", 1), update(t, "USD", "1403", 3)); err != nil {
 		t.Fatal(err)
