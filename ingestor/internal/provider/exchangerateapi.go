@@ -1,0 +1,195 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/ingestor/internal/rate"
+)
+
+// ExchangeRateAPIName is the source label of ExchangeRate-API quotes.
+const ExchangeRateAPIName = "exchangerate-api"
+
+// Default base URLs of ExchangeRate-API: the keyed v6 API and the keyless
+// open-access endpoint (which updates daily and asks for attribution).
+const (
+	ExchangeRateAPIKeyedURL = "https://v6.exchangerate-api.com"
+	ExchangeRateAPIOpenURL  = "https://open.er-api.com"
+)
+
+// ExchangeRateAPI fetches KRW-based rates from ExchangeRate-API
+// (https://www.exchangerate-api.com/docs). With a Key it calls the keyed
+// v6 endpoint GET {base}/v6/{key}/latest/KRW (field conversion_rates);
+// without one the open-access GET {base}/v6/latest/KRW (field rates).
+// Values are foreign units per 1 KRW and are inverted to KRW per unit (see
+// InversePlaces). The API quotes no spread, so TTS and TTB are nil.
+// RecordedAt is time_last_update_unix. The key travels in the URL path and
+// is redacted from every error.
+type ExchangeRateAPI struct {
+	// Key is the v6 API key; empty selects the keyless open-access endpoint.
+	Key string
+	// BaseURL overrides the default host (ExchangeRateAPIKeyedURL or
+	// ExchangeRateAPIOpenURL by Key); the path is appended to it.
+	BaseURL string
+	// Client is the HTTP client; nil means one with DefaultTimeout.
+	Client *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Name implements Provider.
+func (p *ExchangeRateAPI) Name() string { return ExchangeRateAPIName }
+
+// Fetch implements Provider.
+func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
+	g := getter{name: ExchangeRateAPIName, client: p.Client, now: p.Now, secrets: []string{p.Key}}
+	base := p.BaseURL
+	var u string
+	if p.Key != "" {
+		if base == "" {
+			base = ExchangeRateAPIKeyedURL
+		}
+		u = strings.TrimRight(base, "/") + "/v6/" + url.PathEscape(p.Key) + "/latest/KRW"
+	} else {
+		if base == "" {
+			base = ExchangeRateAPIOpenURL
+		}
+		u = strings.TrimRight(base, "/") + "/v6/latest/KRW"
+	}
+	fetched := g.clock().UTC()
+	r, err := g.get(ctx, u)
+	if err != nil {
+		return rate.Batch{}, err
+	}
+	if r.status == http.StatusTooManyRequests {
+		return rate.Batch{}, g.statusError(r)
+	}
+	if e := g.requireJSON(r); e != nil {
+		if r.status/100 != 2 {
+			return rate.Batch{}, g.statusError(r)
+		}
+		return rate.Batch{}, e
+	}
+	quotes, err := parseExchangeRateAPI(r.body)
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) { // an error-type answer: keep its kind
+			pe.Status = r.status
+			pe.Err = g.redactErr(pe.Err)
+			return rate.Batch{}, pe
+		}
+		if r.status/100 != 2 {
+			return rate.Batch{}, g.statusError(r)
+		}
+		return rate.Batch{}, g.fail(Temporary, r.status, fmt.Errorf("malformed body: %w", err))
+	}
+	if r.status/100 != 2 {
+		return rate.Batch{}, g.statusError(r)
+	}
+	return rate.Batch{Source: ExchangeRateAPIName, FetchedAt: fetched, Quotes: quotes}, nil
+}
+
+// exchangeRateAPIBody is both answers of ExchangeRate-API: the keyed one
+// carries conversion_rates, the open-access one rates.
+type exchangeRateAPIBody struct {
+	Result          string                 `json:"result"`
+	ErrorType       string                 `json:"error-type"`
+	BaseCode        string                 `json:"base_code"`
+	LastUpdateUnix  json.Number            `json:"time_last_update_unix"`
+	ConversionRates map[string]json.Number `json:"conversion_rates"`
+	Rates           map[string]json.Number `json:"rates"`
+}
+
+// parseExchangeRateAPI turns an ExchangeRate-API body into quotes sorted
+// by code. A {"result":"error"} body is a classified *Error (with no
+// provider status: the caller fills it in); anything else wrong is a plain
+// error for the caller to report as malformed.
+func parseExchangeRateAPI(body []byte) ([]rate.Quote, error) {
+	var b exchangeRateAPIBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, err
+	}
+	switch b.Result {
+	case "success":
+	case "error":
+		return nil, exchangeRateAPIError(b.ErrorType)
+	default:
+		return nil, fmt.Errorf("result %q, want success or error", b.Result)
+	}
+	if b.BaseCode != "KRW" {
+		return nil, fmt.Errorf("base_code %q, want KRW", b.BaseCode)
+	}
+	unix, err := b.LastUpdateUnix.Int64()
+	if err != nil || unix <= 0 {
+		return nil, fmt.Errorf("time_last_update_unix %q is not a positive integer", b.LastUpdateUnix)
+	}
+	recorded := time.Unix(unix, 0).UTC()
+	values := b.ConversionRates
+	if values == nil {
+		values = b.Rates
+	}
+	if len(values) == 0 {
+		return nil, errors.New("no conversion_rates or rates")
+	}
+	return invertRates(one, values, recorded)
+}
+
+// exchangeRateAPIError classifies an ExchangeRate-API error-type. Bad,
+// inactive or unknown-plan keys and malformed or unsupported requests are
+// Permanent; quota-reached is RateLimited with DefaultQuotaRetryAfter
+// (the quota resets on the plan's monthly date, which the answer does not
+// say); an error-type we do not know is Temporary, so bounded retries and
+// failover still apply.
+func exchangeRateAPIError(errorType string) *Error {
+	kind := Temporary
+	var retry time.Duration
+	switch errorType {
+	case "invalid-key", "inactive-account", "unsupported-code", "malformed-request", "base-code-only-on-pro", "plan-upgrade-required":
+		kind = Permanent
+	case "quota-reached":
+		kind, retry = RateLimited, DefaultQuotaRetryAfter
+	}
+	if len(errorType) > 64 {
+		errorType = errorType[:64] + "..."
+	}
+	e := newError(ExchangeRateAPIName, kind, 0, "error-type %q", errorType)
+	e.RetryAfter = retry
+	return e
+}
+
+// invertRates turns "foreign units per amount KRW" into quotes of KRW per
+// unit recorded at recorded, sorted by code, skipping KRW itself.
+func invertRates(amount decimal.Decimal, values map[string]json.Number, recorded time.Time) ([]rate.Quote, error) {
+	quotes := make([]rate.Quote, 0, len(values))
+	for code, n := range values {
+		if code == "KRW" {
+			continue
+		}
+		if !isCode(code) {
+			return nil, fmt.Errorf("currency code %q is not three capitals", code)
+		}
+		v, err := parseJSONNumber(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", code, err)
+		}
+		mid, err := invert(amount, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s = %s: %w", code, n, err)
+		}
+		quotes = append(quotes, rate.Quote{Code: code, Name: KoreanName(code), DealBaseRate: mid, RecordedAt: recorded})
+	}
+	if len(quotes) == 0 {
+		return nil, errors.New("no rates besides KRW")
+	}
+	sort.Slice(quotes, func(i, j int) bool { return quotes[i].Code < quotes[j].Code })
+	return quotes, nil
+}

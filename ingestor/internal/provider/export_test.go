@@ -1,0 +1,11 @@
+package provider
+
+// Exported for the _test package's fuzz targets and table tests only.
+var (
+	ParseExchangeRateAPI   = parseExchangeRateAPI
+	ParseKoreaExim         = parseKoreaExim
+	ParseFrankfurterLatest = parseFrankfurterLatest
+	ParseFrankfurterSeries = parseFrankfurterSeries
+	ParseAmount            = parseAmount
+	ParseRetryAfter        = parseRetryAfter
+)
