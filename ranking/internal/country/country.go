@@ -46,8 +46,9 @@ const MaxInputLen = 200
 // New builds the registry from x/text's tables. It enumerates every
 // two-letter region code, keeping the canonical ones that are countries
 // (not macro regions such as EU or UN, not deprecated codes such as BU,
-// not private-use codes such as XK) and that have a currency (which drops
-// uninhabited territories such as AQ).
+// not private-use codes such as XK, not exceptionally reserved codes such
+// as IC) and that have a currency (which drops uninhabited territories
+// such as AQ).
 func New() *Registry {
 	ko := display.Korean.Regions()
 	en := display.English.Regions()
@@ -56,7 +57,9 @@ func New() *Registry {
 		for b := 'A'; b <= 'Z'; b++ {
 			code := string([]rune{a, b})
 			reg, err := language.ParseRegion(code)
-			if err != nil || reg.String() != code || !reg.IsCountry() || reg.IsPrivateUse() {
+			// M49 is 0 for ISO's exceptionally reserved codes (AC, DG,
+			// EA, IC, TA, ...), which are not ISO 3166-1 countries.
+			if err != nil || reg.String() != code || !reg.IsCountry() || reg.IsPrivateUse() || reg.M49() == 0 {
 				continue
 			}
 			unit, ok := currency.FromRegion(reg)
