@@ -14,10 +14,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ratewire/ratewire/history/internal/cache"
+	"github.com/ratewire/ratewire/history/internal/consumer"
+	"github.com/ratewire/ratewire/history/internal/httpapi"
+	"github.com/ratewire/ratewire/history/internal/series"
 	"github.com/ratewire/ratewire/history/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kafkabus"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/metrics"
 	"github.com/ratewire/ratewire/shared/sqldb"
@@ -35,21 +41,26 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock that will decide where a period ends; nil means
-	// time.Now. Nothing reads it yet: the history endpoints come later.
+	// Now is the clock that decides where a period ends; nil means
+	// time.Now.
 	Now func() time.Time
+	// KeyPrefix goes before every Redis key: empty in production, a
+	// namespace of its own for each test sharing a Redis server.
+	KeyPrefix string
 }
 
 // Run starts the history service and blocks until ctx ends, then shuts
-// down the HTTP server and closes Redis and the database, in that order.
-// It needs RATEWIRE_DATABASE_URL and RATEWIRE_REDIS_URL. Redis being down
-// at start is not an error: /readyz reports it until it comes back.
+// down the HTTP server, lets the consumer commit what it handled, and
+// closes Redis and the database, in that order. It needs
+// RATEWIRE_DATABASE_URL, RATEWIRE_REDIS_URL and RATEWIRE_KAFKA_BROKERS.
+// Redis being down at start is not an error: /readyz reports it until it
+// comes back, and answers come from the database meanwhile.
 func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = logx.Discard()
 	}
-	if err := errors.Join(cfg.RequireDatabase(), cfg.RequireRedis()); err != nil {
+	if err := errors.Join(cfg.RequireDatabase(), cfg.RequireRedis(), cfg.RequireKafka()); err != nil {
 		return err
 	}
 	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
@@ -73,14 +84,35 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	}
 	cancel()
 
+	svc := series.New(st, cache.New(rdb, opts.KeyPrefix), log, opts.Now)
+	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
+		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
+		Handler: consumer.Handler(svc, log), Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", ServiceName, err)
+	}
+	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
+	consDone := make(chan error, 1)
+	go func() { consDone <- cons.Run(consCtx) }()
+
 	reg := metrics.NewRegistry(ServiceName)
 	engine := httpx.NewEngine(httpx.Options{
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
 	})
+	httpapi.Register(engine, svc)
 	if opts.Listener != nil {
-		return httpx.ServeListener(ctx, opts.Listener, engine, log)
+		err = httpx.ServeListener(ctx, opts.Listener, engine, log)
+	} else {
+		err = httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
 	}
-	return httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
+	// HTTP has stopped: stop consuming once the message in hand is
+	// committed.
+	stopConsumer()
+	if cerr := <-consDone; cerr != nil {
+		err = errors.Join(err, fmt.Errorf("consumer: %w", cerr))
+	}
+	return err
 }
 
 // ready reports the service ready when both the database and Redis answer.

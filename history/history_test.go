@@ -24,8 +24,9 @@ import (
 func TestRunServesProbes(t *testing.T) {
 	r := testinfra.MiniRedis(t)
 	env := map[string]string{
-		"RATEWIRE_DATABASE_URL": testinfra.SQLiteURL(t),
-		"RATEWIRE_REDIS_URL":    r.URL,
+		"RATEWIRE_DATABASE_URL":  testinfra.SQLiteURL(t),
+		"RATEWIRE_REDIS_URL":     r.URL,
+		"RATEWIRE_KAFKA_BROKERS": strings.Join(testinfra.Kafka(t), ","),
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, config.DefaultHistoryAddr)
 	if err != nil {
@@ -83,9 +84,9 @@ func TestRunServesProbes(t *testing.T) {
 func TestRunRequiresConfig(t *testing.T) {
 	err := history.Run(t.Context(), config.Config{}, history.Options{})
 	if err == nil {
-		t.Fatal("Run with an empty config = nil, want an error naming RATEWIRE_DATABASE_URL")
+		t.Fatal("Run with an empty config = nil, want an error naming the missing settings")
 	}
-	for _, name := range []string{"RATEWIRE_DATABASE_URL", "RATEWIRE_REDIS_URL"} {
+	for _, name := range []string{"RATEWIRE_DATABASE_URL", "RATEWIRE_REDIS_URL", "RATEWIRE_KAFKA_BROKERS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("Run with an empty config = %q, want it to name %s", err, name)
 		}

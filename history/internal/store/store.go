@@ -8,9 +8,13 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
 
+	"github.com/ratewire/ratewire/history/internal/series"
+	"github.com/ratewire/ratewire/shared/apperr"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
 
@@ -26,13 +30,80 @@ var migrations embed.FS
 // schema_migrations.
 const Module = "history"
 
-// Store is the SQL store of the history service.
+// Store is the SQL store of the history service; it implements
+// series.Store.
 type Store struct {
-	db *sqlx.DB
+	db        *sqlx.DB
+	obsQuery  string
+	daysQuery string
 }
 
 // New wraps an open database; the caller keeps ownership and closes it.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store {
+	return &Store{
+		db: db,
+		// Served by rate_observations_code_time_idx (currency_code,
+		// recorded_at): an index range scan returning rows in order.
+		obsQuery: db.Rebind(`SELECT recorded_at, deal_base_rate FROM rate_observations
+			WHERE currency_code = ? AND recorded_at >= ? AND recorded_at < ? ORDER BY recorded_at`),
+		// Served by the primary key (currency_code, day).
+		daysQuery: db.Rebind(`SELECT day, open, high, low, close, samples FROM daily_rates
+			WHERE currency_code = ? AND day >= ? AND day <= ? ORDER BY day`),
+	}
+}
+
+// Observations implements series.Store. Rates are scanned as exact
+// decimals (NUMERIC on PostgreSQL, TEXT on SQLite) and only then turned
+// into floats for the statistics.
+func (s *Store) Observations(ctx context.Context, code string, from, to time.Time) ([]series.Observation, error) {
+	rows, err := s.db.QueryContext(ctx, s.obsQuery, code, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, unavailable("read observations of "+code, err)
+	}
+	defer rows.Close()
+	var out []series.Observation
+	var at time.Time
+	var rate decimal.Decimal
+	for rows.Next() {
+		if err := rows.Scan(&at, &rate); err != nil {
+			return nil, fmt.Errorf("scan observation of %s: %w", code, err)
+		}
+		out = append(out, series.Observation{At: at.UTC(), Rate: rate.InexactFloat64()})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read observations of "+code, err)
+	}
+	return out, nil
+}
+
+// Days implements series.Store.
+func (s *Store) Days(ctx context.Context, code, from, to string) ([]series.Day, error) {
+	rows, err := s.db.QueryContext(ctx, s.daysQuery, code, from, to)
+	if err != nil {
+		return nil, unavailable("read daily rates of "+code, err)
+	}
+	defer rows.Close()
+	var out []series.Day
+	var o, h, l, c decimal.Decimal
+	for rows.Next() {
+		var d series.Day
+		if err := rows.Scan(&d.Day, &o, &h, &l, &c, &d.Samples); err != nil {
+			return nil, fmt.Errorf("scan daily rate of %s: %w", code, err)
+		}
+		d.Open, d.High, d.Low, d.Close = o.InexactFloat64(), h.InexactFloat64(), l.InexactFloat64(), c.InexactFloat64()
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read daily rates of "+code, err)
+	}
+	return out, nil
+}
+
+// unavailable classifies a failed query as the database being down; the
+// cause is logged at the edge, never sent.
+func unavailable(what string, err error) error {
+	return apperr.Unavailable("rates database unavailable", fmt.Errorf("%s: %w", what, err))
+}
 
 // Migrate brings history's schema up to date. With no migrations yet it
 // only makes sure schema_migrations exists, so the first real migration

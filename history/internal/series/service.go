@@ -1,0 +1,125 @@
+// Package series is the history service: rate series of any currency in
+// any base over a period, with their statistics, comparisons, technical
+// indicators and a forecast, cached in Redis per currency pair. The HTTP
+// handlers and the Kafka consumer are thin adapters over Service.
+package series
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+)
+
+// Cache holds computed answers under logical keys (history:..., stats:...,
+// analysis:...), each indexed under the currencies it involves so an
+// update of one currency drops exactly its entries. Fills are guarded by
+// per-currency generations: Lookup returns the generations current when
+// the database was about to be read, and Fill refuses to write when any of
+// them moved since (an invalidation ran in between, so the answer may
+// predate the update).
+type Cache interface {
+	// Lookup returns the payload under key (nil on a miss) and the
+	// current generation of each of codes.
+	Lookup(ctx context.Context, key string, codes []string) ([]byte, []int64, error)
+	// Fill stores payload under key for ttl and indexes it under codes,
+	// unless a generation of codes differs from gens. It reports whether
+	// it wrote.
+	Fill(ctx context.Context, key string, codes []string, gens []int64, payload []byte, ttl time.Duration) (bool, error)
+	// Invalidate bumps code's generation and drops every entry indexed
+	// under it, returning how many entries it dropped.
+	Invalidate(ctx context.Context, code string) (int, error)
+}
+
+// Service answers the history API.
+type Service struct {
+	store Store
+	cache Cache
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New builds a Service. cache may be nil (no caching); now may be nil
+// (time.Now).
+func New(store Store, cache Cache, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, cache: cache, log: log, now: now}
+}
+
+// Now is the service's clock, which decides where periods end.
+func (s *Service) Now() time.Time { return s.now() }
+
+// TTL is how long an answer over w stays cached: 15 minutes for a day up
+// to an hour for a quarter and longer. Updates drop entries sooner.
+func TTL(w Window) time.Duration {
+	span := w.To.Sub(w.From)
+	switch {
+	case span <= 25*time.Hour:
+		return 15 * time.Minute
+	case span <= 8*24*time.Hour:
+		return 30 * time.Minute
+	case span <= 32*24*time.Hour:
+		return 45 * time.Minute
+	default:
+		return time.Hour
+	}
+}
+
+// Invalidate drops every cached answer involving code as base or target.
+func (s *Service) Invalidate(ctx context.Context, code string) (int, error) {
+	if s.cache == nil || code == Home {
+		return 0, nil
+	}
+	return s.cache.Invalidate(ctx, code)
+}
+
+// involved lists the currencies an entry depends on; KRW is left out, its
+// rate (1) never changes.
+func involved(codes ...string) []string {
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if c != Home {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cached answers from the cache under key, or computes, fills and
+// answers. A failing cache is logged and bypassed: Redis down means
+// answers from the database.
+func cached[T any](ctx context.Context, s *Service, key string, codes []string, ttl time.Duration, compute func() (T, error)) (T, error) {
+	if s.cache == nil {
+		return compute()
+	}
+	codes = involved(codes...)
+	payload, gens, err := s.cache.Lookup(ctx, key, codes)
+	if err != nil {
+		s.log.Warn("history cache unavailable, reading the database", "key", key, "err", err)
+		return compute()
+	}
+	if payload != nil {
+		var v T
+		if err := json.Unmarshal(payload, &v); err == nil {
+			return v, nil
+		}
+		s.log.Warn("undecodable cache entry, recomputing", "key", key)
+	}
+	v, err := compute()
+	if err != nil {
+		return v, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v, nil
+	}
+	if _, err := s.cache.Fill(ctx, key, codes, gens, b, ttl); err != nil {
+		s.log.Warn("history cache fill failed", "key", key, "err", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,296 @@
+package series_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/ratewire/ratewire/history/internal/series"
+	"github.com/ratewire/ratewire/shared/apperr"
+)
+
+// fakeStore serves in-memory observations and days.
+type fakeStore struct {
+	obs  map[string][]series.Observation
+	days map[string][]series.Day
+	// onRead, when set, runs inside every read (to interleave an update).
+	onRead func()
+}
+
+func (f *fakeStore) Observations(_ context.Context, code string, from, to time.Time) ([]series.Observation, error) {
+	if f.onRead != nil {
+		f.onRead()
+	}
+	var out []series.Observation
+	for _, o := range f.obs[code] {
+		if !o.At.Before(from) && o.At.Before(to) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) Days(_ context.Context, code, from, to string) ([]series.Day, error) {
+	if f.onRead != nil {
+		f.onRead()
+	}
+	var out []series.Day
+	for _, d := range f.days[code] {
+		if d.Day >= from && d.Day <= to {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func approx(t *testing.T, what string, got series.Num, want float64) {
+	t.Helper()
+	if math.Abs(float64(got)-want) > 1e-9*math.Max(1, math.Abs(want)) {
+		t.Errorf("%s = %v, want %v", what, float64(got), want)
+	}
+}
+
+// dayRows makes closes into daily rows ending on 2026-11-22 (KST), with
+// open = previous close, high/low = close ± 1.
+func dayRows(closes ...float64) []series.Day {
+	end := time.Date(2026, 11, 22, 0, 0, 0, 0, series.KST)
+	out := make([]series.Day, len(closes))
+	for i, c := range closes {
+		open := c
+		if i > 0 {
+			open = closes[i-1]
+		}
+		out[i] = series.Day{Day: end.AddDate(0, 0, i-len(closes)+1).Format(time.DateOnly), Open: open, High: c + 1, Low: c - 1, Close: c, Samples: 288}
+	}
+	return out
+}
+
+func TestIntradayBucketsAndCrossRates(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) // 09:00 KST
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	st := &fakeStore{obs: map[string][]series.Observation{
+		// USD every 5 minutes.
+		"USD": {{at(0), 1400}, {at(5), 1410}, {at(10), 1390}, {at(15), 1405}, {at(20), 1420}},
+		// JPY (per 1 yen) only at 0 and 15: other USD points align to the
+		// JPY rate in force (recorded at or before them).
+		"JPY": {{at(0), 9.0}, {at(15), 10.0}},
+	}}
+	svc := series.New(st, nil, nil, func() time.Time { return at(30) })
+	w, err := series.ParseWindow("", "15m", t0.Format(time.RFC3339), at(30).Format(time.RFC3339), at(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := svc.History(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Results) != 2 {
+		t.Fatalf("KRW buckets = %+v, want 2", h.Results)
+	}
+	p := h.Results[0]
+	approx(t, "open", p.Open, 1400)
+	approx(t, "high", p.High, 1410)
+	approx(t, "low", p.Low, 1390)
+	approx(t, "close", p.Rate, 1390)
+	approx(t, "change of first bucket (vs its open)", p.Change, -10)
+	approx(t, "change of second bucket", h.Results[1].Change, 30)
+	approx(t, "change_percent of second bucket", h.Results[1].ChangePercent, 100*30.0/1390)
+	if p.Samples != 3 || !p.Date.Equal(t0) {
+		t.Errorf("first bucket %v with %d samples, want %v with 3", p.Date, p.Samples, t0)
+	}
+
+	// USD in JPY: 1400/9, 1410/9, 1390/9 | 1405/10, 1420/10.
+	h, err = svc.History(context.Background(), "USD", "JPY", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approx(t, "cross open", h.Results[0].Open, 1400.0/9)
+	approx(t, "cross high", h.Results[0].High, 1410.0/9)
+	approx(t, "cross close", h.Results[1].Rate, 142)
+	// KRW in USD is the inverse: high is 1/lowest.
+	h, err = svc.History(context.Background(), "KRW", "USD", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approx(t, "inverse high", h.Results[0].High, 1.0/1390)
+	approx(t, "inverse close", h.Results[1].Rate, 1.0/1420)
+
+	s := h.Statistics
+	if s.DataPoints != 2 || s.Samples != 5 || s.Trend.Direction != "insufficient_data" || s.Base != "USD" || s.Target != "KRW" {
+		t.Errorf("stats %+v", s)
+	}
+
+	if _, err := svc.History(context.Background(), "EUR", "KRW", w); apperr.KindOf(err) != apperr.KindNotFound {
+		t.Errorf("history of a currency without rows = %v, want not found", err)
+	}
+}
+
+func TestStatsOfDailySeries(t *testing.T) {
+	closes := []float64{100, 110, 99, 104, 108, 112, 115}
+	st := &fakeStore{days: map[string][]series.Day{"USD": dayRows(closes...)}}
+	svc := series.New(st, nil, nil, func() time.Time { return now })
+	w, err := series.ParseWindow("1w", "1d", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := svc.Stats(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1w from 2026-11-15 12:00 KST to 2026-11-22 12:00: days 15..22, of
+	// which the rows cover 16..22 (seven days).
+	if s.DataPoints != 7 {
+		t.Fatalf("data points %d, want 7", s.DataPoints)
+	}
+	approx(t, "current", s.Current, 115)
+	approx(t, "average", s.Average, (100+110+99+104+108+112+115)/7.0)
+	approx(t, "min (lowest low)", s.Min, 98)
+	approx(t, "max (highest high)", s.Max, 116)
+	approx(t, "change (last close - first open)", s.Change, 15)
+	approx(t, "change_percent", s.ChangePercent, 15)
+	var lr []float64
+	for i := 1; i < len(closes); i++ {
+		lr = append(lr, math.Log(closes[i]/closes[i-1]))
+	}
+	var m, ss float64
+	for _, r := range lr {
+		m += r / float64(len(lr))
+	}
+	for _, r := range lr {
+		ss += (r - m) * (r - m)
+	}
+	approx(t, "volatility", s.Volatility, math.Sqrt(ss/float64(len(lr)-1)))
+	// Slope by hand: x = 0..6 days, sxx = 28, sxy = sum((x-3)*y) =
+	// -300-220+99*-1+0+108+224+345 = 58, slope 58/28 per day; the line
+	// rises 6*58/28 = 12.43 over the week, 11.7% of the mean 106.857.
+	approx(t, "slope per day", s.Trend.SlopePerDay, 58.0/28)
+	approx(t, "fitted change percent", s.Trend.FittedChangePercent, 100*6*(58.0/28)/(748.0/7))
+	if s.Trend.Direction != "up" {
+		t.Errorf("trend %q, want up", s.Trend.Direction)
+	}
+
+	// Weekly buckets fold Monday-started KST weeks: 2026-11-16 is a Monday.
+	w, err = series.ParseWindow("1m", "1w", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := svc.History(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Results) != 1 || h.Results[0].Date.Format(time.DateOnly) != "2026-11-16" || h.Results[0].Samples != 7 {
+		t.Fatalf("weekly buckets %+v, want one week of 2026-11-16 from 7 days", h.Results)
+	}
+	approx(t, "weekly open", h.Results[0].Open, 100)
+	approx(t, "weekly high", h.Results[0].High, 116)
+	approx(t, "weekly low", h.Results[0].Low, 98)
+	approx(t, "weekly close", h.Results[0].Rate, 115)
+}
+
+func TestCompare(t *testing.T) {
+	st := &fakeStore{days: map[string][]series.Day{
+		"USD": dayRows(100, 110, 99, 104, 108),
+		"EUR": dayRows(200, 220, 198, 208, 216),  // same returns as USD
+		"JPY": dayRows(10, 9, 10.5, 9.5, 9),      // down 10%
+		"GBP": dayRows(50, 50.5, 51, 51.5, 52.5), // up 5%, calm
+	}}
+	svc := series.New(st, nil, nil, func() time.Time { return now })
+	w, err := series.ParseWindow("1w", "", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Compare(context.Background(), []string{"USD", "EUR", "JPY", "GBP"}, "KRW", series.CompareWindow(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Interval != "1d" {
+		t.Errorf("compare interval %s, want 1d (daily returns)", c.Interval)
+	}
+	byCode := map[string]series.Compared{}
+	for _, x := range c.Currencies {
+		byCode[x.Code] = x
+	}
+	approx(t, "USD change%", byCode["USD"].ChangePercent, 8)
+	approx(t, "JPY change%", byCode["JPY"].ChangePercent, -10)
+	// USD and EUR both +8%: they share rank 1; GBP is 3rd, JPY 4th.
+	if byCode["USD"].ChangeRank != 1 || byCode["EUR"].ChangeRank != 1 || byCode["GBP"].ChangeRank != 3 || byCode["JPY"].ChangeRank != 4 {
+		t.Errorf("change ranks %+v", c.Currencies)
+	}
+	if byCode["GBP"].VolatilityRank != 4 || byCode["JPY"].VolatilityRank != 1 {
+		t.Errorf("volatility ranks %+v, want JPY 1 and GBP 4", c.Currencies)
+	}
+	if c.Best.Code != "USD" || c.Worst.Code != "JPY" {
+		t.Errorf("best %+v worst %+v, want USD and JPY", c.Best, c.Worst)
+	}
+	approx(t, "corr(USD, EUR)", c.Correlation.Matrix[0][1], 1)
+	approx(t, "corr(EUR, USD)", c.Correlation.Matrix[1][0], 1)
+	approx(t, "corr(USD, USD)", c.Correlation.Matrix[0][0], 1)
+	if r := float64(c.Correlation.Matrix[0][2]); !(r < 0) {
+		t.Errorf("corr(USD, JPY) = %v, want negative (moves mirror)", r)
+	}
+}
+
+func TestAnalysisOnALinearDailySeries(t *testing.T) {
+	closes := make([]float64, 90)
+	for i := range closes {
+		closes[i] = float64(i + 1)
+	}
+	st := &fakeStore{days: map[string][]series.Day{"USD": dayRows(closes...)}}
+	svc := series.New(st, nil, nil, func() time.Time { return now })
+	w, err := series.ParseWindow("1m", "", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.Analysis(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The window touches 32 KST days (2026-10-22..11-22, closes 59..90);
+	// the 50 days before it (closes 9..58) are read as warm-up, so SMA 50
+	// is defined from the window's first day.
+	if a.DataPoints != 32 || a.WarmupPoints != 50 || len(a.Series) != 32 {
+		t.Fatalf("points %d warmup %d series %d, want 32, 50, 32", a.DataPoints, a.WarmupPoints, len(a.Series))
+	}
+	approx(t, "last close", a.LastClose, 90)
+	approx(t, "SMA20 (mean 71..90)", a.SMA20, 80.5)
+	approx(t, "SMA50 (mean 41..90)", a.SMA50, 65.5)
+	approx(t, "EMA20 (9.5 behind a unit slope)", a.EMA20, 80.5)
+	approx(t, "RSI14 of a rising line", a.RSI14, 100)
+	approx(t, "Bollinger upper", a.Bollinger.Upper, 80.5+2*math.Sqrt(33.25))
+	approx(t, "Bollinger lower", a.Bollinger.Lower, 80.5-2*math.Sqrt(33.25))
+	approx(t, "support (lowest low of the last 20 days)", a.Support, 70)
+	approx(t, "resistance (highest high of the last 20 days)", a.Resistance, 91)
+	approx(t, "pivot", a.Pivot.P, 90)
+	approx(t, "first series SMA50 (mean 10..59)", a.Series[0].SMA50, 34.5)
+	if a.Signals.RSI != "overbought" || a.Signals.MovingAverages != "bullish" || a.Trend.Direction != "up" {
+		t.Errorf("signals %+v trend %+v", a.Signals, a.Trend)
+	}
+}
+
+func TestForecast(t *testing.T) {
+	short := make([]float64, 20)
+	for i := range short {
+		short[i] = 1400 + float64(i)
+	}
+	st := &fakeStore{days: map[string][]series.Day{"USD": dayRows(short...)}}
+	svc := series.New(st, nil, nil, func() time.Time { return now })
+	_, err := svc.Forecast(context.Background(), "USD", "KRW", 7)
+	if e, ok := apperr.As(err); !ok || e.Kind != apperr.KindUnprocessable || e.Details["need_days"] != 21 {
+		t.Fatalf("forecast of 7 days on 20 days = %v, want 422 needing 21", err)
+	}
+	f, err := svc.Forecast(context.Background(), "USD", "KRW", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A straight line: drift 1 a day, no residuals, a perfect backtest.
+	if len(f.Forecast) != 5 || f.Forecast[0].Date != "2026-11-23" || f.HistoryPoints != 20 {
+		t.Fatalf("forecast %+v", f)
+	}
+	approx(t, "drift", f.DriftPerDay, 1)
+	approx(t, "day 5", f.Forecast[4].Rate, 1419+5)
+	approx(t, "backtest MAPE", f.Backtest.MAPEPercent, 0)
+	if _, err := svc.Forecast(context.Background(), "EUR", "KRW", 5); apperr.KindOf(err) != apperr.KindNotFound {
+		t.Errorf("forecast without rows = %v, want not found", err)
+	}
+}
