@@ -1,0 +1,169 @@
+package currency_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/currency/internal/cache"
+	"github.com/ratewire/ratewire/currency/internal/consumer"
+	"github.com/ratewire/ratewire/currency/internal/rates"
+	"github.com/ratewire/ratewire/currency/internal/store"
+	"github.com/ratewire/ratewire/ingestor"
+	"github.com/ratewire/ratewire/shared/dedupe"
+	"github.com/ratewire/ratewire/shared/embedded"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/logx"
+	"github.com/ratewire/ratewire/shared/testinfra"
+)
+
+// benchCodes are the currencies the benchmark's events update in turn.
+var benchCodes = []string{"USD", "JPY", "EUR", "CNY", "GBP", "AUD", "CAD", "CHF", "HKD", "SGD", "THB", "VND"}
+
+// BenchmarkConsumeExchangeRateUpdated drains b.N exchange_rate_updated
+// events from kfake twice in one run: once with a bare kafka-go group
+// Reader that only fetches (no handler, no commits: the ceiling), and once
+// through the full runtime (kafkabus.Consumer with Redis dedupe, metrics,
+// commits) into the currency handler (rates service, rate:{CODE} cache on
+// miniredis, SQLite store). Both rates count from the first message to the
+// last, so group joins are left out of both. It reports events/s of each
+// and runtime/bare ("ratio"), and the same runtime around a no-op handler
+// ("noop_handler_events/s", "noop_ratio"): the difference between the two
+// runtime figures is the handler's own cost (a Lua script on miniredis and
+// a SQLite query per event), the difference between noop and bare the
+// runtime's (two Redis round trips, a goroutine per call, commits).
+func BenchmarkConsumeExchangeRateUpdated(b *testing.B) {
+	k, err := embedded.StartKafka(embedded.KafkaOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	r := testinfra.MiniRedis(b)
+	dbURL := testinfra.SQLiteURL(b)
+	db := testinfra.OpenDB(b, dbURL)
+	ctx := context.Background()
+	if err := ingestor.Migrate(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+
+	// Publish b.N valid events, versions rising per currency.
+	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: k.Brokers(), ClientID: "bench"})
+	defer w.Close()
+	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	batch := make([]kafka.Message, 0, 1000)
+	for i := range b.N {
+		code := benchCodes[i%len(benchCodes)]
+		v := int64(i/len(benchCodes) + 1)
+		ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1000+int64(i%500), 0),
+			Source: "simulated", RecordedAt: at.Add(time.Duration(v) * time.Second), UpdatedAt: at, Version: v}
+		event.Stamp(ev, "bench")
+		m, err := event.Encode(ev, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch = append(batch, m)
+		if len(batch) == cap(batch) || i == b.N-1 {
+			if err := w.Publish(ctx, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	topic := []string{event.TopicExchangeRateUpdated}
+
+	// The ceiling: a bare group reader that fetches and does nothing else.
+	bare := func() float64 {
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-bare-%d", b.N), GroupTopics: topic,
+			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
+			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
+		defer rd.Close()
+		var first time.Time
+		for i := range b.N {
+			if _, err := rd.FetchMessage(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if i == 0 {
+				first = time.Now()
+			}
+		}
+		return rate(b.N-1, time.Since(first))
+	}
+
+	// The runtime: the currency service's consumer as currency.Run wires it,
+	// or, with noop, the same runtime (dedupe, metrics, commits) around a
+	// handler that does nothing, which isolates the runtime's own cost.
+	runtime := func(name string, noop bool) float64 {
+		log := logx.Discard()
+		svc := rates.New(store.New(db), cache.New(r.Client, ""), log, nil)
+		handle := consumer.Handler(svc, log)
+		if noop {
+			handle = func(context.Context, kafka.Message) error { return nil }
+		}
+		var (
+			n     atomic.Int64
+			once  sync.Once
+			first time.Time
+			last  time.Time
+			done  = make(chan struct{})
+		)
+		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
+			Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-%s-%d", name, b.N), Topics: topic, Logger: log,
+			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{}), Registerer: prometheus.NewRegistry(),
+			Handler: func(ctx context.Context, m kafka.Message) error {
+				once.Do(func() { first = time.Now() })
+				if err := handle(ctx, m); err != nil {
+					return err
+				}
+				if n.Add(1) == int64(b.N) {
+					last = time.Now()
+					close(done)
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); _ = c.Run(runCtx) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Minute):
+			b.Fatalf("runtime handled %d of %d events", n.Load(), b.N)
+		}
+		cancel()
+		<-stopped
+		return rate(b.N-1, last.Sub(first))
+	}
+
+	b.ResetTimer()
+	bareRate := bare()
+	runtimeRate := runtime("currency", false)
+	noopRate := runtime("noop", true)
+	b.StopTimer()
+	if b.N < 100 {
+		return // too few events for a rate: only Go's probe runs are this small
+	}
+	b.ReportMetric(runtimeRate, "events/s")
+	b.ReportMetric(bareRate, "bare_events/s")
+	b.ReportMetric(runtimeRate/bareRate, "ratio")
+	b.ReportMetric(noopRate, "noop_handler_events/s")
+	b.ReportMetric(noopRate/bareRate, "noop_ratio")
+}
+
+// rate is n events over d, per second.
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
