@@ -1,6 +1,8 @@
 module github.com/ratewire/ratewire/history
 
 go 1.26.0
+
+require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/jmoiron/sqlx v1.4.0
@@ -9,7 +11,6 @@ go 1.26.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/shopspring/decimal v1.6.0
-require (
 )
 
 require (
