@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/ratewire/ratewire/ranking"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/embedded"
+	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/logx"
 )
 
@@ -36,6 +38,9 @@ type Config struct {
 	Host string
 	// Ports of currency, ranking, history and ingestor; 0 picks a free one.
 	CurrencyPort, RankingPort, HistoryPort, IngestorPort int
+	// GatewayPort serves every service's API under one base URL (see
+	// NewGateway); 0 picks a free one.
+	GatewayPort int
 	// KafkaPorts of the three embedded brokers; nil picks free ones.
 	KafkaPorts []int
 	// Getenv reads the RATEWIRE_* settings passed through to the services.
@@ -51,16 +56,17 @@ type Config struct {
 // Addrs are the base addresses of a running stack.
 type Addrs struct {
 	Currency, Ranking, History, Ingestor string // http://host:port
+	Gateway                              string // http://host:port routing /api/v1/* to the four
 	Kafka                                []string
 	RedisURL, DatabaseURL, AdminToken    string
 }
 
-// DefaultConfig is the stack of DESIGN §2: services on 8001-8004 and
-// embedded Kafka on 9092-9094.
+// DefaultConfig is the stack of DESIGN §2: services on 8001-8004, the
+// gateway on 8000 and embedded Kafka on 9092-9094.
 func DefaultConfig() Config {
 	return Config{
 		DataDir: "data", Host: "127.0.0.1",
-		CurrencyPort: 8001, RankingPort: 8002, HistoryPort: 8003, IngestorPort: 8004,
+		CurrencyPort: 8001, RankingPort: 8002, HistoryPort: 8003, IngestorPort: 8004, GatewayPort: 8000,
 		KafkaPorts: []int{9092, 9093, 9094},
 		Getenv:     os.Getenv, Out: os.Stdout, Log: os.Stderr,
 	}
@@ -135,6 +141,12 @@ func Run(ctx context.Context, c Config) error {
 			return ranking.Run(ctx, base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln})
 		}},
 	}
+	// The gateway is one more listener, serving the others' routes (its
+	// handler needs their addresses, so it is built once they are known).
+	var gateway http.Handler
+	services = append(services, &svc{name: "gateway", port: c.GatewayPort, url: &addrs.Gateway, run: func(ctx context.Context, ln net.Listener) error {
+		return httpx.ServeListener(ctx, ln, gateway, logFor("gateway"))
+	}})
 	for _, s := range services {
 		ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, fmt.Sprint(s.port)))
 		if err != nil {
@@ -147,6 +159,12 @@ func Run(ctx context.Context, c Config) error {
 		}
 		s.ln = ln
 		*s.url = "http://" + ln.Addr().String()
+	}
+	if gateway, err = NewGateway(addrs, logFor("gateway")); err != nil {
+		for _, s := range services {
+			s.ln.Close()
+		}
+		return fmt.Errorf("devstack: %w", err)
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -178,13 +196,14 @@ func Run(ctx context.Context, c Config) error {
 func banner(w io.Writer, a Addrs) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nratewire devstack is up\n\n")
+	fmt.Fprintf(&b, "  gateway    %s  (/api/v1/currencies, /api/v1/history, /api/v1/rankings, /api/v1/ingest)\n", a.Gateway)
 	fmt.Fprintf(&b, "  currency   %s/api/v1/currencies/latest\n", a.Currency)
 	fmt.Fprintf(&b, "  history    %s/healthz\n", a.History)
 	fmt.Fprintf(&b, "  ranking    %s/healthz\n", a.Ranking)
 	fmt.Fprintf(&b, "  ingestor   %s/api/v1/ingest/run  (POST, admin)\n", a.Ingestor)
 	fmt.Fprintf(&b, "  metrics    <service>/metrics   health  <service>/healthz, /readyz\n\n")
 	fmt.Fprintf(&b, "  admin token  %s\n", a.AdminToken)
-	fmt.Fprintf(&b, "  run now      curl -X POST -H 'Authorization: Bearer %s' %s/api/v1/ingest/run\n\n", a.AdminToken, a.Ingestor)
+	fmt.Fprintf(&b, "  run now      curl -X POST -H 'Authorization: Bearer %s' %s/api/v1/ingest/run\n\n", a.AdminToken, a.Gateway)
 	fmt.Fprintf(&b, "  kafka        %s\n", strings.Join(a.Kafka, ","))
 	fmt.Fprintf(&b, "  topics       kcat -b %s -L\n", a.Kafka[0])
 	fmt.Fprintf(&b, "  events       kcat -b %s -C -t exchange_rate_updated -f '%%k %%h %%s\\n'\n", a.Kafka[0])

@@ -68,7 +68,7 @@ func TestDevstackEndToEnd(t *testing.T) {
 		t.Fatal("stack not ready after 30 s")
 	}
 	banner := c.Out.(*syncBuffer).String()
-	for _, want := range []string{a.Currency, "e2e-token", "kcat -b " + a.Kafka[0] + " -L", a.DatabaseURL} {
+	for _, want := range []string{a.Gateway, a.Currency, "e2e-token", "kcat -b " + a.Kafka[0] + " -L", a.DatabaseURL} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -85,6 +85,17 @@ func TestDevstackEndToEnd(t *testing.T) {
 	})
 	if usd.Source != "simulated" {
 		t.Errorf("USD source = %q, want simulated", usd.Source)
+	}
+	// The gateway serves the same rate under its one base URL, and its own
+	// liveness.
+	var viaGateway struct {
+		Version int64 `json:"version"`
+	}
+	if status, data := get(t, a.Gateway+"/api/v1/currencies/USD"); status != 200 || json.Unmarshal(data, &viaGateway) != nil || viaGateway.Version < 1 {
+		t.Errorf("GET gateway /api/v1/currencies/USD = %d %s, want 200 with a version", status, data)
+	}
+	if status, _ := get(t, a.Gateway+"/healthz"); status != 200 {
+		t.Errorf("GET gateway /healthz = %d, want 200", status)
 	}
 	for _, u := range []string{a.History + "/readyz", a.Ranking + "/readyz", a.Ingestor + "/readyz", a.Currency + "/readyz"} {
 		if status, _ := get(t, u); status != 200 {
@@ -112,9 +123,10 @@ func TestDevstackEndToEnd(t *testing.T) {
 		}
 	}
 
-	// An admin run is accepted, and the currency consumer catches up with
-	// everything published: its committed offsets reach the end offsets.
-	req, _ := http.NewRequest(http.MethodPost, a.Ingestor+"/api/v1/ingest/run", nil)
+	// An admin run through the gateway is accepted, and the currency consumer
+	// catches up with everything published: its committed offsets reach the
+	// end offsets.
+	req, _ := http.NewRequest(http.MethodPost, a.Gateway+"/api/v1/ingest/run", nil)
 	req.Header.Set("Authorization", "Bearer e2e-token")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

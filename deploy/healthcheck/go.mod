@@ -1,0 +1,3 @@
+module github.com/ratewire/ratewire/deploy/healthcheck
+
+go 1.26.0

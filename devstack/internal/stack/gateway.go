@@ -1,0 +1,78 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/httpx"
+)
+
+// GatewayRoutes maps each public API prefix (DESIGN §2) to the service that
+// owns it. deploy/gateway/nginx.conf routes the same prefixes in the compose
+// stack; keep the two in step.
+var GatewayRoutes = []struct{ Prefix, Service string }{
+	{"/api/v1/currencies", "currency"},
+	{"/api/v1/history", "history"},
+	{"/api/v1/rankings", "ranking"},
+	{"/api/v1/ingest", "ingestor"},
+}
+
+// NewGateway returns the handler of devstack's single base URL: each prefix
+// of GatewayRoutes (the prefix itself and everything below it) is proxied,
+// path and query unchanged, to the service's address in a; /healthz is the
+// gateway's own liveness; anything else is a 404 in the API envelope. An
+// unreachable service is a 502, never a hang or an empty reply.
+func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	upstream := map[string]string{
+		"currency": a.Currency, "history": a.History, "ranking": a.Ranking, "ingestor": a.Ingestor,
+	}
+	mux := http.NewServeMux()
+	for _, r := range GatewayRoutes {
+		target, err := url.Parse(upstream[r.Service])
+		if err != nil || target.Scheme == "" || target.Host == "" {
+			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", r.Service, upstream[r.Service])
+		}
+		proxy := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target) // target has no path, so the inbound path is kept as is
+				pr.SetXForwarded()
+			},
+			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+				log.Warn("gateway upstream failed", "service_name", r.Service, "path", req.URL.Path, "err", err)
+				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, r.Service+" service is unreachable")
+			},
+		}
+		mux.Handle(r.Prefix, proxy)
+		mux.Handle(r.Prefix+"/", proxy)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, httpx.Envelope{Success: true, Data: json.RawMessage(`{"status":"ok","service":"gateway"}`)})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, apperr.CodeNotFound, "no route for "+req.URL.Path)
+	})
+	return mux, nil
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, httpx.Envelope{Error: &httpx.ErrorBody{Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, env httpx.Envelope) {
+	// The services' timestamp layout; an Envelope of raw JSON and strings
+	// always marshals.
+	env.Timestamp = time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	b, _ := json.Marshal(env)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

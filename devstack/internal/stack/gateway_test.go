@@ -1,0 +1,110 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ratewire/ratewire/devstack/internal/stack"
+)
+
+// TestGatewayRoutes checks that every prefix reaches its own service with
+// path, query and method unchanged and the X-Forwarded headers set, that
+// /healthz is answered by the gateway itself, and that unknown paths and
+// unreachable services get the API's error envelope.
+func TestGatewayRoutes(t *testing.T) {
+	backend := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Backend", name)
+			w.Header().Set("X-Got", r.Method+" "+r.URL.RequestURI())
+			w.Header().Set("X-Got-Forwarded-For", r.Header.Get("X-Forwarded-For"))
+			w.WriteHeader(http.StatusTeapot)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // a port nothing listens on any more
+	a := stack.Addrs{
+		Currency: backend("currency").URL, History: backend("history").URL,
+		Ranking: backend("ranking").URL, Ingestor: down.URL,
+	}
+	gw, err := stack.NewGateway(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantBackend  string // "" = answered by the gateway itself
+		wantCode     string // error code of the envelope, when not proxied
+	}{
+		{"GET", "/api/v1/currencies", 418, "currency", ""},
+		{"GET", "/api/v1/currencies/latest?symbols=USD,JPY&base=KRW", 418, "currency", ""},
+		{"DELETE", "/api/v1/currencies/cache?currency_code=USD", 418, "currency", ""},
+		{"GET", "/api/v1/history?target=USD&period=1m", 418, "history", ""},
+		{"GET", "/api/v1/history/stats?target=USD", 418, "history", ""},
+		{"GET", "/api/v1/rankings?period=daily", 418, "ranking", ""},
+		{"POST", "/api/v1/rankings/click?country=JP", 418, "ranking", ""},
+		{"POST", "/api/v1/ingest/run", 502, "", "SERVICE_UNAVAILABLE"},
+		{"GET", "/api/v1/currenciesX", 404, "", "NOT_FOUND"},
+		{"GET", "/api/v2/currencies", 404, "", "NOT_FOUND"},
+		{"GET", "/healthz", 200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, tt.wantStatus, body)
+			}
+			if got := resp.Header.Get("X-Backend"); got != tt.wantBackend {
+				t.Fatalf("answered by %q, want %q", got, tt.wantBackend)
+			}
+			if tt.wantBackend != "" {
+				if got, want := resp.Header.Get("X-Got"), tt.method+" "+tt.path; got != want {
+					t.Errorf("backend got %q, want %q", got, want)
+				}
+				if resp.Header.Get("X-Got-Forwarded-For") == "" {
+					t.Error("backend got no X-Forwarded-For")
+				}
+				return
+			}
+			var env struct {
+				Success bool `json:"success"`
+				Error   *struct {
+					Code string `json:"code"`
+				} `json:"error"`
+				Timestamp string `json:"timestamp"`
+			}
+			if err := json.Unmarshal(body, &env); err != nil || env.Timestamp == "" {
+				t.Fatalf("body %s is not the API envelope: %v", body, err)
+			}
+			switch {
+			case tt.wantCode == "" && (!env.Success || env.Error != nil):
+				t.Errorf("body %s, want success", body)
+			case tt.wantCode != "" && (env.Success || env.Error == nil || env.Error.Code != tt.wantCode):
+				t.Errorf("body %s, want error code %s", body, tt.wantCode)
+			}
+		})
+	}
+}
+
+// TestGatewayRejectsBadAddress checks that a service without an address
+// stops the gateway from being built rather than proxying to nowhere.
+func TestGatewayRejectsBadAddress(t *testing.T) {
+	_, err := stack.NewGateway(stack.Addrs{Currency: "http://127.0.0.1:1", History: "http://127.0.0.1:2", Ranking: "127.0.0.1:3"}, nil)
+	if err == nil {
+		t.Fatal("NewGateway accepted addresses with a missing scheme and an empty ingestor")
+	}
+}
