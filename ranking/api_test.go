@@ -42,7 +42,7 @@ type service struct {
 
 // startService runs the service on the given database and Redis with a
 // fake clock set to start and limits suitable for tests.
-func startService(t *testing.T, dbURL string, r testinfra.Redis, start time.Time, opts ranking.Options) *service {
+func startService(t testing.TB, dbURL string, r testinfra.Redis, start time.Time, opts ranking.Options) *service {
 	t.Helper()
 	env := map[string]string{
 		"RATEWIRE_DATABASE_URL": dbURL,
@@ -594,12 +594,16 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 	}
 }
 
-// TestFlushingRedisLosesNoCount runs on miniredis and a real Redis: the
-// leaderboards are rebuilt from SQL after Redis loses them, and clicks
-// made after the loss are counted once.
+// TestFlushingRedisLosesNoCount runs on miniredis with SQLite and on a
+// real Redis with PostgreSQL: the leaderboards are rebuilt from SQL after
+// Redis loses them, and clicks made after the loss are counted once.
 func TestFlushingRedisLosesNoCount(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
-		s := startService(t, testinfra.SQLiteURL(t), r, noon, ranking.Options{})
+		dbURL := testinfra.SQLiteURL(t)
+		if r.Mini == nil {
+			dbURL = testinfra.PostgresURL(t)
+		}
+		s := startService(t, dbURL, r, noon, ranking.Options{})
 		s.clicks(t, "JP", 3)
 		s.clicks(t, "KR", 2)
 		before := s.ranking(t, "period=weekly").order()

@@ -79,18 +79,10 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
 
-	shared, err := cachex.Open(cfg.RedisURL)
+	rdb, err := openRedis(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
-	// The ranking's scripts are not idempotent (a click added twice, a
-	// rate-limit slot taken twice), so a reply lost to a timeout must not
-	// be retried: the service treats it as a failure instead, and the
-	// boards it may or may not have reached are rebuilt from SQL.
-	ropts := *shared.Options()
-	ropts.MaxRetries = -1
-	_ = shared.Close()
-	rdb := redis.NewClient(&ropts)
 	defer rdb.Close()
 
 	reg := metrics.NewRegistry(ServiceName)
@@ -125,6 +117,32 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		return httpx.ServeListener(ctx, opts.Listener, engine, log)
 	}
 	return httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
+}
+
+// openRedis is cachex.Open without retries. The ranking's scripts are not
+// idempotent (a click added twice, a rate-limit slot taken twice), so a
+// reply lost to a timeout must not be retried blindly: the service treats
+// it as a failure instead, and rebuilds from SQL the boards it may or may
+// not have reached.
+func openRedis(url string) (*redis.Client, error) {
+	c, err := cachex.Open(url)
+	if err != nil {
+		return nil, err
+	}
+	opt := c.Options()
+	if err := c.Close(); err != nil {
+		return nil, err
+	}
+	// A fresh copy of the settings cachex chose, minus retries; the copy
+	// is built from the URL again so no client state is shared.
+	fresh, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	fresh.DialTimeout, fresh.ReadTimeout, fresh.WriteTimeout = opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout
+	fresh.DialerRetries, fresh.DialerRetryTimeout = opt.DialerRetries, opt.DialerRetryTimeout
+	fresh.MaxRetries = -1
+	return redis.NewClient(fresh), nil
 }
 
 // ready reports the service ready when both the database and Redis answer.
