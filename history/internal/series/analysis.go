@@ -2,6 +2,7 @@ package series
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -94,6 +95,11 @@ type Analysis struct {
 // buckets of warmupBuckets intervals before w are read too, so moving
 // averages are defined from the window's start when that history exists.
 func (s *Service) Analysis(ctx context.Context, target, base string, w Window) (Analysis, error) {
+	return decode[Analysis](s.AnalysisJSON(ctx, target, base, w))
+}
+
+// AnalysisJSON is Analysis as encoded JSON, served from the cache when it can be.
+func (s *Service) AnalysisJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
 	return cached(ctx, s, key("analysis", base, target, w), []string{base, target}, TTL(w), func() (Analysis, error) {
 		wide := w
 		if w.Interval.Weekly() {
@@ -234,6 +240,11 @@ const forecastHistoryDays = 365
 // the last days days. Fewer than quant.MinFitPoints+days daily closes is
 // 422.
 func (s *Service) Forecast(ctx context.Context, target, base string, days int) (Forecast, error) {
+	return decode[Forecast](s.ForecastJSON(ctx, target, base, days))
+}
+
+// ForecastJSON is Forecast as encoded JSON, served from the cache when it can be.
+func (s *Service) ForecastJSON(ctx context.Context, target, base string, days int) (json.RawMessage, error) {
 	now := s.now().UTC()
 	w := Window{From: now.AddDate(0, 0, -forecastHistoryDays), To: now, Interval: Interval{"1d", 24 * time.Hour}}
 	k := "analysis:forecast:" + base + ":" + target + ":" + w.To.In(KST).Format(time.DateOnly) + ":" + strconv.Itoa(days)

@@ -2,6 +2,7 @@ package series
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"sort"
 	"strings"
@@ -63,6 +64,11 @@ func CompareWindow(w Window) Window {
 
 // Compare answers how targets moved against base over w.
 func (s *Service) Compare(ctx context.Context, targets []string, base string, w Window) (Comparison, error) {
+	return decode[Comparison](s.CompareJSON(ctx, targets, base, w))
+}
+
+// CompareJSON is Compare as encoded JSON, served from the cache when it can be.
+func (s *Service) CompareJSON(ctx context.Context, targets []string, base string, w Window) (json.RawMessage, error) {
 	k := "stats:compare:" + base + ":" + strings.Join(targets, ",") + ":" + w.Label() + ":" + w.Interval.Name
 	return cached(ctx, s, k, append([]string{base}, targets...), TTL(w), func() (Comparison, error) {
 		series := make([][]Bucket, len(targets))

@@ -2,6 +2,7 @@ package series
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"time"
 
@@ -89,6 +90,11 @@ func key(kind, base, target string, w Window) string {
 
 // History answers target's rate in base over w, bucketed.
 func (s *Service) History(ctx context.Context, target, base string, w Window) (History, error) {
+	return decode[History](s.HistoryJSON(ctx, target, base, w))
+}
+
+// HistoryJSON is History as encoded JSON, served from the cache when it can be.
+func (s *Service) HistoryJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
 	return cached(ctx, s, key("history", base, target, w), []string{base, target}, TTL(w), func() (History, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {
@@ -102,6 +108,11 @@ func (s *Service) History(ctx context.Context, target, base string, w Window) (H
 
 // Stats answers the statistics of target in base over w.
 func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Stats, error) {
+	return decode[Stats](s.StatsJSON(ctx, target, base, w))
+}
+
+// StatsJSON is Stats as encoded JSON, served from the cache when it can be.
+func (s *Service) StatsJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
 	return cached(ctx, s, key("stats", base, target, w), []string{base, target}, TTL(w), func() (Stats, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {

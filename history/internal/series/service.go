@@ -7,6 +7,7 @@ package series
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -90,36 +91,51 @@ func involved(codes ...string) []string {
 	return out
 }
 
-// cached answers from the cache under key, or computes, fills and
-// answers. A failing cache is logged and bypassed: Redis down means
-// answers from the database.
-func cached[T any](ctx context.Context, s *Service, key string, codes []string, ttl time.Duration, compute func() (T, error)) (T, error) {
+// cached answers the JSON of an answer from the cache under key, or
+// computes it, fills the cache and answers. Answers are kept and served as
+// encoded JSON, so a hit costs one MGET and no decoding. A failing cache is
+// logged and bypassed: Redis down means answers from the database.
+func cached[T any](ctx context.Context, s *Service, key string, codes []string, ttl time.Duration, compute func() (T, error)) (json.RawMessage, error) {
+	encode := func() (json.RawMessage, error) {
+		v, err := compute()
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}
 	if s.cache == nil {
-		return compute()
+		return encode()
 	}
 	codes = involved(codes...)
 	payload, gens, err := s.cache.Lookup(ctx, key, codes)
 	if err != nil {
 		s.log.Warn("history cache unavailable, reading the database", "key", key, "err", err)
-		return compute()
+		return encode()
 	}
-	if payload != nil {
-		var v T
-		if err := json.Unmarshal(payload, &v); err == nil {
-			return v, nil
-		}
-		s.log.Warn("undecodable cache entry, recomputing", "key", key)
+	// Entries are written only by Fill, from json.Marshal; a cheap shape
+	// check stands in for re-validating tens of kilobytes on every hit.
+	if len(payload) > 1 && payload[0] == '{' && payload[len(payload)-1] == '}' {
+		return payload, nil
 	}
-	v, err := compute()
+	b, err := encode()
 	if err != nil {
-		return v, err
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return v, nil
+		return nil, err
 	}
 	if _, err := s.cache.Fill(ctx, key, codes, gens, b, ttl); err != nil {
 		s.log.Warn("history cache fill failed", "key", key, "err", err)
+	}
+	return b, nil
+}
+
+// decode turns an answer's JSON back into its type, for callers that want
+// values rather than bytes.
+func decode[T any](raw json.RawMessage, err error) (T, error) {
+	var v T
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("decode answer: %w", err)
 	}
 	return v, nil
 }
