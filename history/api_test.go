@@ -200,6 +200,12 @@ func TestHistoryEndpoints(t *testing.T) {
 	if h.Statistics.DataPoints != 168 || h.Statistics.Volatility == nil || *h.Statistics.Volatility <= 0 {
 		t.Errorf("statistics %+v", h.Statistics)
 	}
+	// The second answer comes from the cache, with the ETag stored beside
+	// it: it must still be the hash of the data sent.
+	if status, hdr2, e2 := fetch(t, s.url+"/api/v1/history?target=USD&period=1w"); status != 200 ||
+		hdr.Get("ETag") != httpx.ETagOf(e.Data) || hdr2.Get("ETag") != httpx.ETagOf(e2.Data) || string(e2.Data) != string(e.Data) {
+		t.Errorf("ETags %s (miss) and %s (hit), want the hash of identical data", hdr.Get("ETag"), hdr2.Get("ETag"))
+	}
 	if status, _, _ := fetch(t, s.url+"/api/v1/history?target=USD&period=1w", "If-None-Match", hdr.Get("ETag")); status != http.StatusNotModified {
 		t.Errorf("conditional GET = %d, want 304", status)
 	}

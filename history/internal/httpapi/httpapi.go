@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,14 +21,14 @@ const maxAge = 60 * time.Second
 
 // Register mounts the history routes on r.
 func Register(r gin.IRouter, svc *series.Service) {
-	r.GET("/api/v1/history", pair(svc, func(c *gin.Context, t, b string, w series.Window) (json.RawMessage, error) {
+	r.GET("/api/v1/history", pair(svc, func(c *gin.Context, t, b string, w series.Window) (series.Encoded, error) {
 		return svc.HistoryJSON(c.Request.Context(), t, b, w)
 	}))
 	g := r.Group("/api/v1/history")
-	g.GET("/stats", pair(svc, func(c *gin.Context, t, b string, w series.Window) (json.RawMessage, error) {
+	g.GET("/stats", pair(svc, func(c *gin.Context, t, b string, w series.Window) (series.Encoded, error) {
 		return svc.StatsJSON(c.Request.Context(), t, b, w)
 	}))
-	g.GET("/analysis", pair(svc, func(c *gin.Context, t, b string, w series.Window) (json.RawMessage, error) {
+	g.GET("/analysis", pair(svc, func(c *gin.Context, t, b string, w series.Window) (series.Encoded, error) {
 		return svc.AnalysisJSON(c.Request.Context(), t, b, w)
 	}))
 	g.GET("/compare", func(c *gin.Context) {
@@ -51,7 +50,7 @@ func Register(r gin.IRouter, svc *series.Service) {
 		if c.Query("interval") == "" {
 			w = series.CompareWindow(w)
 		}
-		answer(c, func() (json.RawMessage, error) { return svc.CompareJSON(c.Request.Context(), targets, base, w) })
+		answer(c, func() (series.Encoded, error) { return svc.CompareJSON(c.Request.Context(), targets, base, w) })
 	})
 	g.GET("/forecast/:code", func(c *gin.Context) {
 		target, base, err := series.ParsePair(c.Param("code"), c.Query("base"))
@@ -64,12 +63,12 @@ func Register(r gin.IRouter, svc *series.Service) {
 			httpx.Error(c, err)
 			return
 		}
-		answer(c, func() (json.RawMessage, error) { return svc.ForecastJSON(c.Request.Context(), target, base, days) })
+		answer(c, func() (series.Encoded, error) { return svc.ForecastJSON(c.Request.Context(), target, base, days) })
 	})
 }
 
 // pair handles the endpoints of one target in one base over a window.
-func pair(svc *series.Service, fn func(c *gin.Context, target, base string, w series.Window) (json.RawMessage, error)) gin.HandlerFunc {
+func pair(svc *series.Service, fn func(c *gin.Context, target, base string, w series.Window) (series.Encoded, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		target, base, err := series.ParsePair(c.Query("target"), c.Query("base"))
 		if err != nil {
@@ -81,7 +80,7 @@ func pair(svc *series.Service, fn func(c *gin.Context, target, base string, w se
 			httpx.Error(c, err)
 			return
 		}
-		answer(c, func() (json.RawMessage, error) { return fn(c, target, base, w) })
+		answer(c, func() (series.Encoded, error) { return fn(c, target, base, w) })
 	}
 }
 
@@ -91,7 +90,7 @@ func window(c *gin.Context, svc *series.Service) (series.Window, error) {
 
 // answer writes an answer's JSON, which the service keeps encoded (and
 // cached) so a cache hit is served without decoding it.
-func answer(c *gin.Context, fn func() (json.RawMessage, error)) {
+func answer(c *gin.Context, fn func() (series.Encoded, error)) {
 	v, err := fn()
 	if err != nil {
 		httpx.Error(c, err)
@@ -106,8 +105,8 @@ func answer(c *gin.Context, fn func() (json.RawMessage, error)) {
 // takes a value and marshals it, which for a 50 kB cached answer costs
 // more than the Redis round trip. shared/httpx could offer this as
 // CachedRaw; until then it lives here.
-func writeCached(c *gin.Context, raw json.RawMessage) {
-	etag := httpx.ETagOf(raw)
+func writeCached(c *gin.Context, e series.Encoded) {
+	raw, etag := e.JSON, e.ETag
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
 	if etagMatches(c.GetHeader("If-None-Match"), etag) {

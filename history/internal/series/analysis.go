@@ -2,7 +2,6 @@ package series
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -99,7 +98,7 @@ func (s *Service) Analysis(ctx context.Context, target, base string, w Window) (
 }
 
 // AnalysisJSON is Analysis as encoded JSON, served from the cache when it can be.
-func (s *Service) AnalysisJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
+func (s *Service) AnalysisJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("analysis", base, target, w), []string{base, target}, TTL(w), func() (Analysis, error) {
 		wide := w
 		if w.Interval.Weekly() {
@@ -244,7 +243,7 @@ func (s *Service) Forecast(ctx context.Context, target, base string, days int) (
 }
 
 // ForecastJSON is Forecast as encoded JSON, served from the cache when it can be.
-func (s *Service) ForecastJSON(ctx context.Context, target, base string, days int) (json.RawMessage, error) {
+func (s *Service) ForecastJSON(ctx context.Context, target, base string, days int) (Encoded, error) {
 	now := s.now().UTC()
 	w := Window{From: now.AddDate(0, 0, -forecastHistoryDays), To: now, Interval: Interval{"1d", 24 * time.Hour}}
 	k := "analysis:forecast:" + base + ":" + target + ":" + w.To.In(KST).Format(time.DateOnly) + ":" + strconv.Itoa(days)

@@ -2,7 +2,6 @@ package series
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"sort"
 	"strings"
@@ -68,7 +67,7 @@ func (s *Service) Compare(ctx context.Context, targets []string, base string, w 
 }
 
 // CompareJSON is Compare as encoded JSON, served from the cache when it can be.
-func (s *Service) CompareJSON(ctx context.Context, targets []string, base string, w Window) (json.RawMessage, error) {
+func (s *Service) CompareJSON(ctx context.Context, targets []string, base string, w Window) (Encoded, error) {
 	k := "stats:compare:" + base + ":" + strings.Join(targets, ",") + ":" + w.Label() + ":" + w.Interval.Name
 	return cached(ctx, s, k, append([]string{base}, targets...), TTL(w), func() (Comparison, error) {
 		series := make([][]Bucket, len(targets))

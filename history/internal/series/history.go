@@ -2,7 +2,6 @@ package series
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"time"
 
@@ -94,7 +93,7 @@ func (s *Service) History(ctx context.Context, target, base string, w Window) (H
 }
 
 // HistoryJSON is History as encoded JSON, served from the cache when it can be.
-func (s *Service) HistoryJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
+func (s *Service) HistoryJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("history", base, target, w), []string{base, target}, TTL(w), func() (History, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {
@@ -112,7 +111,7 @@ func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Sta
 }
 
 // StatsJSON is Stats as encoded JSON, served from the cache when it can be.
-func (s *Service) StatsJSON(ctx context.Context, target, base string, w Window) (json.RawMessage, error) {
+func (s *Service) StatsJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("stats", base, target, w), []string{base, target}, TTL(w), func() (Stats, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/ratewire/ratewire/shared/httpx"
 )
 
 // Cache holds computed answers under logical keys (history:..., stats:...,
@@ -91,17 +93,34 @@ func involved(codes ...string) []string {
 	return out
 }
 
-// cached answers the JSON of an answer from the cache under key, or
-// computes it, fills the cache and answers. Answers are kept and served as
-// encoded JSON, so a hit costs one MGET and no decoding. A failing cache is
-// logged and bypassed: Redis down means answers from the database.
-func cached[T any](ctx context.Context, s *Service, key string, codes []string, ttl time.Duration, compute func() (T, error)) (json.RawMessage, error) {
-	encode := func() (json.RawMessage, error) {
+// Encoded is an answer as JSON with its strong ETag (httpx.ETagOf of the
+// JSON). Both are cached together, so a hit is served without decoding or
+// hashing.
+type Encoded struct {
+	JSON []byte
+	ETag string
+}
+
+// etagLen is the length of a quoted ETag: 32 hex digits in quotes.
+const etagLen = 34
+
+func encoded(b []byte) Encoded { return Encoded{JSON: b, ETag: httpx.ETagOf(b)} }
+
+// cached answers an encoded answer from the cache under key, or computes
+// it, fills the cache and answers. Entries hold the ETag followed by the
+// JSON. A failing cache is logged and bypassed: Redis down means answers
+// from the database.
+func cached[T any](ctx context.Context, s *Service, key string, codes []string, ttl time.Duration, compute func() (T, error)) (Encoded, error) {
+	encode := func() (Encoded, error) {
 		v, err := compute()
 		if err != nil {
-			return nil, err
+			return Encoded{}, err
 		}
-		return json.Marshal(v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return Encoded{}, err
+		}
+		return encoded(b), nil
 	}
 	if s.cache == nil {
 		return encode()
@@ -112,29 +131,32 @@ func cached[T any](ctx context.Context, s *Service, key string, codes []string, 
 		s.log.Warn("history cache unavailable, reading the database", "key", key, "err", err)
 		return encode()
 	}
-	// Entries are written only by Fill, from json.Marshal; a cheap shape
-	// check stands in for re-validating tens of kilobytes on every hit.
-	if len(payload) > 1 && payload[0] == '{' && payload[len(payload)-1] == '}' {
-		return payload, nil
+	// Entries are written only by Fill below; a cheap shape check stands
+	// in for re-validating tens of kilobytes on every hit.
+	if n := len(payload); n > etagLen+1 && payload[0] == '"' && payload[etagLen-1] == '"' &&
+		payload[etagLen] == '{' && payload[n-1] == '}' {
+		return Encoded{JSON: payload[etagLen:], ETag: string(payload[:etagLen])}, nil
 	}
-	b, err := encode()
+	e, err := encode()
 	if err != nil {
-		return nil, err
+		return Encoded{}, err
 	}
-	if _, err := s.cache.Fill(ctx, key, codes, gens, b, ttl); err != nil {
+	entry := make([]byte, 0, etagLen+len(e.JSON))
+	entry = append(append(entry, e.ETag...), e.JSON...)
+	if _, err := s.cache.Fill(ctx, key, codes, gens, entry, ttl); err != nil {
 		s.log.Warn("history cache fill failed", "key", key, "err", err)
 	}
-	return b, nil
+	return e, nil
 }
 
-// decode turns an answer's JSON back into its type, for callers that want
+// decode turns an encoded answer back into its type, for callers that want
 // values rather than bytes.
-func decode[T any](raw json.RawMessage, err error) (T, error) {
+func decode[T any](e Encoded, err error) (T, error) {
 	var v T
 	if err != nil {
 		return v, err
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := json.Unmarshal(e.JSON, &v); err != nil {
 		return v, fmt.Errorf("decode answer: %w", err)
 	}
 	return v, nil

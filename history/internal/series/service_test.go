@@ -19,11 +19,12 @@ type fakeStore struct {
 }
 
 func (f *fakeStore) Observations(_ context.Context, code string, from, to time.Time) ([]series.Observation, error) {
+	rows := f.obs[code] // the read's snapshot
 	if f.onRead != nil {
 		f.onRead()
 	}
 	var out []series.Observation
-	for _, o := range f.obs[code] {
+	for _, o := range rows {
 		if !o.At.Before(from) && o.At.Before(to) {
 			out = append(out, o)
 		}
@@ -32,11 +33,12 @@ func (f *fakeStore) Observations(_ context.Context, code string, from, to time.T
 }
 
 func (f *fakeStore) Days(_ context.Context, code, from, to string) ([]series.Day, error) {
+	rows := f.days[code] // the read's snapshot
 	if f.onRead != nil {
 		f.onRead()
 	}
 	var out []series.Day
-	for _, d := range f.days[code] {
+	for _, d := range rows {
 		if d.Day >= from && d.Day <= to {
 			out = append(out, d)
 		}
@@ -292,5 +294,100 @@ func TestForecast(t *testing.T) {
 	approx(t, "backtest MAPE", f.Backtest.MAPEPercent, 0)
 	if _, err := svc.Forecast(context.Background(), "EUR", "KRW", 5); apperr.KindOf(err) != apperr.KindNotFound {
 		t.Errorf("forecast without rows = %v, want not found", err)
+	}
+}
+
+// memCache is a series.Cache in memory with the same generation
+// rules as the Redis one, to test the service's use of them.
+type memCache struct {
+	entries map[string][]byte
+	gens    map[string]int64
+	index   map[string][]string
+	fills   int
+}
+
+func newMemCache() *memCache {
+	return &memCache{entries: map[string][]byte{}, gens: map[string]int64{}, index: map[string][]string{}}
+}
+
+func (m *memCache) Lookup(_ context.Context, key string, codes []string) ([]byte, []int64, error) {
+	gens := make([]int64, len(codes))
+	for i, c := range codes {
+		gens[i] = m.gens[c]
+	}
+	return m.entries[key], gens, nil
+}
+
+func (m *memCache) Fill(_ context.Context, key string, codes []string, gens []int64, payload []byte, _ time.Duration) (bool, error) {
+	for i, c := range codes {
+		if m.gens[c] != gens[i] {
+			return false, nil
+		}
+	}
+	m.fills++
+	m.entries[key] = payload
+	for _, c := range codes {
+		m.index[c] = append(m.index[c], key)
+	}
+	return true, nil
+}
+
+func (m *memCache) Invalidate(_ context.Context, code string) (int, error) {
+	m.gens[code]++
+	n := 0
+	for _, k := range m.index[code] {
+		if _, ok := m.entries[k]; ok {
+			delete(m.entries, k)
+			n++
+		}
+	}
+	delete(m.index, code)
+	return n, nil
+}
+
+// TestUpdateDuringAReadIsNotOverwritten interleaves an update with a
+// database read: the read sees the old rate, the update's invalidation
+// lands before the fill, and the fill must be refused so the next request
+// reads the new rate.
+func TestUpdateDuringAReadIsNotOverwritten(t *testing.T) {
+	st := &fakeStore{days: map[string][]series.Day{"USD": dayRows(100, 101, 102)}}
+	mc := newMemCache()
+	svc := series.New(st, mc, nil, func() time.Time { return now })
+	w, err := series.ParseWindow("1w", "1d", "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.onRead = func() {
+		st.onRead = nil
+		// The ingestor commits a new rate and its event is handled while
+		// this read is in flight.
+		st.days["USD"] = dayRows(100, 101, 150)
+		if _, err := svc.Invalidate(context.Background(), "USD"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := svc.Stats(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approx(t, "current read before the update", s.Current, 102)
+	if mc.fills != 0 || len(mc.entries) != 0 {
+		t.Fatalf("a fill that read before the update was written (%d fills, %v)", mc.fills, mc.entries)
+	}
+	s, err = svc.Stats(context.Background(), "USD", "KRW", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approx(t, "current after the update", s.Current, 150)
+	if mc.fills != 1 {
+		t.Errorf("fills = %d, want the second read cached", mc.fills)
+	}
+	// A third request is a hit: no new fill, same answer.
+	if s, _ = svc.Stats(context.Background(), "USD", "KRW", w); mc.fills != 1 || float64(s.Current) != 150 {
+		t.Errorf("third request: fills %d current %v, want a cache hit of 150", mc.fills, s.Current)
+	}
+	// KRW is never indexed: its rate cannot change.
+	if _, ok := mc.index["KRW"]; ok {
+		t.Error("an entry was indexed under KRW")
 	}
 }
