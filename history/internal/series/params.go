@@ -127,6 +127,7 @@ func defaultInterval(span time.Duration) Interval {
 // whole day). Without interval the period's default applies; a window of
 // more than MaxPoints buckets is refused with a hint.
 func ParseWindow(period, interval, from, to string, now time.Time) (Window, error) {
+	now = now.UTC().Truncate(time.Second) // answers name whole seconds
 	period, interval = strings.TrimSpace(period), strings.TrimSpace(interval)
 	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
 	var w Window
