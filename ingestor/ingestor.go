@@ -18,7 +18,6 @@ import (
 	"github.com/ratewire/ratewire/ingestor/internal/httpapi"
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
-	"github.com/ratewire/ratewire/ingestor/internal/publish"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/httpx"
@@ -41,9 +40,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Run starts the ingestor and blocks until ctx ends, then stops the
+// Run starts the ingestor and blocks until ctx ends. It then stops the
 // schedule (waiting for a running collection), the HTTP server and the
-// Kafka writer, in that order.
+// outbox relay (which makes one last attempt to publish), in that order.
 func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	log := opts.Logger
 	if log == nil {
@@ -70,26 +69,45 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	defer writer.Close()
 
 	reg := metrics.NewRegistry(ServiceName)
+	relay, err := ingest.NewRelay(st, writer, log, reg, opts.Now)
+	if err != nil {
+		return err
+	}
 	svc, err := ingest.New(ingest.Config{
-		Providers: providers, Store: st, Publisher: publish.Kafka{W: writer},
-		Logger: log, Registry: reg, Now: opts.Now,
+		Providers: providers, Store: st, Logger: log, Registry: reg, Classify: classify, Now: opts.Now,
+		Published: relay.Wake,
 	})
 	if err != nil {
 		return err
 	}
 
+	// The relay outlives the HTTP server and the schedule, so the events of
+	// a run that finishes during shutdown still get their chance.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		_ = relay.Run(relayCtx)
+	}()
+	defer func() { stopRelay(); <-relayDone }()
+
+	spec := Schedule(cfg)
 	sched := cron.New(
 		cron.WithLocation(cfg.IngestTimezone),
 		cron.WithLogger(cronLogger{log}),
 		cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
 	)
-	if _, err := sched.AddFunc(cfg.IngestSchedule, func() { _, _ = svc.Run(ctx, "schedule") }); err != nil {
-		return fmt.Errorf("ingestor: schedule %q: %w", cfg.IngestSchedule, err)
+	ingestID, err := sched.AddFunc(spec, func() { _, _ = svc.Run(ctx, "schedule") })
+	if err != nil {
+		return fmt.Errorf("ingestor: schedule %q: %w", spec, err)
+	}
+	if _, err := sched.AddFunc(RetentionSchedule, func() { retention(ctx, st, cfg.RetentionDays, log, opts.Now) }); err != nil {
+		return fmt.Errorf("ingestor: retention schedule: %w", err)
 	}
 	sched.Start()
 	defer func() { <-sched.Stop().Done() }()
-	log.Info("ingestion scheduled", "schedule", cfg.IngestSchedule, "timezone", cfg.IngestTimezone.String(),
-		"providers", cfg.Providers)
+	log.Info("ingestion scheduled", "schedule", spec, "timezone", cfg.IngestTimezone.String(),
+		"providers", cfg.Providers, "retention_days", cfg.RetentionDays)
 
 	startup := make(chan struct{})
 	go func() {
@@ -99,24 +117,89 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	defer func() { <-startup }()
 
 	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping})
-	httpapi.Register(engine, svc, cfg.AdminToken)
+	httpapi.Register(engine, svc, httpapi.Schedule{
+		Spec: spec, Timezone: cfg.IngestTimezone.String(),
+		Next: func() time.Time { return sched.Entry(ingestID).Next },
+	}, st.OutboxBacklog, cfg.AdminToken)
 	if opts.Listener != nil {
 		return httpx.ServeListener(ctx, opts.Listener, engine, log)
 	}
 	return httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
 }
 
+// KoreaEximSchedule is the default schedule when Korea Eximbank is the
+// first provider: it publishes once per business day around 11:00 KST
+// (sometimes revising later), so polling hourly from 11:05 to 18:05 on
+// weekdays catches the publication without spending its daily quota;
+// unchanged rates publish no update events.
+const KoreaEximSchedule = "5 11-18 * * 1-5"
+
+// RetentionSchedule runs the retention job once a day, at 03:30 in the
+// ingest time zone, when nothing is published.
+const RetentionSchedule = "30 3 * * *"
+
+// Schedule is the collection schedule: RATEWIRE_INGEST_SCHEDULE when set,
+// otherwise a default that suits the first provider.
+func Schedule(cfg config.Config) string {
+	if !cfg.IngestScheduleSet && len(cfg.Providers) > 0 && cfg.Providers[0] == config.ProviderKoreaExim {
+		return KoreaEximSchedule
+	}
+	return cfg.IngestSchedule
+}
+
+// retention deletes raw observations older than the retention period and
+// outbox rows published more than a week ago; daily aggregates stay.
+func retention(ctx context.Context, st *store.Store, days int, log *slog.Logger, now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	cut := now().AddDate(0, 0, -days)
+	obs, err := st.PurgeObservations(ctx, cut, 5000)
+	if err != nil {
+		log.Error("retention failed", "err", err, "deleted", obs)
+		return
+	}
+	sent, err := st.PurgeSentOutbox(ctx, now().AddDate(0, 0, -7), 5000)
+	if err != nil {
+		log.Error("outbox retention failed", "err", err, "deleted", sent)
+		return
+	}
+	log.Info("retention done", "observations_deleted", obs, "outbox_deleted", sent, "before", cut.Format(time.RFC3339))
+}
+
 func buildProviders(cfg config.Config, opts Options) ([]provider.Provider, error) {
-	var out []provider.Provider
+	settings := provider.Settings{
+		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
+		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
+		FrankfurterURL: cfg.FrankfurterURL, Now: opts.Now,
+	}
+	out := make([]provider.Provider, 0, len(cfg.Providers))
 	for _, name := range cfg.Providers {
-		switch name {
-		case config.ProviderSimulated:
-			out = append(out, &provider.Simulated{Now: opts.Now})
-		default:
-			return nil, fmt.Errorf("ingestor: provider %q is not available yet; use %q", name, config.ProviderSimulated)
+		p, err := provider.New(name, settings)
+		if err != nil {
+			return nil, fmt.Errorf("ingestor: %w", err)
 		}
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// classify maps the providers' error kinds onto the run's failover rules.
+func classify(err error) (ingest.Failure, time.Duration) {
+	kind, after := provider.Classify(err)
+	switch kind {
+	case provider.NoData:
+		return ingest.NoData, 0
+	case provider.Permanent:
+		return ingest.NextNow, 0
+	case provider.RateLimited:
+		if after <= 0 {
+			return ingest.NextNow, 0
+		}
+		return ingest.RateLimit, after
+	default:
+		return ingest.Retry, 0
+	}
 }
 
 // cronLogger sends robfig/cron's logging to slog.

@@ -45,7 +45,10 @@ type Config struct {
 
 	Providers      []string
 	IngestSchedule string
-	IngestTimezone *time.Location
+	// IngestScheduleSet tells an explicit RATEWIRE_INGEST_SCHEDULE from
+	// the default, so the ingestor can pick a provider-aware one.
+	IngestScheduleSet bool
+	IngestTimezone    *time.Location
 
 	ExchangeRateAPIKey string
 	ExchangeRateAPIURL string
@@ -85,6 +88,7 @@ func Load(getenv func(string) string, defaultAddr string) (Config, error) {
 		LogFormat:          strings.ToLower(orDefault(get("RATEWIRE_LOG_FORMAT"), DefaultLogFormat)),
 		Providers:          splitList(strings.ToLower(get("RATEWIRE_PROVIDERS"))),
 		IngestSchedule:     orDefault(get("RATEWIRE_INGEST_SCHEDULE"), DefaultIngestSchedule),
+		IngestScheduleSet:  get("RATEWIRE_INGEST_SCHEDULE") != "",
 		ExchangeRateAPIKey: get("RATEWIRE_EXCHANGERATE_API_KEY"),
 		ExchangeRateAPIURL: get("RATEWIRE_EXCHANGERATE_API_URL"),
 		KoreaEximAPIKey:    get("RATEWIRE_KOREAEXIM_API_KEY"),

@@ -1,7 +1,10 @@
-// Package ingest is the ingestor's service: one run fetches rates from the
-// first provider that answers, validates them, stores them in one
-// transaction and publishes the run's events. HTTP handlers and the cron
-// schedule are thin adapters over Service.Run.
+// Package ingest is the ingestor's service: a run fetches rates from the
+// first provider that answers (bounded retries with backoff, then the next
+// provider), validates them against the last known rates, and commits the
+// rates, the daily aggregates, the run record and the run's events in one
+// transaction (the transactional outbox). A relay publishes the outbox.
+// HTTP handlers, the cron schedule and the backfill command are thin
+// adapters over Service.
 package ingest
 
 import (
@@ -17,200 +20,296 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/event"
 )
 
 // Store is the storage the service needs.
 type Store interface {
-	SaveBatch(ctx context.Context, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error)
+	Latest(ctx context.Context) ([]rate.Latest, error)
+	CommitRun(ctx context.Context, b rate.Batch, run store.Run, events func([]rate.Latest) ([]store.OutboxMessage, error)) ([]rate.Latest, error)
+	RecordRun(ctx context.Context, run store.Run) error
+	Runs(ctx context.Context, limit int) ([]store.Run, error)
+	LastRun(ctx context.Context, statuses ...string) (store.Run, bool, error)
 }
 
-// Publisher sends events to Kafka, synchronously: nil means the brokers
-// acknowledged every one.
-type Publisher interface {
-	Publish(ctx context.Context, events ...event.Event) error
-}
-
-// Run outcomes, as recorded in summaries and metrics.
+// Run outcomes, as recorded in run records and metrics.
 const (
-	StatusSuccess = "success"
-	StatusFailed  = "failed"
-	StatusSkipped = "skipped"
+	StatusSuccess = "success" // rates stored (possibly none changed)
+	StatusNoData  = "no_data" // every provider answered that nothing is published (weekend, holiday)
+	StatusFailed  = "failed"  // no usable data, or storing failed
 )
 
-// Summary describes one run.
-type Summary struct {
-	RunID      string    `json:"run_id"`
-	Trigger    string    `json:"trigger"`
-	Status     string    `json:"status"`
-	Source     string    `json:"source,omitempty"`
-	Fetched    int       `json:"fetched"`
-	Rejected   int       `json:"rejected"`
-	Changed    int       `json:"changed"`
-	Published  int       `json:"published"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	DurationMS int64     `json:"duration_ms"`
-	Error      string    `json:"error,omitempty"`
-}
+// Failure is what a provider error means for the run.
+type Failure int
 
-// Service runs collections. It is safe for concurrent use; runs never
-// overlap.
-type Service struct {
-	providers []provider.Provider
-	store     Store
-	publisher Publisher
-	log       *slog.Logger
-	now       func() time.Time
+// Failure kinds.
+const (
+	Retry     Failure = iota // try the same provider again after a backoff
+	NextNow                  // give up on this provider, try the next one
+	NoData                   // the provider has nothing published now: not an error
+	RateLimit                // retry after the given delay, or move on if it is long
+)
 
-	mu   sync.Mutex // held for the whole of a run
-	runs *prometheus.CounterVec
-	dur  prometheus.Histogram
-}
+// Classifier tells what a provider error means and how long to wait.
+type Classifier func(err error) (Failure, time.Duration)
 
 // Config wires a Service.
 type Config struct {
 	Providers []provider.Provider
 	Store     Store
-	Publisher Publisher
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
-	Now       func() time.Time // nil means time.Now
+	// Classify maps provider errors to failures; nil retries every error.
+	Classify Classifier
+	// Attempts per provider (default 3), first backoff (default 500 ms,
+	// doubling) and the longest Retry-After the run will wait (default
+	// 30 s; longer means moving on to the next provider).
+	Attempts      int
+	Backoff       time.Duration
+	MaxRetryAfter time.Duration
+	// MaxJump is the largest relative move against the last known rate
+	// accepted without question (default 0.2 = 20 %).
+	MaxJump float64
+	// Now is the clock; nil means time.Now. Sleep waits between attempts;
+	// nil waits on a timer (tests inject one that returns at once).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Published is called after a run committed events, to wake the relay.
+	Published func()
+}
+
+// Service runs collections. It is safe for concurrent use; runs never
+// overlap in one process.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	m   *serviceMetrics
+	mu  sync.Mutex // held for the whole of a run
 }
 
 // New builds a Service.
 func New(c Config) (*Service, error) {
-	if len(c.Providers) == 0 || c.Store == nil || c.Publisher == nil || c.Logger == nil {
-		return nil, errors.New("ingest: providers, store, publisher and logger are required")
+	if len(c.Providers) == 0 || c.Store == nil || c.Logger == nil {
+		return nil, errors.New("ingest: providers, store and logger are required")
 	}
-	s := &Service{
-		providers: c.Providers, store: c.Store, publisher: c.Publisher, log: c.Logger, now: c.Now,
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ratewire_ingest_runs_total", Help: "Ingestion runs by outcome.",
-		}, []string{"outcome"}),
-		dur: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "ratewire_ingest_run_duration_seconds", Help: "Duration of ingestion runs.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}),
+	if c.Classify == nil {
+		c.Classify = func(error) (Failure, time.Duration) { return Retry, 0 }
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if c.Attempts <= 0 {
+		c.Attempts = 3
 	}
-	if c.Registry != nil {
-		if err := c.Registry.Register(s.runs); err != nil {
-			return nil, fmt.Errorf("ingest: register metrics: %w", err)
-		}
-		if err := c.Registry.Register(s.dur); err != nil {
-			return nil, fmt.Errorf("ingest: register metrics: %w", err)
-		}
+	if c.Backoff <= 0 {
+		c.Backoff = 500 * time.Millisecond
 	}
-	return s, nil
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = 30 * time.Second
+	}
+	if c.MaxJump <= 0 {
+		c.MaxJump = 0.2
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
+	if c.Published == nil {
+		c.Published = func() {}
+	}
+	m, err := newServiceMetrics(c.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: c, log: c.Logger, m: m}, nil
+}
+
+// Providers lists the configured providers in failover order.
+func (s *Service) Providers() []string {
+	out := make([]string, len(s.cfg.Providers))
+	for i, p := range s.cfg.Providers {
+		out[i] = p.Name()
+	}
+	return out
 }
 
 // Run performs one collection. trigger says who asked ("startup",
-// "schedule", "admin"). A run that gets no usable data stores and
-// publishes nothing; its summary says why.
-func (s *Service) Run(ctx context.Context, trigger string) (Summary, error) {
+// "schedule", "admin"). The returned record is also stored. A run that
+// gets no usable data stores no rate and publishes nothing.
+func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sum := Summary{RunID: uuid.NewString(), Trigger: trigger, StartedAt: s.now().UTC()}
-	log := s.log.With("run_id", sum.RunID, "correlation_id", sum.RunID, "trigger", trigger)
-	err := s.run(ctx, log, &sum)
-	sum.FinishedAt = s.now().UTC()
-	sum.DurationMS = sum.FinishedAt.Sub(sum.StartedAt).Milliseconds()
-	s.dur.Observe(sum.FinishedAt.Sub(sum.StartedAt).Seconds())
-	if err != nil {
-		sum.Status, sum.Error = StatusFailed, err.Error()
-		s.runs.WithLabelValues(StatusFailed).Inc()
-		log.Error("ingestion run failed", "err", err, "source", sum.Source, "duration_ms", sum.DurationMS)
-		return sum, err
+	run := store.Run{ID: uuid.NewString(), Trigger: trigger, StartedAt: s.cfg.Now().UTC()}
+	log := s.log.With("run_id", run.ID, "correlation_id", run.ID, "trigger", trigger)
+
+	err := s.run(ctx, log, &run)
+	run.FinishedAt = s.cfg.Now().UTC()
+	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+	if err != nil && run.Status == "" {
+		run.Status, run.Error = StatusFailed, err.Error()
 	}
-	sum.Status = StatusSuccess
-	s.runs.WithLabelValues(StatusSuccess).Inc()
-	log.Info("ingestion run done", "source", sum.Source, "fetched", sum.Fetched, "rejected", sum.Rejected,
-		"changed", sum.Changed, "published", sum.Published, "duration_ms", sum.DurationMS)
-	return sum, nil
+	if run.Status != StatusSuccess {
+		// Nothing was committed: record the run on its own. With the
+		// database down this fails too, and the log line is what remains.
+		if rerr := s.cfg.Store.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
+			log.Error("run record not stored", "err", rerr)
+		}
+	}
+	s.m.runs.WithLabelValues(run.Status).Inc()
+	s.m.duration.Observe(run.FinishedAt.Sub(run.StartedAt).Seconds())
+	switch run.Status {
+	case StatusSuccess:
+		log.Info("ingestion run done", "provider", run.Provider, "fetched", run.Fetched, "rejected", run.Rejected,
+			"changed", run.Changed, "events", run.Events, "duration_ms", run.DurationMS)
+	case StatusNoData:
+		log.Info("no rates published now", "attempts", len(run.Attempts), "duration_ms", run.DurationMS)
+	default:
+		log.Error("ingestion run failed", "err", run.Error, "provider", run.Provider, "duration_ms", run.DurationMS)
+	}
+	if run.Status == StatusFailed {
+		return run, errors.New(run.Error)
+	}
+	return run, nil
 }
 
-func (s *Service) run(ctx context.Context, log *slog.Logger, sum *Summary) error {
-	batch, err := s.fetch(ctx, log)
+func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
+	batch, err := s.fetch(ctx, log, run)
 	if err != nil {
 		return err
 	}
-	sum.Source, sum.Fetched = batch.Source, len(batch.Quotes)
-	batch.Quotes, sum.Rejected = validate(log, batch)
+	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
+	known, err := s.cfg.Store.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("read last known rates: %w", err)
+	}
+	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump)
 	if len(batch.Quotes) == 0 {
-		return fmt.Errorf("%s returned no usable rate", batch.Source)
+		return fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)
 	}
-	changed, err := s.store.SaveBatch(ctx, batch, sum.RunID, s.now())
+	run.Status = StatusSuccess
+	run.FinishedAt = s.cfg.Now().UTC()
+	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
+	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []rate.Latest) ([]store.OutboxMessage, error) {
+		return Outbox(Events(batch, changed, run.ID, run.StartedAt, run.FinishedAt))
+	})
 	if err != nil {
+		run.Status = ""
 		return err
 	}
-	sum.Changed = len(changed)
-	events := s.events(batch, changed, sum)
-	// The rates are stored; if Kafka is unavailable the events of this run
-	// are reported as a failure. The transactional outbox that makes this
-	// lossless is a separate piece of work.
-	if err := s.publisher.Publish(ctx, events...); err != nil {
-		return fmt.Errorf("publish %d events: %w", len(events), err)
-	}
-	sum.Published = len(events)
+	run.Changed, run.Events = len(changed), len(changed)+3
+	s.cfg.Published()
 	return nil
 }
 
-// fetch asks each provider in order and returns the first batch with data.
-func (s *Service) fetch(ctx context.Context, log *slog.Logger) (rate.Batch, error) {
+// fetch asks each provider in order, retrying transient failures with
+// backoff, and returns the first batch with data.
+func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, error) {
 	var errs []error
-	for _, p := range s.providers {
-		b, err := p.Fetch(ctx)
-		if err == nil && len(b.Quotes) > 0 {
+	noData := 0
+	for _, p := range s.cfg.Providers {
+		b, err := s.fetchOne(ctx, log, p, run)
+		if err == nil {
 			return b, nil
 		}
-		if err == nil {
-			err = errors.New("no rates published")
+		if errors.Is(err, errNoData) {
+			noData++
 		}
-		log.Warn("provider failed, trying the next", "provider", p.Name(), "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
+	if noData == len(s.cfg.Providers) {
+		run.Status = StatusNoData
+	}
 	return rate.Batch{}, fmt.Errorf("no provider answered: %w", errors.Join(errs...))
 }
 
-// validate drops quotes that cannot be right, logging why.
-func validate(log *slog.Logger, b rate.Batch) ([]rate.Quote, int) {
-	kept := b.Quotes[:0:0]
-	for _, q := range b.Quotes {
-		var reason string
-		switch {
-		case len(q.Code) != 3:
-			reason = "currency code is not three letters"
-		case !q.DealBaseRate.IsPositive():
-			reason = "deal base rate is not positive"
-		case q.TTS != nil && !q.TTS.IsPositive(), q.TTB != nil && !q.TTB.IsPositive():
-			reason = "spread rate is not positive"
-		case q.RecordedAt.IsZero():
-			reason = "quote has no time"
+var errNoData = errors.New("no rates published")
+
+func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Provider, run *store.Run) (rate.Batch, error) {
+	backoff := s.cfg.Backoff
+	var last error
+	for attempt := 1; attempt <= s.cfg.Attempts; attempt++ {
+		start := s.cfg.Now()
+		b, err := p.Fetch(ctx)
+		elapsed := s.cfg.Now().Sub(start)
+		a := store.Attempt{Provider: p.Name(), Attempt: attempt, DurationMS: elapsed.Milliseconds()}
+		if err == nil && len(b.Quotes) == 0 {
+			err = errNoData
 		}
-		if reason != "" {
-			log.Warn("rate rejected", "source", b.Source, "currency_code", q.Code, "reason", reason)
-			continue
+		if err == nil {
+			a.Outcome = "ok"
+			run.Attempts = append(run.Attempts, a)
+			s.m.provider.WithLabelValues(p.Name(), "ok").Observe(elapsed.Seconds())
+			return b, nil
 		}
-		kept = append(kept, q)
+		kind, wait := s.cfg.Classify(err)
+		if errors.Is(err, errNoData) {
+			kind = NoData
+		}
+		a.Outcome, a.Error = "failed", err.Error()
+		if kind == NoData {
+			a.Outcome = "no_data"
+		}
+		run.Attempts = append(run.Attempts, a)
+		s.m.provider.WithLabelValues(p.Name(), a.Outcome).Observe(elapsed.Seconds())
+		log.Warn("provider attempt failed", "provider", p.Name(), "attempt", attempt, "outcome", a.Outcome, "err", err)
+		last = err
+		switch kind {
+		case NoData:
+			return rate.Batch{}, fmt.Errorf("%w: %v", errNoData, err)
+		case NextNow:
+			return rate.Batch{}, err
+		case RateLimit:
+			if wait > s.cfg.MaxRetryAfter {
+				return rate.Batch{}, fmt.Errorf("rate limited for %s: %w", wait, err)
+			}
+		}
+		if attempt == s.cfg.Attempts {
+			break
+		}
+		if wait < backoff {
+			wait = backoff
+		}
+		if err := s.cfg.Sleep(ctx, wait); err != nil {
+			return rate.Batch{}, err
+		}
+		backoff *= 2
 	}
-	return kept, len(b.Quotes) - len(kept)
+	return rate.Batch{}, fmt.Errorf("%d attempts: %w", s.cfg.Attempts, last)
 }
 
-// events builds the run's events in publication order: new_data_received,
+// Runs returns the latest run records, newest first.
+func (s *Service) Runs(ctx context.Context, limit int) ([]store.Run, error) {
+	return s.cfg.Store.Runs(ctx, limit)
+}
+
+// LastRun returns the latest run with one of the statuses.
+func (s *Service) LastRun(ctx context.Context, statuses ...string) (store.Run, bool, error) {
+	return s.cfg.Store.LastRun(ctx, statuses...)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Events builds a run's events in publication order: new_data_received,
 // one exchange_rate_updated per changed currency, cache_invalidation, and
-// data_processing_completed last.
-func (s *Service) events(b rate.Batch, changed []rate.Latest, sum *Summary) []event.Event {
-	now := s.now().UTC()
+// data_processing_completed last. All carry the run id as correlation id.
+func Events(b rate.Batch, changed []rate.Latest, runID string, started, now time.Time) []event.Event {
+	now = now.UTC()
 	evs := make([]event.Event, 0, len(changed)+3)
 	evs = append(evs, &event.NewDataReceived{
 		Source: b.Source, DataCount: len(b.Quotes), CollectionTime: b.FetchedAt.UTC(),
-		ProcessingTimeMS: now.Sub(sum.StartedAt).Milliseconds(),
+		ProcessingTimeMS: now.Sub(started).Milliseconds(),
 	})
 	keys := make([]string, 0, len(changed))
 	for _, l := range changed {
@@ -224,10 +323,10 @@ func (s *Service) events(b rate.Batch, changed []rate.Latest, sum *Summary) []ev
 		&event.CacheInvalidation{CacheKeys: keys, InvalidationType: "exchange_rate", InvalidatedAt: now},
 		&event.DataProcessingCompleted{
 			Source: b.Source, TotalProcessed: len(b.Quotes), CompletedAt: now,
-			ProcessingTimeMS: now.Sub(sum.StartedAt).Milliseconds(),
+			ProcessingTimeMS: now.Sub(started).Milliseconds(),
 		})
 	for _, e := range evs {
-		event.Stamp(e, sum.RunID)
+		event.Stamp(e, runID)
 	}
 	return evs
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
@@ -20,154 +21,204 @@ import (
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-	fail   error
+var at = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// fakePublisher records what it published and can be switched off, as a
+// Kafka outage would.
+type fakePublisher struct {
+	mu   sync.Mutex
+	msgs []kafka.Message
+	down bool
 }
 
-func (r *recorder) Publish(_ context.Context, evs ...event.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
+func (p *fakePublisher) Publish(_ context.Context, msgs ...kafka.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return errors.New("kafka: all brokers unreachable")
 	}
-	r.events = append(r.events, evs...)
+	p.msgs = append(p.msgs, msgs...)
 	return nil
 }
 
 type fixed struct {
 	name  string
 	batch rate.Batch
-	err   error
+	errs  []error // returned in turn before the batch
 	calls int
 }
 
 func (f *fixed) Name() string { return f.name }
 func (f *fixed) Fetch(context.Context) (rate.Batch, error) {
 	f.calls++
-	return f.batch, f.err
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return rate.Batch{}, err
+	}
+	return f.batch, nil
 }
 
-func newService(t *testing.T, pub ingest.Publisher, now func() time.Time, ps ...provider.Provider) (*ingest.Service, *store.Store, *prometheus.Registry) {
+type harness struct {
+	svc   *ingest.Service
+	st    *store.Store
+	relay *ingest.Relay
+	pub   *fakePublisher
+	reg   *prometheus.Registry
+}
+
+func newHarness(t *testing.T, classify ingest.Classifier, ps ...provider.Provider) harness {
 	t.Helper()
 	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
 	if err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	svc, err := ingest.New(ingest.Config{Providers: ps, Store: st, Publisher: pub, Logger: logx.Discard(), Registry: reg, Now: now})
+	pub := &fakePublisher{}
+	relay, err := ingest.NewRelay(st, pub, logx.Discard(), reg, func() time.Time { return at })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, st, reg
+	svc, err := ingest.New(ingest.Config{Providers: ps, Store: st, Logger: logx.Discard(), Registry: reg,
+		Classify: classify, Now: func() time.Time { return at },
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return harness{svc: svc, st: st, relay: relay, pub: pub, reg: reg}
 }
 
-func TestRunPublishesTheFourTopicsInOrder(t *testing.T) {
-	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-	clock := at
-	now := func() time.Time { return clock }
-	pub := &recorder{}
-	svc, _, reg := newService(t, pub, now, &provider.Simulated{Now: now})
-
-	sum, err := svc.Run(context.Background(), "test")
+func TestRunCommitsEventsToTheOutboxAndTheRelayPublishesThemInOrder(t *testing.T) {
+	h := newHarness(t, nil, &provider.Simulated{Now: func() time.Time { return at }})
+	ctx := context.Background()
+	run, err := h.svc.Run(ctx, "test")
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	n := len(provider.SimulatedQuotes(at))
-	if sum.Status != ingest.StatusSuccess || sum.Source != "simulated" || sum.Fetched != n || sum.Changed != n || sum.Published != n+3 {
-		t.Fatalf("summary = %+v, want success from simulated with %d fetched and changed, %d published", sum, n, n+3)
+	if run.Status != ingest.StatusSuccess || run.Provider != "simulated" || run.Fetched != n || run.Changed != n || run.Events != n+3 {
+		t.Fatalf("run = %+v, want success from simulated with %d fetched and changed, %d events", run, n, n+3)
 	}
-	if len(pub.events) != n+3 {
-		t.Fatalf("published %d events, want %d", len(pub.events), n+3)
-	}
-	first, last := pub.events[0], pub.events[len(pub.events)-1]
-	if first.Topic() != event.TopicNewDataReceived || last.Topic() != event.TopicDataProcessingCompleted ||
-		pub.events[len(pub.events)-2].Topic() != event.TopicCacheInvalidation {
-		t.Errorf("order: first %s, last two %s %s", first.Topic(), pub.events[len(pub.events)-2].Topic(), last.Topic())
-	}
-	for _, e := range pub.events {
-		m := event.MetaOf(e)
-		if m.CorrelationID != sum.RunID || m.EventID == "" {
-			t.Errorf("%s: correlation %q event %q, want the run id %q and an event id", e.Topic(), m.CorrelationID, m.EventID, sum.RunID)
-		}
-		if u, ok := e.(*event.ExchangeRateUpdated); ok && (u.Version != 1 || u.Source != "simulated") {
-			t.Errorf("%s update: version %d source %s", u.CurrencyCode, u.Version, u.Source)
-		}
-	}
-	inv := pub.events[len(pub.events)-2].(*event.CacheInvalidation)
-	if len(inv.CacheKeys) != n || !strings.HasPrefix(inv.CacheKeys[0], "exchange_rate:") {
-		t.Errorf("invalidation keys = %v, want %d exchange_rate:* keys", inv.CacheKeys, n)
+	pending, _ := h.st.PendingOutbox(ctx, 1000)
+	if len(pending) != n+3 {
+		t.Fatalf("%d events in the outbox, want %d", len(pending), n+3)
 	}
 
-	// The same instant again: nothing changed, so no exchange_rate_updated.
-	pub.events = nil
-	sum, err = svc.Run(context.Background(), "test")
-	if err != nil || sum.Changed != 0 || len(pub.events) != 3 {
-		t.Fatalf("repeat run: %+v, %d events (%v); want 0 changed and 3 events", sum, len(pub.events), err)
+	// Kafka is down: the relay fails and the events wait.
+	h.pub.down = true
+	if err := h.relay.Drain(ctx); err == nil {
+		t.Fatal("Drain succeeded with Kafka down")
 	}
-	if got := successRuns(t, reg); got != 2 {
-		t.Errorf("ratewire_ingest_runs_total{outcome=success} = %v, want 2", got)
+	if p, _ := h.st.PendingOutbox(ctx, 1000); len(p) != n+3 {
+		t.Fatalf("%d events pending after a failed publish, want all %d", len(p), n+3)
 	}
-}
-
-// successRuns reads ratewire_ingest_runs_total{outcome="success"}.
-func successRuns(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
+	// Kafka is back: everything goes out, in order, with its headers.
+	h.pub.down = false
+	if err := h.relay.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "ratewire_ingest_runs_total" {
-			continue
+	if len(h.pub.msgs) != n+3 {
+		t.Fatalf("published %d, want %d", len(h.pub.msgs), n+3)
+	}
+	topics := []string{h.pub.msgs[0].Topic, h.pub.msgs[n+1].Topic, h.pub.msgs[n+2].Topic}
+	if topics[0] != event.TopicNewDataReceived || topics[1] != event.TopicCacheInvalidation || topics[2] != event.TopicDataProcessingCompleted {
+		t.Errorf("order = %v, want new_data_received ... cache_invalidation, data_processing_completed", topics)
+	}
+	for _, m := range h.pub.msgs {
+		if event.Header(m, event.HeaderCorrelationID) != run.ID || event.Header(m, event.HeaderProducer) != "ingestor" {
+			t.Errorf("%s headers = %v", m.Topic, m.Headers)
 		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == ingest.StatusSuccess {
-				return m.GetCounter().GetValue()
-			}
+		if _, err := event.Decode(m.Topic, m.Value); err != nil {
+			t.Errorf("%s does not decode: %v", m.Topic, err)
 		}
 	}
-	return 0
+	if p, _ := h.st.PendingOutbox(ctx, 10); len(p) != 0 {
+		t.Errorf("%d events still pending after publishing", len(p))
+	}
+
+	// Unchanged rates: no exchange_rate_updated, only the three run events.
+	run, err = h.svc.Run(ctx, "test")
+	if err != nil || run.Changed != 0 || run.Events != 3 {
+		t.Fatalf("repeat run = %+v (%v), want 0 changed and 3 events", run, err)
+	}
+	runs, _ := h.svc.Runs(ctx, 10)
+	if len(runs) != 2 || runs[0].Status != ingest.StatusSuccess {
+		t.Errorf("runs = %+v, want 2 successes", runs)
+	}
 }
 
-func TestFailoverAndValidation(t *testing.T) {
-	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-	now := func() time.Time { return at }
-	down := &fixed{name: "koreaexim", err: errors.New("connection refused")}
-	good := &fixed{name: "frankfurter", batch: rate.Batch{Source: "frankfurter", FetchedAt: at, Quotes: []rate.Quote{
-		{Code: "USD", Name: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.4"), RecordedAt: at},
-		{Code: "EUR", Name: "유로", DealBaseRate: decimal.RequireFromString("-1"), RecordedAt: at},
+func TestFailoverRetriesAndValidation(t *testing.T) {
+	down := errors.New("connection refused")
+	bad := errors.New("invalid key")
+	classify := func(err error) (ingest.Failure, time.Duration) {
+		if errors.Is(err, bad) {
+			return ingest.NextNow, 0
+		}
+		return ingest.Retry, 0
+	}
+	first := &fixed{name: "exchangerate-api", errs: []error{bad}}
+	second := &fixed{name: "koreaexim", errs: []error{down, down}, batch: rate.Batch{Source: "koreaexim", FetchedAt: at, Quotes: []rate.Quote{
+		{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), TTS: ptr("1412.38"), TTB: ptr("1384.42"), RecordedAt: at},
+		{Code: "EUR", Name: "유로", DealBaseRate: d("-1"), RecordedAt: at},
+		{Code: "JPY", Name: "일본 옌", DealBaseRate: d("9.1"), TTS: ptr("9.0"), RecordedAt: at}, // spread inverted
+		{Code: "GBP", Name: "영국 파운드", DealBaseRate: d("99999999"), RecordedAt: at},
 	}}}
-	pub := &recorder{}
-	svc, st, _ := newService(t, pub, now, down, good)
-	sum, err := svc.Run(context.Background(), "test")
+	h := newHarness(t, classify, first, second)
+	run, err := h.svc.Run(context.Background(), "test")
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if down.calls != 1 || sum.Source != "frankfurter" || sum.Rejected != 1 || sum.Changed != 1 {
-		t.Fatalf("summary %+v after failover, want frankfurter with 1 rejected and 1 changed", sum)
+	if first.calls != 1 || second.calls != 3 || run.Provider != "koreaexim" || run.Rejected != 3 || run.Changed != 1 || len(run.Attempts) != 4 {
+		t.Fatalf("calls %d/%d, run %+v; want 1 call to the permanently failing provider, 3 to the flaky one, 3 rejected", first.calls, second.calls, run)
 	}
-	latest, _ := st.Latest(context.Background())
-	if len(latest) != 1 || latest[0].Code != "USD" || latest[0].TTS != nil {
-		t.Errorf("stored %+v, want only USD with no invented spread", latest)
+	latest, _ := h.st.Latest(context.Background())
+	if len(latest) != 1 || latest[0].Code != "USD" || !latest[0].TTS.Equal(d("1412.38")) {
+		t.Errorf("stored %+v, want only USD with its real spread", latest)
+	}
+
+	// An implausible jump against the stored rate is rejected.
+	second.batch.Quotes = []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1900"), RecordedAt: at.Add(time.Minute)}}
+	first.errs = []error{bad}
+	run, err = h.svc.Run(context.Background(), "test")
+	if err == nil || run.Status != ingest.StatusFailed || run.Rejected != 1 || !strings.Contains(run.Error, "no usable rate") {
+		t.Fatalf("jump run = %+v (%v), want a failed run with 1 rejected", run, err)
+	}
+	if latest, _ := h.st.Latest(context.Background()); !latest[0].DealBaseRate.Equal(d("1398.4")) {
+		t.Errorf("USD = %s after the rejected jump, want 1398.4", latest[0].DealBaseRate)
 	}
 }
 
-func TestNoUsableDataStoresAndPublishesNothing(t *testing.T) {
-	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-	now := func() time.Time { return at }
-	pub := &recorder{}
-	empty := &fixed{name: "koreaexim", batch: rate.Batch{Source: "koreaexim"}}
-	bad := &fixed{name: "frankfurter", batch: rate.Batch{Source: "frankfurter", Quotes: []rate.Quote{
-		{Code: "USD", DealBaseRate: decimal.Zero, RecordedAt: at}}}}
-	svc, st, _ := newService(t, pub, now, empty, bad)
-	sum, err := svc.Run(context.Background(), "test")
-	if err == nil || sum.Status != ingest.StatusFailed || sum.Error == "" {
-		t.Fatalf("Run = %+v, %v; want a failed run with its reason", sum, err)
+func TestNoDataAndProviderErrorsChangeNothingAndAreRecorded(t *testing.T) {
+	classify := func(err error) (ingest.Failure, time.Duration) {
+		if strings.Contains(err.Error(), "weekend") {
+			return ingest.NoData, 0
+		}
+		return ingest.Retry, 0
 	}
-	latest, _ := st.Latest(context.Background())
-	if len(latest) != 0 || len(pub.events) != 0 {
-		t.Errorf("stored %d rates and published %d events, want none", len(latest), len(pub.events))
+	exim := &fixed{name: "koreaexim", errs: []error{errors.New("weekend: nothing published")}}
+	h := newHarness(t, classify, exim)
+	run, err := h.svc.Run(context.Background(), "schedule")
+	if err != nil || run.Status != ingest.StatusNoData || exim.calls != 1 {
+		t.Fatalf("no-data run = %+v (%v), want no_data after 1 call", run, err)
+	}
+	broken := &fixed{name: "frankfurter", errs: []error{errors.New("500"), errors.New("500"), errors.New("500")}}
+	h2 := newHarness(t, nil, broken)
+	run, err = h2.svc.Run(context.Background(), "schedule")
+	if err == nil || run.Status != ingest.StatusFailed || broken.calls != 3 {
+		t.Fatalf("failed run = %+v (%v), want failed after 3 attempts", run, err)
+	}
+	runs, _ := h2.svc.Runs(context.Background(), 5)
+	if len(runs) != 1 || runs[0].Status != ingest.StatusFailed || !strings.Contains(runs[0].Error, "3 attempts") || len(runs[0].Attempts) != 3 {
+		t.Errorf("recorded runs = %+v, want the failure with its 3 attempts", runs)
+	}
+	if l, _ := h2.st.Latest(context.Background()); len(l) != 0 {
+		t.Errorf("a failed run stored %d rates", len(l))
+	}
+	if p, _ := h2.st.PendingOutbox(context.Background(), 10); len(p) != 0 {
+		t.Errorf("a failed run queued %d events", len(p))
 	}
 }
+
+func ptr(s string) *decimal.Decimal { v := d(s); return &v }

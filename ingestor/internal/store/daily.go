@@ -31,6 +31,8 @@ type Daily struct {
 	FirstAt time.Time       `db:"first_at"`
 	LastAt  time.Time       `db:"last_at"`
 	Source  string          `db:"source"`
+
+	dirty bool // changed by this batch, to be written
 }
 
 // dailySet is the daily rows a batch touches, read once and updated in Go:
@@ -68,8 +70,8 @@ func dailyForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (dail
 	return set, nil
 }
 
-// add folds one new observation into its day's OHLC and writes the row.
-func (s dailySet) add(ctx context.Context, tx *sqlx.Tx, q rate.Quote, source string) error {
+// add folds one new observation into its day's OHLC.
+func (s dailySet) add(q rate.Quote, source string) {
 	day := KSTDay(q.RecordedAt)
 	k := [2]string{q.Code, day}
 	e, ok := s[k]
@@ -93,15 +95,23 @@ func (s dailySet) add(ctx context.Context, tx *sqlx.Tx, q rate.Quote, source str
 		}
 	}
 	e.Samples++
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO daily_rates
-		(currency_code, day, open, high, low, close, samples, first_at, last_at, source)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (currency_code, day) DO UPDATE SET open = excluded.open, high = excluded.high,
+	e.dirty = true
+}
+
+// write stores the days that add touched.
+func (s dailySet) write(ctx context.Context, tx *sqlx.Tx) error {
+	var rows [][]any
+	for _, e := range s {
+		if e.dirty {
+			rows = append(rows, []any{e.Code, e.Day, e.Open, e.High, e.Low, e.Close, e.Samples, e.FirstAt, e.LastAt, e.Source})
+		}
+	}
+	if err := execRows(ctx, tx, `INSERT INTO daily_rates
+		(currency_code, day, open, high, low, close, samples, first_at, last_at, source) VALUES `, rows,
+		` ON CONFLICT (currency_code, day) DO UPDATE SET open = excluded.open, high = excluded.high,
 			low = excluded.low, close = excluded.close, samples = excluded.samples,
-			first_at = excluded.first_at, last_at = excluded.last_at, source = excluded.source`),
-		e.Code, e.Day, e.Open, e.High, e.Low, e.Close, e.Samples, e.FirstAt, e.LastAt, e.Source)
-	if err != nil {
-		return fmt.Errorf("store daily rate %s %s: %w", e.Code, e.Day, err)
+			first_at = excluded.first_at, last_at = excluded.last_at, source = excluded.source`); err != nil {
+		return fmt.Errorf("store daily rates: %w", err)
 	}
 	return nil
 }

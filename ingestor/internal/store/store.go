@@ -42,64 +42,104 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // SaveBatch stores one collection in a single transaction: every quote as
 // an observation (a quote already stored for the same currency, source and
-// instant is skipped) and, for each currency whose rate changed and is not
-// older than the stored one, a new latest rate with the next version. It
-// returns the latest rates it changed, in the batch's order; unchanged
-// rates are not returned. Nothing is stored when it fails.
+// instant is skipped), its KST day's OHLC and, for each currency whose rate
+// changed and is not older than the stored one, a new latest rate with the
+// next version. It returns the latest rates it changed, in the batch's
+// order; unchanged rates are not returned. Nothing is stored when it fails.
 func (s *Store) SaveBatch(ctx context.Context, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error) {
-	now = now.UTC()
 	var changed []rate.Latest
 	err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		current, err := latestForUpdate(ctx, tx, b.Quotes)
-		if err != nil {
-			return err
-		}
-		days, err := dailyForUpdate(ctx, tx, b.Quotes)
-		if err != nil {
-			return err
-		}
-		changed = changed[:0]
-		for _, q := range b.Quotes {
-			q.RecordedAt = q.RecordedAt.UTC().Truncate(time.Microsecond)
-			res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO rate_observations
-				(currency_code, source, deal_base_rate, tts, ttb, recorded_at, run_id, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (currency_code, source, recorded_at) DO NOTHING`),
-				q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, runID, now)
-			if err != nil {
-				return fmt.Errorf("store observation %s: %w", q.Code, err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("store observation %s: %w", q.Code, err)
-			} else if n == 1 {
-				// A new observation (not a replay) moves its day's OHLC.
-				if err := days.add(ctx, tx, q, b.Source); err != nil {
-					return err
-				}
-			}
-			cur, ok := current[q.Code]
-			if ok && (rate.SameRate(cur.Quote, q) || q.RecordedAt.Before(cur.RecordedAt)) {
-				continue
-			}
-			l := rate.Latest{Quote: q, Source: b.Source, UpdatedAt: now, Version: cur.Version + 1}
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO latest_rates
-				(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, updated_at, version)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (currency_code) DO UPDATE SET
-					currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
-					tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
-					recorded_at = excluded.recorded_at, updated_at = excluded.updated_at,
-					version = excluded.version`),
-				l.Code, l.Name, l.DealBaseRate, l.TTS, l.TTB, l.Source, l.RecordedAt, l.UpdatedAt, l.Version); err != nil {
-				return fmt.Errorf("store latest rate %s: %w", q.Code, err)
-			}
-			current[q.Code] = l
-			changed = append(changed, l)
-		}
-		return nil
+		var err error
+		changed, err = saveBatch(ctx, tx, b, runID, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("save batch from %s: %w", b.Source, err)
+	}
+	return changed, nil
+}
+
+// saveBatch is SaveBatch inside a caller's transaction. Every table is
+// written with multi-row statements: a run of 170 currencies is a handful
+// of round trips, not hundreds.
+func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error) {
+	now = now.UTC()
+	quotes := make([]rate.Quote, len(b.Quotes))
+	for i, q := range b.Quotes {
+		q.RecordedAt = q.RecordedAt.UTC().Truncate(time.Microsecond)
+		quotes[i] = q
+	}
+	current, err := latestForUpdate(ctx, tx, quotes)
+	if err != nil {
+		return nil, err
+	}
+	days, err := dailyForUpdate(ctx, tx, quotes)
+	if err != nil {
+		return nil, err
+	}
+
+	obs := make([][]any, len(quotes))
+	for i, q := range quotes {
+		obs[i] = []any{q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, runID, now}
+	}
+	inserted := make(map[[2]string]bool, len(quotes))
+	err = queryRows(ctx, tx, `INSERT INTO rate_observations
+		(currency_code, source, deal_base_rate, tts, ttb, recorded_at, run_id, created_at) VALUES `, obs,
+		` ON CONFLICT (currency_code, source, recorded_at) DO NOTHING RETURNING currency_code, recorded_at`,
+		func(rows *sqlx.Rows) error {
+			var code string
+			var at time.Time
+			if err := rows.Scan(&code, &at); err != nil {
+				return err
+			}
+			inserted[[2]string{code, at.UTC().Format(time.RFC3339Nano)}] = true
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store observations: %w", err)
+	}
+
+	// Per currency, the newest quote of the batch is the candidate latest
+	// rate; currencies keep the order of their first quote.
+	newest := make(map[string]rate.Quote, len(quotes))
+	var order []string
+	for _, q := range quotes {
+		if inserted[[2]string{q.Code, q.RecordedAt.Format(time.RFC3339Nano)}] {
+			// A new observation (not a replay) moves its day's OHLC.
+			days.add(q, b.Source)
+		}
+		n, seen := newest[q.Code]
+		if !seen {
+			order = append(order, q.Code)
+		}
+		if !seen || !q.RecordedAt.Before(n.RecordedAt) {
+			newest[q.Code] = q
+		}
+	}
+	var changed []rate.Latest
+	var latestRows [][]any
+	for _, code := range order {
+		q := newest[code]
+		cur, ok := current[code]
+		if ok && (rate.SameRate(cur.Quote, q) || q.RecordedAt.Before(cur.RecordedAt)) {
+			continue
+		}
+		changed = append(changed, rate.Latest{Quote: q, Source: b.Source, UpdatedAt: now, Version: cur.Version + 1})
+	}
+	for _, l := range changed {
+		latestRows = append(latestRows, []any{l.Code, l.Name, l.DealBaseRate, l.TTS, l.TTB, l.Source, l.RecordedAt, l.UpdatedAt, l.Version})
+	}
+	if err := execRows(ctx, tx, `INSERT INTO latest_rates
+		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, updated_at, version) VALUES `, latestRows,
+		` ON CONFLICT (currency_code) DO UPDATE SET
+			currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
+			tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
+			recorded_at = excluded.recorded_at, updated_at = excluded.updated_at,
+			version = excluded.version`); err != nil {
+		return nil, fmt.Errorf("store latest rates: %w", err)
+	}
+	if err := days.write(ctx, tx); err != nil {
+		return nil, err
 	}
 	return changed, nil
 }

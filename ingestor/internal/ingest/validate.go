@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/ingestor/internal/rate"
+)
+
+var (
+	isoCode = regexp.MustCompile(`^[A-Z]{3}$`)
+	// No currency trades anywhere near these bounds in KRW per unit: the
+	// strongest (KWD) is a few thousand, the weakest (IRR, VND) hundredths.
+	absurdHigh = decimal.NewFromInt(10_000_000)
+	absurdLow  = decimal.New(1, -6)
+)
+
+// Validate drops quotes that cannot be right, logging each with its
+// reason: malformed codes, non-positive or absurd values, a spread that
+// does not bracket the mid rate, timestamps from the future, and jumps
+// against the last known rate larger than maxJump (0.2 = 20 %). It returns
+// the quotes kept and how many were rejected.
+func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float64) ([]rate.Quote, int) {
+	last := make(map[string]decimal.Decimal, len(known))
+	for _, l := range known {
+		last[l.Code] = l.DealBaseRate
+	}
+	limit := decimal.NewFromFloat(maxJump)
+	horizon := b.FetchedAt.Add(time.Hour)
+	if b.FetchedAt.IsZero() {
+		horizon = time.Now().Add(time.Hour)
+	}
+	kept := make([]rate.Quote, 0, len(b.Quotes))
+	for _, q := range b.Quotes {
+		reason := ""
+		switch {
+		case !isoCode.MatchString(q.Code) || q.Code == "KRW":
+			reason = "not a foreign ISO 4217 code"
+		case !q.DealBaseRate.IsPositive():
+			reason = "deal base rate is not positive"
+		case q.DealBaseRate.GreaterThan(absurdHigh) || q.DealBaseRate.LessThan(absurdLow):
+			reason = "deal base rate is absurd"
+		case q.TTS != nil && !q.TTS.IsPositive(), q.TTB != nil && !q.TTB.IsPositive():
+			reason = "spread rate is not positive"
+		case q.TTS != nil && q.TTS.LessThan(q.DealBaseRate), q.TTB != nil && q.TTB.GreaterThan(q.DealBaseRate):
+			reason = "spread does not bracket the deal base rate"
+		case q.RecordedAt.IsZero() || q.RecordedAt.After(horizon):
+			reason = "quote time missing or in the future"
+		}
+		if prev, ok := last[q.Code]; reason == "" && ok && prev.IsPositive() {
+			if q.DealBaseRate.Sub(prev).Div(prev).Abs().GreaterThan(limit) {
+				reason = "implausible jump against the last known rate"
+				log.Warn("rate rejected", "source", b.Source, "currency_code", q.Code, "reason", reason,
+					"rate", q.DealBaseRate.String(), "last_known", prev.String())
+				continue
+			}
+		}
+		if reason != "" {
+			log.Warn("rate rejected", "source", b.Source, "currency_code", q.Code, "reason", reason,
+				"rate", q.DealBaseRate.String())
+			continue
+		}
+		kept = append(kept, q)
+	}
+	return kept, len(b.Quotes) - len(kept)
+}
