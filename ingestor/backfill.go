@@ -112,17 +112,14 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 		// not judged, since history has no "last known" rate to judge by.
 		batches[i].Quotes, _ = ingest.Validate(log, batches[i], nil, 1)
 	}
-	for i, b := range batches {
-		if i == len(batches)-1 {
-			break
-		}
-		if _, err := st.SaveBatch(ctx, b, res.RunID, now()); err != nil {
-			return res, fmt.Errorf("backfill: %w", err)
-		}
+	last := batches[len(batches)-1]
+	if err := st.SaveBatches(ctx, batches[:len(batches)-1], res.RunID, now()); err != nil {
+		return res, fmt.Errorf("backfill: %w", err)
+	}
+	for _, b := range batches[:len(batches)-1] {
 		res.Batches++
 		res.Observations += len(b.Quotes)
 	}
-	last := batches[len(batches)-1]
 	run := store.Run{ID: res.RunID, Trigger: "backfill", Status: ingest.StatusSuccess, Provider: last.Source,
 		Fetched: res.Observations + len(last.Quotes), StartedAt: started, FinishedAt: now().UTC()}
 	run.DurationMS = run.FinishedAt.Sub(started).Milliseconds()
@@ -136,4 +133,33 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 	log.Info("backfill done", "provider", o.Provider, "batches", res.Batches, "observations", res.Observations,
 		"from", o.From.Format(time.RFC3339), "to", o.To.Format(time.RFC3339), "duration_ms", now().Sub(started).Milliseconds())
 	return res, nil
+}
+
+// HasRates reports whether the database of cfg already holds current
+// rates; devstack backfills only an empty database.
+func HasRates(ctx context.Context, cfg config.Config) (bool, error) {
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	st := store.New(db)
+	if err := st.Migrate(ctx); err != nil {
+		return false, err
+	}
+	latest, err := st.Latest(ctx)
+	return len(latest) > 0, err
+}
+
+// BackfillProvider picks the first configured provider that can serve a
+// range cheaply: simulated or frankfurter. Korea Eximbank is left out on
+// purpose (one request per day against a daily quota), as is
+// ExchangeRate-API (no history). It returns "" when none fits.
+func BackfillProvider(cfg config.Config) string {
+	for _, p := range cfg.Providers {
+		if p == config.ProviderSimulated || p == config.ProviderFrankfurter {
+			return p
+		}
+	}
+	return ""
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// Ready, when set, receives the started stack's addresses once every
 	// service listens.
 	Ready func(Addrs)
+	// BackfillDays of history loaded into an empty database when the stack
+	// starts (hourly for the whole range, every five minutes for the last
+	// two days); 0 loads none.
+	BackfillDays int
+	// BackfillDone, when set, is called when the start-up backfill ends.
+	BackfillDone func(error)
 }
 
 // Addrs are the base addresses of a running stack.
@@ -67,8 +73,8 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "data", Host: "127.0.0.1",
 		CurrencyPort: 8001, RankingPort: 8002, HistoryPort: 8003, IngestorPort: 8004, GatewayPort: 8000,
-		KafkaPorts: []int{9092, 9093, 9094},
-		Getenv:     os.Getenv, Out: os.Stdout, Log: os.Stderr,
+		KafkaPorts: []int{9092, 9093, 9094}, BackfillDays: 180,
+		Getenv: os.Getenv, Out: os.Stdout, Log: os.Stderr,
 	}
 }
 
@@ -167,6 +173,19 @@ func Run(ctx context.Context, c Config) error {
 		return fmt.Errorf("devstack: %w", err)
 	}
 
+	// Decide on the backfill before the ingestor's first run fills the
+	// database.
+	backfill := ""
+	if c.BackfillDays > 0 {
+		has, err := ingestor.HasRates(ctx, base)
+		if err != nil {
+			return fmt.Errorf("devstack: %w", err)
+		}
+		if !has {
+			backfill = ingestor.BackfillProvider(base)
+		}
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -186,11 +205,51 @@ func Run(ctx context.Context, c Config) error {
 	if c.Ready != nil {
 		c.Ready(addrs)
 	}
+	if backfill != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := runBackfill(runCtx, base, backfill, c.BackfillDays, logFor("backfill"))
+			if c.BackfillDone != nil {
+				c.BackfillDone(err)
+			}
+		}()
+	}
 	<-runCtx.Done()
 	log.Info("stopping")
 	wg.Wait()
 	log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// runBackfill gives a fresh database months of history while the services
+// already serve the start-up run's rates: hourly quotes over the range,
+// then five-minute quotes over the last two days (simulated), or the ECB's
+// daily series (frankfurter).
+func runBackfill(ctx context.Context, cfg config.Config, provider string, days int, log *slog.Logger) error {
+	now := time.Now()
+	steps := []struct {
+		from time.Time
+		step time.Duration
+	}{{now.AddDate(0, 0, -days), time.Hour}, {now.Add(-48 * time.Hour), 5 * time.Minute}}
+	if provider != config.ProviderSimulated {
+		steps = steps[:1]
+	}
+	for i, s := range steps {
+		to := now
+		if i+1 < len(steps) {
+			to = steps[i+1].from
+		}
+		res, err := ingestor.Backfill(ctx, cfg, ingestor.BackfillOptions{Provider: provider, From: s.from, To: to, Step: s.step, Logger: log})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("backfill failed; the services run without history depth", "err", err)
+			}
+			return err
+		}
+		log.Info("history backfilled", "provider", provider, "batches", res.Batches, "observations", res.Observations)
+	}
+	return nil
 }
 
 func banner(w io.Writer, a Addrs) {

@@ -54,6 +54,9 @@ func TestDevstackEndToEnd(t *testing.T) {
 	}
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }
+	backfilled := make(chan error, 1)
+	c.BackfillDays = 30
+	c.BackfillDone = func(err error) { backfilled <- err }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -158,6 +161,27 @@ func TestDevstackEndToEnd(t *testing.T) {
 		return ok
 	}
 	waitFor(t, 15*time.Second, "currency-service offsets at the end of every partition", caughtUp)
+
+	// The start-up backfill gives history a month of depth: forecasts
+	// need weeks of daily closes.
+	select {
+	case err := <-backfilled:
+		if err != nil {
+			t.Fatalf("backfill: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("backfill did not finish within 60 s")
+	}
+	status, data := get(t, a.History+"/api/v1/history/stats?target=USD&period=1m")
+	var stats struct {
+		DataPoints int `json:"data_points"`
+	}
+	if status != 200 || json.Unmarshal(data, &stats) != nil || stats.DataPoints < 25 {
+		t.Errorf("history stats after backfill = %d %s, want a month of daily points", status, data)
+	}
+	if status, data := get(t, a.History+"/api/v1/history/forecast/USD?days=3"); status != 200 {
+		t.Errorf("forecast after backfill = %d %s, want 200", status, data)
+	}
 
 	cancel()
 	select {

@@ -59,6 +59,29 @@ func (s *Store) SaveBatch(ctx context.Context, b rate.Batch, runID string, now t
 	return changed, nil
 }
 
+// SaveBatches stores many batches (a backfill) like SaveBatch, several
+// per transaction: each transaction is all-or-nothing, and a failure stops
+// at the first batch it could not store.
+func (s *Store) SaveBatches(ctx context.Context, bs []rate.Batch, runID string, now time.Time) error {
+	const perTx = 250
+	for len(bs) > 0 {
+		n := min(len(bs), perTx)
+		err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+			for _, b := range bs[:n] {
+				if _, err := saveBatch(ctx, tx, b, runID, now); err != nil {
+					return fmt.Errorf("batch from %s at %s: %w", b.Source, b.FetchedAt.Format(time.RFC3339), err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("save batches: %w", err)
+		}
+		bs = bs[n:]
+	}
+	return nil
+}
+
 // saveBatch is SaveBatch inside a caller's transaction. Every table is
 // written with multi-row statements: a run of 170 currencies is a handful
 // of round trips, not hundreds.
