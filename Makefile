@@ -3,6 +3,9 @@
 # every target walks the modules explicitly.
 
 MODULES := shared ingestor currency history ranking devstack
+# deploy/healthcheck is a standalone module (standard library only) baked
+# into the service images; it sits outside the workspace.
+TOOLS := deploy/healthcheck
 SERVICES := ingestor currency history ranking
 PKGS = $(addsuffix /...,$(addprefix ./,$(MODULES)))
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
@@ -18,6 +21,7 @@ run:
 ## PostgreSQL and Redis suites (skipped without them, failed in CI).
 test:
 	GIN_MODE=release go test $(GOTEST_FLAGS) $(PKGS)
+	@for m in $(TOOLS); do (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...) || exit 1; done
 
 ## bench: every benchmark, printing its figures
 bench:
@@ -25,13 +29,13 @@ bench:
 
 ## lint: formatting and go vet, each module built on its own (GOWORK=off)
 lint:
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@for m in $(MODULES); do echo "vet $$m"; (cd $$m && GOWORK=off go vet ./...) || exit 1; done
+	@out=$$(gofmt -l $(MODULES) $(TOOLS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES) $(TOOLS); do echo "vet $$m"; (cd $$m && GOWORK=off go vet ./...) || exit 1; done
 
 ## build: each module on its own (GOWORK=off), service binaries in bin/
 build:
 	@mkdir -p bin
-	@for m in $(MODULES); do echo "build $$m"; (cd $$m && GOWORK=off go build ./...) || exit 1; done
+	@for m in $(MODULES) $(TOOLS); do echo "build $$m"; (cd $$m && GOWORK=off go build ./...) || exit 1; done
 	@for s in $(SERVICES); do (cd $$s && GOWORK=off CGO_ENABLED=0 go build -trimpath -o ../bin/$$s ./cmd/$$s) || exit 1; done
 	cd devstack && GOWORK=off CGO_ENABLED=0 go build -trimpath -o ../bin/devstack .
 
