@@ -21,6 +21,7 @@ import (
 	"github.com/ratewire/ratewire/history/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/dedupe"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/kafkabus"
@@ -85,9 +86,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	cancel()
 
 	svc := series.New(st, cache.New(rdb, opts.KeyPrefix), log, opts.Now)
+	reg := metrics.NewRegistry(ServiceName)
 	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
 		Handler: consumer.Handler(svc, log), Logger: log,
+		// Processed event ids are remembered per group for 7 days, and the
+		// consumer's metrics (outcomes, lag, handler time) join /metrics.
+		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix}),
+		Registerer: reg,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
@@ -96,7 +102,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	consDone := make(chan error, 1)
 	go func() { consDone <- cons.Run(consCtx) }()
 
-	reg := metrics.NewRegistry(ServiceName)
 	engine := httpx.NewEngine(httpx.Options{
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
 	})
