@@ -86,6 +86,48 @@ type Dedupe interface {
 	Mark(ctx context.Context, group, eventID string) error
 }
 
+// BatchDedupe is a Dedupe that also looks up and marks many events in one
+// call. When ConsumerConfig.Dedupe has these methods, a partition worker
+// looks up every message it has in hand at once, and marks the events
+// handled while the previous marks were being written at once, so the
+// store's round trips are paid per batch, not per message. package dedupe's
+// Redis store implements it.
+type BatchDedupe interface {
+	Dedupe
+	// SeenMany reports, for each id in order, whether group handled it.
+	SeenMany(ctx context.Context, group string, ids []string) ([]bool, error)
+	// MarkMany records that group has handled every one of ids.
+	MarkMany(ctx context.Context, group string, ids []string) error
+}
+
+// seenMany looks ids up in d, in one call if d is a BatchDedupe.
+func seenMany(ctx context.Context, d Dedupe, group string, ids []string) ([]bool, error) {
+	if b, ok := d.(BatchDedupe); ok {
+		return b.SeenMany(ctx, group, ids)
+	}
+	seen := make([]bool, len(ids))
+	for i, id := range ids {
+		var err error
+		if seen[i], err = d.Seen(ctx, group, id); err != nil {
+			return nil, err
+		}
+	}
+	return seen, nil
+}
+
+// markMany marks ids in d, in one call if d is a BatchDedupe.
+func markMany(ctx context.Context, d Dedupe, group string, ids []string) error {
+	if b, ok := d.(BatchDedupe); ok {
+		return b.MarkMany(ctx, group, ids)
+	}
+	for _, id := range ids {
+		if err := d.Mark(ctx, group, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ConsumerConfig configures NewConsumer. Only the first five fields are
 // required; every other zero value means a safe default.
 type ConsumerConfig struct {
@@ -308,7 +350,7 @@ func (c *Consumer) runGeneration(gen *kafka.Generation, dlq *Writer) {
 		cm := newCommitter(gen, c)
 		var wg sync.WaitGroup
 		for _, p := range parts {
-			w := &partitionWorker{c: c, dlq: dlq, cm: cm, topic: p.topic, partition: p.partition, log: c.log.With("topic", p.topic, "partition", p.partition)}
+			w := newPartitionWorker(c, dlq, cm, p.topic, p.partition)
 			wg.Go(func() { w.run(ctx, p.offset) })
 		}
 		commitLoopDone := make(chan struct{})

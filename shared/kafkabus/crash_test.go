@@ -192,7 +192,7 @@ func TestCrashHelper(t *testing.T) {
 	_ = c.Run(context.Background()) // runs until killed
 }
 
-// recordingDedupe writes every successful Mark to f, so the test can wait
+// recordingDedupe writes every successful Mark and MarkMany to f, so the test can wait
 // until the helper's state is settled before it kills it.
 type recordingDedupe struct {
 	*dedupe.Redis
@@ -205,6 +205,20 @@ func (r *recordingDedupe) Mark(ctx context.Context, group, id string) error {
 	}
 	_, err := fmt.Fprintln(r.f, id)
 	return err
+}
+
+// MarkMany is the batched Mark that the Consumer prefers; it records the
+// same way.
+func (r *recordingDedupe) MarkMany(ctx context.Context, group string, ids []string) error {
+	if err := r.Redis.MarkMany(ctx, group, ids); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := fmt.Fprintln(r.f, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mustAppend(t *testing.T, path string) *os.File {

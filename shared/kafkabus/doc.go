@@ -16,7 +16,11 @@
 //   - idempotency: with a Dedupe store (package dedupe, Redis, 7 days) the
 //     event_id of every handled event is remembered per consumer group,
 //     after the handler succeeded and before the offset is committed; store
-//     errors hold the partition and are retried, never skipped;
+//     errors hold the partition and are retried, never skipped. With a
+//     BatchDedupe (the Redis store is one) a worker looks up all the
+//     messages it has in hand in one call and writes the marks of a run of
+//     handled events in one call, so the store costs two round trips per
+//     batch rather than per message;
 //   - retries and dead letters: transient handler errors are retried with
 //     backoff, 3 attempts by default; errors wrapping event.ErrInvalid or
 //     marked with Permanent go to "<topic>.dlq" at once, exhausted retries

@@ -11,13 +11,20 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// outcome is a label value of ratewire_consumer_messages_total.
+type outcome int
+
 // Outcomes of ratewire_consumer_messages_total.
 const (
-	outcomeOK        = "ok"        // the handler succeeded
-	outcomeRetry     = "retry"     // the handler failed and will run again
-	outcomeDLQ       = "dlq"       // the message went to its dead-letter topic
-	outcomeDuplicate = "duplicate" // Dedupe had seen the event; skipped
+	outcomeOK        outcome = iota // the handler succeeded
+	outcomeRetry                    // the handler failed and will run again
+	outcomeDLQ                      // the message went to its dead-letter topic
+	outcomeDuplicate                // Dedupe had seen the event; skipped
+	numOutcomes
 )
+
+// outcomeNames are the label values of the outcomes.
+var outcomeNames = [numOutcomes]string{"ok", "retry", "dlq", "duplicate"}
 
 // consumerMetrics are the ratewire_consumer_* metrics of one Consumer. A nil
 // *consumerMetrics (no Registerer) records nothing.
@@ -94,28 +101,60 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, nil
 }
 
-func (m *consumerMetrics) outcome(topic, outcome string) {
-	if m != nil {
-		m.messages.WithLabelValues(topic, m.group, outcome).Inc()
-	}
+// topicMetrics are the per-message series of one topic. A partition worker
+// owns one and binds each series on first use, so the per-message path does
+// not hash label values; a series still appears only once it has a value.
+// Only its worker goroutine uses it. A nil *topicMetrics records nothing.
+type topicMetrics struct {
+	m           *consumerMetrics
+	topic       string
+	outcomes    [numOutcomes]prometheus.Counter
+	duration    prometheus.Observer
+	lastHandled prometheus.Gauge
 }
 
-func (m *consumerMetrics) handled(topic string, d time.Duration) {
-	if m != nil {
-		m.duration.WithLabelValues(topic, m.group).Observe(d.Seconds())
-		m.lastHandled.WithLabelValues(topic, m.group).SetToCurrentTime()
+// forTopic returns the series of topic, nil when m is nil.
+func (m *consumerMetrics) forTopic(topic string) *topicMetrics {
+	if m == nil {
+		return nil
+	}
+	return &topicMetrics{m: m, topic: topic}
+}
+
+func (t *topicMetrics) outcome(o outcome) {
+	if t == nil {
+		return
+	}
+	c := t.outcomes[o]
+	if c == nil {
+		c = t.m.messages.WithLabelValues(t.topic, t.m.group, outcomeNames[o])
+		t.outcomes[o] = c
+	}
+	c.Inc()
+}
+
+// handled records one handler call of duration d that ended at end.
+func (t *topicMetrics) handled(end time.Time, d time.Duration) {
+	if t == nil {
+		return
+	}
+	if t.duration == nil {
+		t.duration = t.m.duration.WithLabelValues(t.topic, t.m.group)
+		t.lastHandled = t.m.lastHandled.WithLabelValues(t.topic, t.m.group)
+	}
+	t.duration.Observe(d.Seconds())
+	t.lastHandled.Set(float64(end.UnixNano()) / 1e9)
+}
+
+func (t *topicMetrics) stepError(step string) {
+	if t != nil {
+		t.m.stepErrs.WithLabelValues(t.topic, t.m.group, step).Inc()
 	}
 }
 
 func (m *consumerMetrics) commitError() {
 	if m != nil {
 		m.commitErrs.WithLabelValues(m.group).Inc()
-	}
-}
-
-func (m *consumerMetrics) stepError(topic, step string) {
-	if m != nil {
-		m.stepErrs.WithLabelValues(topic, m.group, step).Inc()
 	}
 }
 

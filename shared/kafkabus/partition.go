@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +18,15 @@ import (
 // maxErrorHeader caps the error message copied into a dead-letter header.
 const maxErrorHeader = 1024
 
+// In-hand batching. A worker takes every message already fetched, up to
+// maxInHand, and looks all their event ids up in one Dedupe call; the
+// fetching goroutine keeps up to fetchBuffer more ready meanwhile (on top
+// of the kafka-go reader's own queue of 100).
+const (
+	maxInHand   = 256
+	fetchBuffer = 256
+)
+
 // partitionWorker consumes one partition for one generation.
 type partitionWorker struct {
 	c         *Consumer
@@ -25,9 +35,34 @@ type partitionWorker struct {
 	topic     string
 	partition int
 	log       *slog.Logger
+	metrics   *topicMetrics
+	mk        *marker
+
+	// Scratch space of processBatch, reused from batch to batch.
+	ids     []string
+	dup     []bool
+	ask     []string
+	askAt   []int
+	handled map[string]struct{} // event ids handled in the current batch
+}
+
+func newPartitionWorker(c *Consumer, dlq *Writer, cm *committer, topic string, partition int) *partitionWorker {
+	w := &partitionWorker{
+		c: c, dlq: dlq, cm: cm, topic: topic, partition: partition,
+		log:     c.log.With("topic", topic, "partition", partition),
+		metrics: c.metrics.forTopic(topic),
+		handled: map[string]struct{}{},
+	}
+	w.mk = newMarker(w)
+	return w
 }
 
 // run fetches from offset and processes messages in order until ctx ends.
+// One goroutine fetches, so that the worker finds every message that
+// arrived while it was busy waiting in a buffer and can take them as one
+// batch; another writes dedupe marks (see marker). When ctx ends the
+// worker writes the marks still queued, once, so that the generation's
+// final commit covers every event handled.
 func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:          w.c.cfg.Brokers,
@@ -50,8 +85,21 @@ func (w *partitionWorker) run(ctx context.Context, offset int64) {
 		<-ctx.Done()
 		return
 	}
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	in := make(chan kafka.Message, fetchBuffer)
+	var bg sync.WaitGroup
+	bg.Go(func() { w.fetch(fetchCtx, r, in) })
+	bg.Go(func() { w.mk.loop(ctx) })
+	w.consume(ctx, in)
+	stopFetch()
+	bg.Wait()
+	w.mk.flush()
+}
+
+// fetch reads the partition into in until ctx ends.
+func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, in chan<- kafka.Message) {
 	delay := fetchErrorBackoff
-	for ctx.Err() == nil {
+	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -66,52 +114,129 @@ func (w *partitionWorker) run(ctx context.Context, offset int64) {
 			continue
 		}
 		delay = fetchErrorBackoff
-		if !w.process(ctx, m) {
-			// ctx ended before the message was done: it stays
-			// uncommitted and the group redelivers it.
+		select {
+		case in <- m:
+		case <-ctx.Done():
 			return
 		}
-		w.cm.done(w.topic, w.partition, m.Offset+1)
 	}
 }
 
-// process takes m to done: skipped as a duplicate, handled, or written to
-// its dead-letter topic. It reports false if ctx ended first.
-func (w *partitionWorker) process(ctx context.Context, m kafka.Message) bool {
-	c := w.c
-	id := eventIDOf(m)
-	if id != "" && c.cfg.Dedupe != nil {
-		var seen bool
-		if !w.retryForever(ctx, "dedupe lookup", m, func(ctx context.Context) (err error) {
-			seen, err = c.cfg.Dedupe.Seen(ctx, c.cfg.GroupID, id)
-			return err
-		}) {
-			return false
+// consume takes the fetched messages in batches of whatever is ready and
+// processes them until ctx ends. A message taken but not done when ctx ends
+// stays uncommitted and the group redelivers it.
+func (w *partitionWorker) consume(ctx context.Context, in <-chan kafka.Message) {
+	batch := make([]kafka.Message, 0, maxInHand)
+	for {
+		clear(batch)
+		batch = batch[:0]
+		select {
+		case m := <-in:
+			batch = append(batch, m)
+		case <-ctx.Done():
+			return
 		}
-		if seen {
-			c.metrics.outcome(m.Topic, outcomeDuplicate)
-			w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", id)
-			return true
+	fill:
+		for len(batch) < maxInHand {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if !w.processBatch(ctx, batch) {
+			return
 		}
 	}
+}
 
+// processBatch takes every message of batch to done, in order, and reports
+// false if ctx ended first. Duplicates are known before any handler runs:
+// an event is one if the store has its mark, if its mark is still queued
+// (handled in an earlier batch, not yet written), or if it was handled
+// earlier in this batch (a producer's retry can write one event twice in a
+// row).
+func (w *partitionWorker) processBatch(ctx context.Context, batch []kafka.Message) bool {
+	dedupe := w.c.cfg.Dedupe
+	w.ids, w.dup = w.ids[:0], w.dup[:0]
+	for _, m := range batch {
+		id := ""
+		if dedupe != nil {
+			id = eventIDOf(m)
+		}
+		w.ids = append(w.ids, id)
+		w.dup = append(w.dup, false)
+	}
+	if dedupe != nil && !w.lookup(ctx, batch[0].Offset) {
+		return false
+	}
+	clear(w.handled)
+	for i, m := range batch {
+		id := w.ids[i]
+		if _, again := w.handled[id]; w.dup[i] || (id != "" && again) {
+			w.metrics.outcome(outcomeDuplicate)
+			w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", id)
+			w.mk.add(m.Offset+1, "")
+			continue
+		}
+		if !w.process(ctx, m, id) {
+			return false
+		}
+	}
+	return true
+}
+
+// lookup sets w.dup for the ids of w.ids that are queued for marking or
+// that the store has seen. The queue is read before the store is asked: an
+// id that leaves the queue in between has been written, so the store
+// answers for it.
+func (w *partitionWorker) lookup(ctx context.Context, firstOffset int64) bool {
+	w.mk.queuedOf(w.ids, w.dup)
+	w.ask, w.askAt = w.ask[:0], w.askAt[:0]
+	for i, id := range w.ids {
+		if id != "" && !w.dup[i] {
+			w.ask = append(w.ask, id)
+			w.askAt = append(w.askAt, i)
+		}
+	}
+	if len(w.ask) == 0 {
+		return true
+	}
+	var seen []bool
+	if !w.retryForever(ctx, "dedupe lookup", firstOffset, func(ctx context.Context) (err error) {
+		seen, err = seenMany(ctx, w.c.cfg.Dedupe, w.c.cfg.GroupID, w.ask)
+		return err
+	}) {
+		return false
+	}
+	for j, s := range seen {
+		if s {
+			w.dup[w.askAt[j]] = true
+		}
+	}
+	return true
+}
+
+// process takes m, which is no duplicate, to done: handled or written to
+// its dead-letter topic; id is its event id when a Dedupe store is set. It
+// reports false if ctx ended first. A handled event goes to the marker,
+// which records it in the store before its offset may be committed.
+func (w *partitionWorker) process(ctx context.Context, m kafka.Message, id string) bool {
+	c := w.c
 	var firstFailure time.Time
 	delay := c.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := w.call(ctx, m)
-		c.metrics.handled(m.Topic, time.Since(start))
+		end := time.Now()
+		w.metrics.handled(end, end.Sub(start))
 		if err == nil {
-			if id != "" && c.cfg.Dedupe != nil {
-				// The effects are durable; only the record of them is
-				// missing, so retry the record, never the handler.
-				if !w.retryForever(ctx, "dedupe mark", m, func(ctx context.Context) error {
-					return c.cfg.Dedupe.Mark(ctx, c.cfg.GroupID, id)
-				}) {
-					return false
-				}
+			if id != "" {
+				w.handled[id] = struct{}{}
 			}
-			c.metrics.outcome(m.Topic, outcomeOK)
+			w.metrics.outcome(outcomeOK)
+			w.mk.add(m.Offset+1, id)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -124,10 +249,14 @@ func (w *partitionWorker) process(ctx context.Context, m kafka.Message) bool {
 		}
 		class, retriable := classify(err)
 		if !retriable || attempt >= c.cfg.MaxAttempts {
-			return w.deadLetter(ctx, m, err, class, attempt, firstFailure)
+			if !w.deadLetter(ctx, m, err, class, attempt, firstFailure) {
+				return false
+			}
+			w.mk.add(m.Offset+1, "")
+			return true
 		}
-		c.metrics.outcome(m.Topic, outcomeRetry)
-		w.log.Warn("handler failed, retrying", "offset", m.Offset, "event_id", id,
+		w.metrics.outcome(outcomeRetry)
+		w.log.Warn("handler failed, retrying", "offset", m.Offset, "event_id", eventIDOf(m),
 			"attempt", attempt, "backoff", delay, "err", err)
 		if !sleep(ctx, delay) {
 			return false
@@ -202,12 +331,12 @@ func (w *partitionWorker) deadLetter(ctx context.Context, m kafka.Message, cause
 
 	w.log.Error("message dead-lettered", "offset", m.Offset, "event_id", eventIDOf(m),
 		"dlq_topic", msg.Topic, "error_class", class, "attempts", attempts, "err", cause)
-	if !w.retryForever(ctx, "dead-letter write", m, func(ctx context.Context) error {
+	if !w.retryForever(ctx, "dead-letter write", m.Offset, func(ctx context.Context) error {
 		return w.dlq.Publish(ctx, msg)
 	}) {
 		return false
 	}
-	c.metrics.outcome(m.Topic, outcomeDLQ)
+	w.metrics.outcome(outcomeDLQ)
 	return true
 }
 
@@ -215,7 +344,8 @@ func (w *partitionWorker) deadLetter(ctx context.Context, m kafka.Message, cause
 // backing off between failures. It serves the steps that must not be
 // skipped and cannot be dead-lettered: dedupe-store calls and dead-letter
 // writes.
-func (w *partitionWorker) retryForever(ctx context.Context, what string, m kafka.Message, fn func(context.Context) error) bool {
+// offset names the (first) message concerned in the log.
+func (w *partitionWorker) retryForever(ctx context.Context, what string, offset int64, fn func(context.Context) error) bool {
 	delay := fetchErrorBackoff
 	for {
 		cctx, cancel := context.WithTimeout(ctx, w.c.cfg.HandlerTimeout)
@@ -227,8 +357,8 @@ func (w *partitionWorker) retryForever(ctx context.Context, what string, m kafka
 		if ctx.Err() != nil {
 			return false
 		}
-		w.c.metrics.stepError(m.Topic, what)
-		w.log.Warn(what+" failed; partition waits and retries", "offset", m.Offset, "backoff", delay, "err", err)
+		w.metrics.stepError(what)
+		w.log.Warn(what+" failed; partition waits and retries", "offset", offset, "backoff", delay, "err", err)
 		if !sleep(ctx, delay) {
 			return false
 		}
