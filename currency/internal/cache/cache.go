@@ -1,5 +1,12 @@
 // Package cache is the currency service's rate:{CODE} cache in Redis, with
-// version-guarded writes (DESIGN §7) and a 10-minute TTL.
+// version-guarded writes (DESIGN §7), invalidation tombstones that carry a
+// version floor, and a 10-minute TTL.
+//
+// Values use cachex's versioned format, a 20-digit zero-padded version, a
+// colon, then the payload, so cachex.GetVersioned reads them. A tombstone
+// is a version with an empty payload: it reads as a miss. The scripts here
+// replace cachex.SetVersioned because a fill at exactly a tombstone's
+// version must replace it, where SetVersioned keeps equal versions.
 package cache
 
 import (
@@ -42,10 +49,23 @@ func (c *Cache) Get(ctx context.Context, code string) (rates.Rate, bool, error) 
 		return rates.Rate{}, false, err
 	}
 	var r rates.Rate
-	if err := json.Unmarshal(body, &r); err != nil {
-		return rates.Rate{}, false, nil
+	if len(body) == 0 || json.Unmarshal(body, &r) != nil {
+		return rates.Rate{}, false, nil // a tombstone or a bad entry
 	}
 	return r, true, nil
+}
+
+// GetRaw returns the cached JSON of a rate as stored, without decoding it,
+// for the HTTP fast path; false on a miss or a tombstone.
+func (c *Cache) GetRaw(ctx context.Context, code string) ([]byte, bool, error) {
+	_, body, err := cachex.GetVersioned(ctx, c.c, c.Key(code))
+	if errors.Is(err, cachex.ErrMiss) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return body, len(body) > 0, nil
 }
 
 // GetMany implements rates.Cache with one MGET; misses are absent.
@@ -64,35 +84,83 @@ func (c *Cache) GetMany(ctx context.Context, codes []string) (map[string]rates.R
 	}
 	for i, body := range vals {
 		var r rates.Rate
-		if body != nil && json.Unmarshal(body, &r) == nil {
+		if len(body) > 0 && json.Unmarshal(body, &r) == nil {
 			out[codes[i]] = r
 		}
 	}
 	return out, nil
 }
 
+// putScript writes ARGV[2] (already prefixed with its version ARGV[1])
+// unless the key holds a newer version, or the same version with a
+// payload (equal live entries keep the first writer's TTL). Zero-padded
+// versions compare as strings exactly as they do as numbers, so no Lua
+// number conversion can lose precision.
+var putScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 21, 21) == ':' then
+  local v = string.sub(cur, 1, 20)
+  if v > ARGV[1] then return 0 end
+  if v == ARGV[1] and string.len(cur) > 21 then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+// tombstoneScript replaces each key with a tombstone whose floor is the
+// larger of ARGV[i] and the version the key holds; ARGV[#KEYS+1] is the
+// tombstone TTL in milliseconds.
+var tombstoneScript = redis.NewScript(`
+local ttl = ARGV[#KEYS + 1]
+for i, k in ipairs(KEYS) do
+  local floor = ARGV[i]
+  local cur = redis.call('GET', k)
+  if cur and string.sub(cur, 21, 21) == ':' then
+    local v = string.sub(cur, 1, 20)
+    if v > floor then floor = v end
+  end
+  redis.call('SET', k, floor .. ':', 'PX', ttl)
+end
+return #KEYS
+`)
+
+func version(v int64) string { return fmt.Sprintf("%020d", max(v, 0)) }
+
 // Put implements rates.Cache: it writes only when r is newer than what the
-// key holds.
+// key holds, or at least as new as the floor of the tombstone it holds.
 func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("rate cache: encode %s: %w", r.Code, err)
 	}
-	_, err = cachex.SetVersioned(ctx, c.c, c.Key(r.Code), r.Version, body, TTL)
-	return err
-}
-
-// Delete implements rates.Cache.
-func (c *Cache) Delete(ctx context.Context, codes ...string) error {
-	if len(codes) == 0 {
-		return nil
+	if r.Version < 0 {
+		return fmt.Errorf("rate cache: negative version %d for %s", r.Version, r.Code)
 	}
-	keys := make([]string, len(codes))
-	for i, code := range codes {
-		keys[i] = c.Key(code)
-	}
-	if err := c.c.Del(ctx, keys...).Err(); err != nil {
-		return fmt.Errorf("rate cache: delete: %w", err)
+	v := version(r.Version)
+	val := make([]byte, 0, len(v)+1+len(body))
+	val = append(append(append(val, v...), ':'), body...)
+	if err := putScript.Run(ctx, c.c, []string{c.Key(r.Code)}, v, val, TTL.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("rate cache: put %s: %w", r.Code, err)
 	}
 	return nil
 }
+
+// Invalidate implements rates.Cache with one script call for all codes.
+func (c *Cache) Invalidate(ctx context.Context, floors map[string]int64) error {
+	if len(floors) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(floors))
+	args := make([]any, 0, len(floors)+1)
+	for code, v := range floors {
+		keys = append(keys, c.Key(code))
+		args = append(args, version(v))
+	}
+	args = append(args, rates.TombstoneTTL.Milliseconds())
+	if err := tombstoneScript.Run(ctx, c.c, keys, args...).Err(); err != nil {
+		return fmt.Errorf("rate cache: invalidate: %w", err)
+	}
+	return nil
+}
+
+var _ rates.Cache = (*Cache)(nil)

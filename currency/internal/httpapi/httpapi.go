@@ -3,10 +3,15 @@
 package httpapi
 
 import (
+	"net/http"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/currency/internal/rates"
 	"github.com/ratewire/ratewire/shared/apperr"
@@ -17,19 +22,34 @@ import (
 // most every few minutes, and ETags make revalidation cheap.
 const maxAge = 30 * time.Second
 
-// maxSymbols bounds the symbols a single request may ask for.
-const maxSymbols = 200
+// listMaxAge is the max-age of the currency list, which changes only when
+// a provider adds a currency.
+const listMaxAge = 5 * time.Minute
 
-// Register mounts the currency routes on r.
-func Register(r gin.IRouter, svc *rates.Service) {
+// MaxSymbols bounds the symbols a single request may ask for.
+const MaxSymbols = 200
+
+// Register mounts the currency routes on r; adminToken guards DELETE
+// /cache (empty disables it). Services get c.Request.Context(), never the
+// *gin.Context itself: gin recycles contexts, and database drivers watch
+// the context from goroutines that can outlive the request.
+func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 	g := r.Group("/api/v1/currencies")
+	g.GET("", func(c *gin.Context) {
+		l, err := svc.Currencies(c.Request.Context())
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.Cached(c, l, listMaxAge)
+	})
 	g.GET("/latest", func(c *gin.Context) {
 		base, err := rates.ParseCode(c.DefaultQuery("base", "KRW"))
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		symbols, err := parseSymbols(c.Query("symbols"))
+		symbols, err := ParseSymbols(c.Query("symbols"))
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -41,30 +61,152 @@ func Register(r gin.IRouter, svc *rates.Service) {
 		}
 		httpx.Cached(c, t, maxAge)
 	})
+	g.GET("/multiple", func(c *gin.Context) {
+		symbols, err := ParseSymbols(c.Query("symbols"))
+		if err == nil && len(symbols) == 0 {
+			err = apperr.Invalid(apperr.CodeInvalidParameter, "symbols is required: a comma-separated list of currency codes",
+				map[string]any{"parameter": "symbols"})
+		}
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		m, err := svc.GetMany(c.Request.Context(), symbols)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.Cached(c, m, maxAge)
+	})
+	g.GET("/search", func(c *gin.Context) {
+		country, err := ParseCountry(c.Query("country"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		res, err := svc.Search(c.Request.Context(), country)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.Cached(c, res, maxAge)
+	})
+	g.GET("/convert", func(c *gin.Context) {
+		from, err := rates.ParseCode(c.Query("from"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		to, err := rates.ParseCode(c.Query("to"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		amount, err := ParseAmount(c.Query("amount"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		rt, err := parseRateType(c.Query("rate_type"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		conv, err := svc.Convert(c.Request.Context(), from, to, amount, rt)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.Cached(c, conv, maxAge)
+	})
+	g.DELETE("/cache", httpx.RequireAdmin(adminToken), func(c *gin.Context) {
+		code := ""
+		if q, ok := c.GetQuery("currency_code"); ok {
+			var err error
+			if code, err = rates.ParseCode(q); err != nil {
+				httpx.Error(c, err)
+				return
+			}
+		}
+		res, err := svc.ClearCache(c.Request.Context(), code)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		httpx.OK(c, http.StatusOK, res)
+	})
 	g.GET("/:code", func(c *gin.Context) {
 		code, err := rates.ParseCode(c.Param("code"))
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		r, err := svc.Get(c.Request.Context(), code)
+		if code == "KRW" {
+			httpx.Error(c, apperr.NotFound("KRW is the base currency: it has no rate of its own"))
+			return
+		}
+		b, err := svc.GetJSON(c.Request.Context(), code)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		httpx.Cached(c, r, maxAge)
+		cachedRaw(c, b, maxAge)
 	})
 }
 
-// parseSymbols reads a comma-separated list of codes; empty means all.
-func parseSymbols(s string) ([]string, error) {
+// cachedRaw is httpx.Cached for a payload that is already compact JSON
+// (a rate as the cache stores it): same ETag, headers and envelope bytes,
+// without a decode and re-encode on every cache hit.
+func cachedRaw(c *gin.Context, raw []byte, maxAge time.Duration) {
+	etag := httpx.ETagOf(raw)
+	h := c.Writer.Header()
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = []string{cacheControl(maxAge)}
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		c.Status(http.StatusNotModified)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	const ts = "2006-01-02T15:04:05.000Z07:00"
+	buf := make([]byte, 0, len(raw)+64)
+	buf = append(buf, `{"success":true,"data":`...)
+	buf = append(buf, raw...)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = time.Now().UTC().AppendFormat(buf, ts)
+	buf = append(buf, `"}`...)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", buf)
+}
+
+func cacheControl(d time.Duration) string {
+	if d == maxAge {
+		return "public, max-age=30"
+	}
+	return "public, max-age=" + itoa(int(d/time.Second))
+}
+
+func itoa(n int) string { return decimal.NewFromInt(int64(n)).String() }
+
+// etagMatches is RFC 9110's weak comparison over an If-None-Match list.
+func etagMatches(header, etag string) bool {
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseSymbols reads a comma-separated list of codes, upper-cased and
+// deduplicated in order; empty means none (all, for /latest).
+func ParseSymbols(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	parts := strings.Split(s, ",")
-	if len(parts) > maxSymbols {
-		return nil, apperr.Invalid("INVALID_PARAMETER", "too many symbols", map[string]any{"max": maxSymbols})
+	if strings.Count(s, ",") >= MaxSymbols {
+		return nil, apperr.Invalid(apperr.CodeInvalidParameter, "too many symbols", map[string]any{"max": MaxSymbols})
 	}
+	parts := strings.Split(s, ",")
 	seen := make(map[string]bool, len(parts))
 	out := make([]string, 0, len(parts))
 	for _, p := range parts {
@@ -78,4 +220,79 @@ func parseSymbols(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// MaxAmount bounds a conversion's amount: a trillion units is more than
+// any bank transfer, and it keeps results far inside exact arithmetic.
+var MaxAmount = decimal.New(1, 12)
+
+// MaxAmountDecimals is the most decimal places an amount may carry.
+const MaxAmountDecimals = 8
+
+var amountPattern = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,8})?$`)
+
+// ParseAmount reads a conversion amount: a plain positive decimal (no
+// sign, exponent, separators or spaces), at most MaxAmount with at most
+// MaxAmountDecimals decimals, kept exact.
+func ParseAmount(s string) (decimal.Decimal, error) {
+	bad := func(msg string) (decimal.Decimal, error) {
+		return decimal.Decimal{}, apperr.Invalid(apperr.CodeInvalidParameter, msg,
+			map[string]any{"parameter": "amount", "max": MaxAmount.String(), "max_decimals": MaxAmountDecimals})
+	}
+	if s == "" {
+		return bad("amount is required")
+	}
+	if !amountPattern.MatchString(s) {
+		return bad("amount must be a plain decimal number such as 100 or 1234.56, with at most 8 decimals")
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return bad("amount is not a number")
+	}
+	if !d.IsPositive() {
+		return bad("amount must be positive")
+	}
+	if d.GreaterThan(MaxAmount) {
+		return bad("amount is too large")
+	}
+	return d, nil
+}
+
+func parseRateType(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return rates.RateBank, nil
+	case rates.RateMid:
+		return rates.RateMid, nil
+	case rates.RateTTS:
+		return rates.RateTTS, nil
+	case rates.RateTTB:
+		return rates.RateTTB, nil
+	}
+	return "", apperr.Invalid(apperr.CodeInvalidParameter, "rate_type must be mid, tts or ttb (omit it for the bank's TTB/TTS)",
+		map[string]any{"parameter": "rate_type"})
+}
+
+// MaxCountryLen bounds a country query in bytes.
+const MaxCountryLen = 100
+
+// ParseCountry checks a country query: non-empty after trimming, valid
+// UTF-8, no control characters, at most MaxCountryLen bytes. Whether it
+// names a country is the service's question.
+func ParseCountry(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	bad := func(msg string) (string, error) {
+		return "", apperr.Invalid("INVALID_COUNTRY", msg, map[string]any{"parameter": "country"})
+	}
+	switch {
+	case t == "":
+		return bad("country is required: a Korean or English country name or an ISO 3166 code")
+	case len(t) > MaxCountryLen:
+		return bad("country is too long")
+	case !utf8.ValidString(t):
+		return bad("country is not valid UTF-8")
+	case strings.IndexFunc(t, unicode.IsControl) >= 0:
+		return bad("country contains control characters")
+	}
+	return t, nil
 }

@@ -6,6 +6,7 @@ package rates
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/ratewire/ratewire/currency/internal/catalog"
 	"github.com/ratewire/ratewire/shared/apperr"
 )
 
@@ -26,6 +28,8 @@ import (
 type Rate struct {
 	Code          string           `json:"currency_code"`
 	Name          string           `json:"currency_name"`
+	NameEn        string           `json:"currency_name_en"`
+	Symbol        string           `json:"symbol"`
 	DealBaseRate  decimal.Decimal  `json:"deal_base_rate"`
 	TTS           *decimal.Decimal `json:"tts"`
 	TTB           *decimal.Decimal `json:"ttb"`
@@ -46,16 +50,29 @@ type Store interface {
 	// PreviousClose returns the last rate of code recorded before the
 	// instant before, and false when there is none.
 	PreviousClose(ctx context.Context, code string, before time.Time) (decimal.Decimal, bool, error)
+	// Versions returns the current version of each code that has a rate.
+	Versions(ctx context.Context, codes []string) (map[string]int64, error)
 }
 
 // Cache is the rate:{CODE} cache. Put keeps whichever of the stored and
-// the given rate has the higher version.
+// the given rate has the higher version; Invalidate replaces entries with
+// tombstones that carry a version floor: a tombstone reads as a miss, and
+// a Put below its floor is refused, so a fill that read the database
+// before an update cannot land after the update's invalidation (see
+// fill). A Put at the floor replaces the tombstone.
 type Cache interface {
 	Get(ctx context.Context, code string) (Rate, bool, error)
+	// GetRaw returns a hit as the JSON Put stored, undecoded.
+	GetRaw(ctx context.Context, code string) ([]byte, bool, error)
 	GetMany(ctx context.Context, codes []string) (map[string]Rate, error)
 	Put(ctx context.Context, r Rate) error
-	Delete(ctx context.Context, codes ...string) error
+	Invalidate(ctx context.Context, floors map[string]int64) error
 }
+
+// TombstoneTTL is how long an invalidation's version floor lives. A fill
+// that takes longer than half of it does not write (see fill), so no fill
+// can outlive the floor that guards against it.
+const TombstoneTTL = time.Minute
 
 // Service answers rate questions.
 type Service struct {
@@ -64,18 +81,44 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	cat *catalog.Catalog
+
 	mu        sync.Mutex
 	codes     []string
 	codesRead time.Time
+
+	// prev caches each currency's previous-KST-day close for the day it
+	// was read for: the event handler completes every update with it,
+	// and it changes only when the day does (or a backfill lands, which
+	// prevMaxAge covers).
+	prevMu sync.Mutex
+	prev   map[string]prevClose
+
+	// afterFillRead, set by tests only, runs between a fill's database
+	// read and its cache write: the window the version guard protects.
+	afterFillRead func(code string)
 }
+
+type prevClose struct {
+	day  time.Time
+	val  decimal.Decimal
+	ok   bool
+	read time.Time
+}
+
+// prevMaxAge bounds how long a cached previous close is trusted.
+const prevMaxAge = time.Hour
 
 // New builds a Service. now may be nil (time.Now).
 func New(store Store, cache Cache, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, cache: cache, log: log, now: now}
+	return &Service{store: store, cache: cache, log: log, now: now, cat: catalog.Shared(), prev: map[string]prevClose{}}
 }
+
+// Catalog returns the currency and country metadata the service uses.
+func (s *Service) Catalog() *catalog.Catalog { return s.cat }
 
 var codePattern = regexp.MustCompile(`^[A-Za-z]{3}$`)
 
@@ -101,15 +144,52 @@ func (s *Service) Get(ctx context.Context, code string) (Rate, error) {
 	return s.fill(ctx, code, err == nil)
 }
 
+// GetJSON is Get answered as the rate's JSON. A cache hit is served as
+// stored, with no decoding or encoding: the hot path of GET /{code}.
+func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
+	b, ok, err := s.cache.GetRaw(ctx, code)
+	if err != nil {
+		s.log.Warn("rate cache unavailable, reading the database", "currency_code", code, "err", err)
+	} else if ok {
+		return b, nil
+	}
+	r, err := s.fill(ctx, code, err == nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err = json.Marshal(r)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("encode rate %s: %w", code, err))
+	}
+	return b, nil
+}
+
 // fill reads code from the database, completes it and caches it when the
 // cache answered (a down cache is not written to).
+//
+// The race it must survive (DESIGN §7): it reads version v, then an update
+// commits v+1, its exchange_rate_updated event writes v+1 and its
+// cache_invalidation clears the key, and only then does this fill write.
+// A plain delete would let v land on the empty key and stay for the TTL;
+// instead Invalidate leaves a tombstone whose floor is the version the
+// database held when the invalidation was handled (v+1 or later), which
+// refuses v. The floor lives TombstoneTTL, and a fill slower than half of
+// that (a stalled process) drops its write rather than race the expiry.
 func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, error) {
+	start := s.now()
 	r, err := s.store.Latest(ctx, code)
 	if err != nil {
 		return Rate{}, err
 	}
 	if r, err = s.Complete(ctx, r); err != nil {
 		return Rate{}, err
+	}
+	if s.afterFillRead != nil {
+		s.afterFillRead(code)
+	}
+	if cacheUp && s.now().Sub(start) > TombstoneTTL/2 {
+		s.log.Warn("rate cache fill too slow, not written", "currency_code", code)
+		cacheUp = false
 	}
 	if cacheUp {
 		if err := s.cache.Put(ctx, r); err != nil {
@@ -122,9 +202,15 @@ func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, er
 // Complete adds what a stored rate does not carry: its display unit and
 // its change against the last rate of the previous KST day.
 func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
-	r.DisplayUnit = DisplayUnit(r.Code)
+	meta := s.cat.Currency(r.Code)
+	r.DisplayUnit = meta.DisplayUnit
+	r.Symbol = meta.Symbol
+	r.NameEn = meta.NameEn
+	if meta.NameKo != r.Code || r.Name == "" {
+		r.Name = meta.NameKo // the table's spelling, whatever the provider sent
+	}
 	r.RecordedAt = r.RecordedAt.UTC()
-	prev, ok, err := s.store.PreviousClose(ctx, r.Code, StartOfKSTDay(r.RecordedAt))
+	prev, ok, err := s.previousClose(ctx, r.Code, StartOfKSTDay(r.RecordedAt))
 	if err != nil {
 		return Rate{}, err
 	}
@@ -137,6 +223,29 @@ func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
 	return r, nil
 }
 
+// previousClose is store.PreviousClose through the per-day cache.
+func (s *Service) previousClose(ctx context.Context, code string, day time.Time) (decimal.Decimal, bool, error) {
+	now := s.now()
+	s.prevMu.Lock()
+	p, hit := s.prev[code]
+	s.prevMu.Unlock()
+	if hit && p.day.Equal(day) && now.Sub(p.read) < prevMaxAge && now.Sub(p.read) >= 0 {
+		return p.val, p.ok, nil
+	}
+	val, ok, err := s.store.PreviousClose(ctx, code, day)
+	if err != nil {
+		return decimal.Decimal{}, false, err
+	}
+	s.prevMu.Lock()
+	// Keep only the newest day per code: a late event for an earlier day
+	// reads the database instead of evicting today's entry.
+	if cur, had := s.prev[code]; !had || !cur.day.After(day) {
+		s.prev[code] = prevClose{day: day, val: val, ok: ok, read: now}
+	}
+	s.prevMu.Unlock()
+	return val, ok, nil
+}
+
 // Apply puts an updated rate (from an exchange_rate_updated event) into
 // the cache; an older version than the cached one is ignored.
 func (s *Service) Apply(ctx context.Context, r Rate) error {
@@ -147,9 +256,22 @@ func (s *Service) Apply(ctx context.Context, r Rate) error {
 	return s.cache.Put(ctx, r)
 }
 
-// Invalidate drops codes from the cache.
+// Invalidate drops codes from the cache, leaving tombstones whose floor
+// is each code's version in the database now (0 for a code without a
+// rate): see fill for the race this closes.
 func (s *Service) Invalidate(ctx context.Context, codes ...string) error {
-	return s.cache.Delete(ctx, codes...)
+	if len(codes) == 0 {
+		return nil
+	}
+	versions, err := s.store.Versions(ctx, codes)
+	if err != nil {
+		return err
+	}
+	floors := make(map[string]int64, len(codes))
+	for _, c := range codes {
+		floors[c] = versions[c]
+	}
+	return s.cache.Invalidate(ctx, floors)
 }
 
 // RefreshAll rewrites every cached rate from the database, after a run.
@@ -298,13 +420,7 @@ func joinSources(m map[string]bool) string {
 
 // DisplayUnit is the number of units a currency is conventionally quoted
 // per in Korea (DESIGN §4): 100 for JPY, IDR and VND, 1 otherwise.
-func DisplayUnit(code string) int {
-	switch code {
-	case "JPY", "IDR", "VND":
-		return 100
-	}
-	return 1
-}
+func DisplayUnit(code string) int { return catalog.DisplayUnit(code) }
 
 var kst = time.FixedZone("KST", 9*3600)
 

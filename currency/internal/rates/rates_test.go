@@ -68,7 +68,7 @@ func TestServiceThroughCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !got.DealBaseRate.Equal(d("1398.40")) || !got.TTS.Equal(d("1412.38")) || !got.TTB.Equal(d("1384.42")) ||
-				got.Version != 2 || got.DisplayUnit != 1 || got.Name != "미국 달러" {
+				got.Version != 2 || got.DisplayUnit != 1 || got.Name != "미국 달러" || got.NameEn != "US Dollar" || got.Symbol != "US$" {
 				t.Fatalf("USD = %+v", got)
 			}
 			if got.Change == nil || !got.Change.Equal(d("8.4")) || !got.ChangePercent.Equal(d("0.6043")) {
@@ -116,8 +116,22 @@ func TestServiceThroughCache(t *testing.T) {
 			if err := svc.Invalidate(ctx, "USD", "JPY"); err != nil {
 				t.Fatal(err)
 			}
-			if n, _ := r.Client.Exists(ctx, r.Prefix+"rate:USD", r.Prefix+"rate:JPY").Result(); n != 0 {
-				t.Errorf("%d keys left after invalidation, want 0", n)
+			c := cache.New(r.Client, r.Prefix)
+			for _, code := range []string{"USD", "JPY"} {
+				if _, hit, err := c.Get(ctx, code); hit || err != nil {
+					t.Errorf("rate:%s after invalidation: hit %v (%v), want a miss", code, hit, err)
+				}
+				if ttl, _ := r.Client.PTTL(ctx, r.Prefix+"rate:"+code).Result(); ttl <= 0 || ttl > rates.TombstoneTTL {
+					t.Errorf("rate:%s tombstone TTL = %v, want within (0, %v]", code, ttl, rates.TombstoneTTL)
+				}
+			}
+			// The next read fills at the database's version (3), which the
+			// tombstone's floor (3) admits.
+			if got, err := svc.Get(ctx, "USD"); err != nil || got.Version != 3 {
+				t.Errorf("USD after invalidation = %+v (%v), want version 3", got, err)
+			}
+			if got, hit, _ := c.Get(ctx, "USD"); !hit || got.Version != 3 {
+				t.Errorf("rate:USD after refill: hit %v version %d, want version 3 cached", hit, got.Version)
 			}
 
 			_, err = svc.Get(ctx, "CHF")

@@ -91,3 +91,34 @@ func (s *Store) PreviousClose(ctx context.Context, code string, before time.Time
 	}
 	return d, true, nil
 }
+
+// Versions implements rates.Store with one query.
+func (s *Store) Versions(ctx context.Context, codes []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(codes))
+	if len(codes) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(`SELECT currency_code, version FROM latest_rates WHERE currency_code IN (?)`, codes)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("build versions query: %w", err))
+	}
+	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, apperr.Unavailable("rates database unavailable", fmt.Errorf("read versions: %w", err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code string
+		var v int64
+		if err := rows.Scan(&code, &v); err != nil {
+			return nil, apperr.Unavailable("rates database unavailable", fmt.Errorf("scan versions: %w", err))
+		}
+		out[code] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, apperr.Unavailable("rates database unavailable", fmt.Errorf("read versions: %w", err))
+	}
+	return out, nil
+}
+
+var _ rates.Store = (*Store)(nil)
