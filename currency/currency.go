@@ -98,6 +98,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 			return nil
 		}})
 	httpapi.Register(engine, svc, cfg.AdminToken)
+	httpapi.RegisterOpenAPI(engine)
 
 	if opts.Listener != nil {
 		err = httpx.ServeListener(ctx, opts.Listener, engine, log)

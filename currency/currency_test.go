@@ -26,6 +26,8 @@ import (
 
 var at = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 
+const adminToken = "test-admin-token"
+
 type env struct {
 	base    string
 	w       *kafkabus.Writer
@@ -43,13 +45,14 @@ func start(t *testing.T) env {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO latest_rates (currency_code, currency_name, deal_base_rate, tts, ttb,
-		source, recorded_at, updated_at, version) VALUES ('USD', '미국 달러', '1398.4', '1412.38', '1384.42', 'koreaexim', ?, ?, 1)`), at, at); err != nil {
+		source, recorded_at, updated_at, version) VALUES ('USD', '미국 달러', '1398.4', '1412.38', '1384.42', 'koreaexim', ?, ?, 1),
+		('JPY', '일본 옌', '9.2514', NULL, NULL, 'frankfurter', ?, ?, 1)`), at, at, at, at); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(func(k string) string {
 		return map[string]string{
 			"RATEWIRE_DATABASE_URL": dbURL, "RATEWIRE_REDIS_URL": r.URL,
-			"RATEWIRE_KAFKA_BROKERS": strings.Join(brokers, ","),
+			"RATEWIRE_KAFKA_BROKERS": strings.Join(brokers, ","), "RATEWIRE_ADMIN_TOKEN": adminToken,
 		}[k]
 	}, ":0")
 	if err != nil {
