@@ -37,6 +37,7 @@ type partitionWorker struct {
 	log       *slog.Logger
 	metrics   *topicMetrics
 	mk        *marker
+	runner    *handlerRunner // nil until the first call
 
 	// Scratch space of processBatch, reused from batch to batch.
 	ids     []string
@@ -90,7 +91,13 @@ func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	var bg sync.WaitGroup
 	bg.Go(func() { w.fetch(fetchCtx, r, in) })
 	bg.Go(func() { w.mk.loop(ctx) })
-	w.consume(ctx, in)
+	// Handler calls get a context of this worker's own, so that creating
+	// and cancelling them does not contend with the other workers' on the
+	// generation's context.
+	wctx, cancel := context.WithCancel(ctx)
+	w.consume(wctx, in)
+	cancel()
+	w.stopRunner()
 	stopFetch()
 	bg.Wait()
 	w.mk.flush()
@@ -269,33 +276,74 @@ func (w *partitionWorker) process(ctx context.Context, m kafka.Message, id strin
 // error so one bad message cannot take down every service of the process.
 // A handler that ignores its context is abandoned handlerGrace after its
 // deadline, so a stuck dependency cannot hold the partition (and with it
-// the group's rebalances) forever; its goroutine is left to finish alone.
+// the group's rebalances) forever; its goroutine is left to finish alone,
+// and the next call starts a new one. Calls run on a goroutine of the
+// worker's that lives from one call to the next, rather than one per call.
 func (w *partitionWorker) call(ctx context.Context, m kafka.Message) error {
 	hctx, cancel := context.WithTimeout(ctx, w.c.cfg.HandlerTimeout)
 	defer cancel()
-	res := make(chan error, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				res <- fmt.Errorf("handler panic: %v", p)
-			}
-		}()
-		res <- w.c.cfg.Handler(hctx, m)
-	}()
+	if w.runner == nil {
+		w.runner = w.startRunner()
+	}
+	r := w.runner
+	r.jobs <- handlerJob{ctx: hctx, m: m}
 	select {
-	case err := <-res:
+	case err := <-r.res:
 		return err
 	case <-hctx.Done():
 	}
 	grace := time.NewTimer(handlerGrace)
 	defer grace.Stop()
 	select {
-	case err := <-res:
+	case err := <-r.res:
 		return err
 	case <-grace.C:
 		w.log.Error("handler ignored its deadline; abandoned", "offset", m.Offset, "timeout", w.c.cfg.HandlerTimeout)
+		close(r.jobs) // it exits once the handler returns
+		w.runner = nil
 		return fmt.Errorf("handler did not return within %s: %w", w.c.cfg.HandlerTimeout, context.DeadlineExceeded)
 	}
+}
+
+// handlerRunner is the goroutine that runs a worker's handler calls, one
+// at a time: each job on jobs gets its result on res.
+type handlerRunner struct {
+	jobs chan handlerJob
+	res  chan error
+}
+
+type handlerJob struct {
+	ctx context.Context
+	m   kafka.Message
+}
+
+// startRunner starts a handlerRunner; it exits when its jobs are closed.
+func (w *partitionWorker) startRunner() *handlerRunner {
+	r := &handlerRunner{jobs: make(chan handlerJob), res: make(chan error, 1)}
+	go func() {
+		for j := range r.jobs {
+			r.res <- w.handle(j.ctx, j.m)
+		}
+	}()
+	return r
+}
+
+// stopRunner lets the worker's handler goroutine exit.
+func (w *partitionWorker) stopRunner() {
+	if w.runner != nil {
+		close(w.runner.jobs)
+		w.runner = nil
+	}
+}
+
+// handle calls the handler, turning a panic into an error.
+func (w *partitionWorker) handle(ctx context.Context, m kafka.Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	return w.c.cfg.Handler(ctx, m)
 }
 
 // deadLetter writes m to its dead-letter topic, retrying until the write

@@ -1,0 +1,96 @@
+package kafkabus_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/ratewire/ratewire/shared/dedupe"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/testinfra"
+)
+
+// BenchmarkConsumerOverhead measures the runtime's own cost per message:
+// b.N events of exchange_rate_updated (3 partitions) drained by a bare
+// kafka-go group reader that only fetches, then by a Consumer with the Redis
+// dedupe store (miniredis), metrics and commits around a handler that does
+// nothing. It reports both rates from the first message to the last, and
+// their ratio; currency's BenchmarkConsumeExchangeRateUpdated adds the
+// currency handler on top.
+func BenchmarkConsumerOverhead(b *testing.B) {
+	k := startKafka(b)
+	w := newWriter(b, k)
+	r := testinfra.MiniRedis(b)
+	topic := event.TopicExchangeRateUpdated
+	for sent := 0; sent < b.N; {
+		n := min(1000, b.N-sent)
+		publish(b, w, events(topic, n, 12)...)
+		sent += n
+	}
+	ctx := context.Background()
+
+	bare := func() float64 {
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bare-%d", b.N), GroupTopics: []string{topic},
+			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
+			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
+		defer rd.Close()
+		var first time.Time
+		for i := range b.N {
+			if _, err := rd.FetchMessage(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if i == 0 {
+				first = time.Now()
+			}
+		}
+		return float64(b.N-1) / time.Since(first).Seconds()
+	}
+
+	runtime := func() float64 {
+		var (
+			n           atomic.Int64
+			once        sync.Once
+			first, last time.Time
+			done        = make(chan struct{})
+		)
+		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
+			Brokers: k.Brokers(), GroupID: fmt.Sprintf("noop-%d", b.N), Topics: []string{topic}, Logger: testLogger(),
+			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{}), Registerer: prometheus.NewRegistry(),
+			Handler: func(context.Context, kafka.Message) error {
+				once.Do(func() { first = time.Now() })
+				if n.Add(1) == int64(b.N) {
+					last = time.Now()
+					close(done)
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stop := runConsumer(b, c)
+		waitFor(b, done, "every event to be handled")
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+		return float64(b.N-1) / last.Sub(first).Seconds()
+	}
+
+	b.ResetTimer()
+	bareRate := bare()
+	runtimeRate := runtime()
+	b.StopTimer()
+	if b.N < 100 {
+		return // too few events for a rate: only Go's probe runs are this small
+	}
+	b.ReportMetric(runtimeRate, "events/s")
+	b.ReportMetric(bareRate, "bare_events/s")
+	b.ReportMetric(runtimeRate/bareRate, "ratio")
+}
