@@ -180,11 +180,16 @@ type ConsumerConfig struct {
 //   - each assigned partition has its own worker, which fetches, handles and
 //     then marks a message done, strictly in offset order, so per-key order
 //     holds and a slow or stuck partition does not hold up the others;
-//   - a message is done once its handler succeeded, it was a duplicate, or it
-//     was written to its dead-letter topic "<topic>.dlq"; offsets are
-//     committed only up to the last done message of each partition, by a
-//     committer that batches whatever finished while the previous commit was
-//     in flight, and once more, synchronously, when a generation ends;
+//   - the worker takes every message already fetched (up to 256) as one
+//     batch and asks Dedupe about all of them at once;
+//   - a message is done once its handler succeeded and its event is marked
+//     in Dedupe, it was a duplicate, or it was written to its dead-letter
+//     topic "<topic>.dlq"; marks are written by a per-partition marker that,
+//     like the committer, batches whatever was handled while its previous
+//     write was in flight; offsets are committed only up to the last done
+//     message of each partition, by a committer that batches whatever
+//     finished while the previous commit was in flight, and once more,
+//     synchronously, when a generation ends;
 //   - a failed write to the dead-letter topic is retried until it succeeds
 //     or the Consumer stops: the partition waits, it never skips.
 //
