@@ -101,7 +101,7 @@ local cur = redis.call('GET', KEYS[1])
 if cur and string.sub(cur, 21, 21) == ':' then
   local v = string.sub(cur, 1, 20)
   if v > ARGV[1] then return 0 end
-  if v == ARGV[1] and string.len(cur) > 21 then return 0 end
+  if v == ARGV[1] and string.len(cur) > 21 and ARGV[4] ~= '1' then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
@@ -128,7 +128,14 @@ func version(v int64) string { return fmt.Sprintf("%020d", max(v, 0)) }
 
 // Put implements rates.Cache: it writes only when r is newer than what the
 // key holds, or at least as new as the floor of the tombstone it holds.
-func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
+func (c *Cache) Put(ctx context.Context, r rates.Rate) error { return c.put(ctx, r, false) }
+
+// Refresh implements rates.Cache: like Put, but an entry of the same
+// version is replaced too, for what is derived at fill time (the change
+// against the previous KST day) may have moved without a new version.
+func (c *Cache) Refresh(ctx context.Context, r rates.Rate) error { return c.put(ctx, r, true) }
+
+func (c *Cache) put(ctx context.Context, r rates.Rate, replaceEqual bool) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("rate cache: encode %s: %w", r.Code, err)
@@ -139,7 +146,11 @@ func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
 	v := version(r.Version)
 	val := make([]byte, 0, len(v)+1+len(body))
 	val = append(append(append(val, v...), ':'), body...)
-	if err := putScript.Run(ctx, c.c, []string{c.Key(r.Code)}, v, val, TTL.Milliseconds()).Err(); err != nil {
+	eq := "0"
+	if replaceEqual {
+		eq = "1"
+	}
+	if err := putScript.Run(ctx, c.c, []string{c.Key(r.Code)}, v, val, TTL.Milliseconds(), eq).Err(); err != nil {
 		return fmt.Errorf("rate cache: put %s: %w", r.Code, err)
 	}
 	return nil

@@ -66,6 +66,8 @@ type Cache interface {
 	GetRaw(ctx context.Context, code string) ([]byte, bool, error)
 	GetMany(ctx context.Context, codes []string) (map[string]Rate, error)
 	Put(ctx context.Context, r Rate) error
+	// Refresh is Put that also replaces an entry of the same version.
+	Refresh(ctx context.Context, r Rate) error
 	Invalidate(ctx context.Context, floors map[string]int64) error
 }
 
@@ -280,12 +282,18 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A run (or a backfill) may have stored earlier days: forget the
+	// previous closes read so far, and rewrite entries of the same version
+	// so their change is recomputed.
+	s.prevMu.Lock()
+	s.prev = map[string]prevClose{}
+	s.prevMu.Unlock()
 	codes := make([]string, 0, len(all))
 	for _, r := range all {
 		if r, err = s.Complete(ctx, r); err != nil {
 			return err
 		}
-		if err := s.cache.Put(ctx, r); err != nil {
+		if err := s.cache.Refresh(ctx, r); err != nil {
 			return err
 		}
 		codes = append(codes, r.Code)

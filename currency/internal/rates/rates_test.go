@@ -181,3 +181,27 @@ func FuzzParseCode(f *testing.F) {
 		}
 	})
 }
+
+// TestRefreshAllRecomputesChange: a backfill stores an earlier day without
+// a new version; the refresh after the run must still show the change.
+func TestRefreshAllRecomputesChange(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		ctx := context.Background()
+		svc, db := setup(t, testinfra.SQLiteURL(t), r)
+		if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
+			t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
+			(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
+			yesterday, yesterday); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.RefreshAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		jpy, err := svc.Get(ctx, "JPY")
+		if err != nil || jpy.Version != 1 || jpy.Change == nil || !jpy.Change.Equal(d("0.0514")) {
+			t.Fatalf("JPY after refresh = %+v (%v), want version 1 with change 0.0514", jpy, err)
+		}
+	})
+}
