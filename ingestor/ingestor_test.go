@@ -64,7 +64,9 @@ func TestRunPublishesOnStartAndOnDemand(t *testing.T) {
 	counts := map[string]int{}
 	partitionOf := map[string]int32{}
 	deadline := time.Now().Add(20 * time.Second)
-	for (counts[event.TopicDataProcessingCompleted] == 0 || counts[event.TopicCacheInvalidation] == 0) && time.Now().Before(deadline) {
+	// Topics are fetched independently: wait until each has delivered.
+	for (counts[event.TopicDataProcessingCompleted] == 0 || counts[event.TopicCacheInvalidation] == 0 ||
+		counts[event.TopicNewDataReceived] == 0 || counts[event.TopicExchangeRateUpdated] < 30) && time.Now().Before(deadline) {
 		fctx, fcancel := context.WithTimeout(ctx, time.Second)
 		fetches := cl.PollFetches(fctx)
 		fcancel()
