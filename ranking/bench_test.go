@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/ranking"
-	"github.com/ratewire/ratewire/ranking/internal/country"
+	"github.com/ratewire/ratewire/shared/country"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 

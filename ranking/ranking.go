@@ -16,12 +16,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ratewire/ratewire/ranking/internal/board"
-	"github.com/ratewire/ratewire/ranking/internal/country"
 	"github.com/ratewire/ratewire/ranking/internal/httpapi"
 	"github.com/ratewire/ratewire/ranking/internal/rank"
 	"github.com/ratewire/ratewire/ranking/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
 	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/country"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/metrics"

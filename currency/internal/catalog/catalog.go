@@ -10,16 +10,14 @@ package catalog
 
 import (
 	"sort"
-	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 	"golang.org/x/text/message"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/ratewire/ratewire/shared/country"
 )
 
 // Currency is the metadata of one currency.
@@ -41,76 +39,28 @@ type Currency struct {
 	MinorUnits int `json:"minor_units"`
 }
 
-// Country is one ISO 3166 country that has a currency of its own.
-type Country struct {
-	Code     string `json:"country_code"`
-	Alpha3   string `json:"country_code_alpha3"`
-	NameKo   string `json:"country_name"`
-	NameEn   string `json:"country_name_en"`
-	Currency string `json:"currency_code"`
-}
+// Country is one ISO 3166 country with a currency, from the shared registry.
+type Country = country.Country
 
 // Catalog is immutable after New and safe for concurrent use.
 type Catalog struct {
-	countries  map[string]Country  // alpha-2 -> country
-	index      map[string]string   // normalised name or code -> alpha-2
+	countries  *country.Registry
 	currencies map[string]Currency // every currency a country uses or names.go lists
 }
-
-// MaxCountryInput bounds what Lookup looks at; no CLDR name comes close.
-const MaxCountryInput = 100
 
 var (
 	koPrinter = message.NewPrinter(language.Korean)
 	enPrinter = message.NewPrinter(language.English)
 )
 
-// New builds the catalog from x/text's tables. It enumerates every
-// two-letter region, keeping canonical ISO 3166-1 countries (not macro
-// regions, deprecated, private-use or exceptionally reserved codes) that
-// have a currency (which drops uninhabited territories such as AQ). The
-// approach is the ranking service's country registry, rebuilt here because
-// services share no domain code.
+// New builds the catalog: the countries from the shared CLDR registry (the
+// same one the ranking resolves clicks with), and for every currency they
+// use or names.go lists, its metadata from x/text.
 func New() *Catalog {
-	ko := display.Korean.Regions()
-	en := display.English.Regions()
-	c := &Catalog{countries: map[string]Country{}, index: map[string]string{}, currencies: map[string]Currency{}}
+	c := &Catalog{countries: country.New(), currencies: map[string]Currency{}}
 	users := map[string][]string{}
-	var all []Country
-	for a := 'A'; a <= 'Z'; a++ {
-		for b := 'A'; b <= 'Z'; b++ {
-			code := string([]rune{a, b})
-			reg, err := language.ParseRegion(code)
-			if err != nil || reg.String() != code || !reg.IsCountry() || reg.IsPrivateUse() || reg.M49() == 0 {
-				continue
-			}
-			unit, ok := currency.FromRegion(reg)
-			if !ok {
-				continue
-			}
-			ct := Country{Code: code, Alpha3: reg.ISO3(), NameKo: ko.Name(reg), NameEn: en.Name(reg), Currency: unit.String()}
-			if ct.NameKo == "" || ct.NameEn == "" || len(ct.Alpha3) != 3 {
-				continue
-			}
-			c.countries[code] = ct
-			all = append(all, ct)
-			users[ct.Currency] = append(users[ct.Currency], code)
-		}
-	}
-	// Codes first, then full names, then short forms: an earlier entry is
-	// never overwritten, so a short form cannot steal a code or a name.
-	for _, ct := range all {
-		c.add(ct.Code, ct.Code)
-		c.add(ct.Alpha3, ct.Code)
-	}
-	for _, ct := range all {
-		c.add(ct.NameKo, ct.Code)
-		c.add(ct.NameEn, ct.Code)
-	}
-	for _, ct := range all {
-		for _, n := range shortForms(ct) {
-			c.add(n, ct.Code)
-		}
+	for _, ct := range c.countries.All() {
+		users[ct.Currency] = append(users[ct.Currency], ct.Code)
 	}
 	for code := range names {
 		if _, ok := users[code]; !ok {
@@ -154,19 +104,10 @@ func (c *Catalog) Currency(code string) Currency {
 // Lookup finds the country input names: a Korean or English CLDR name
 // (or its short form, "홍콩" for "홍콩(중국 특별행정구)") or an alpha-2
 // or alpha-3 code, in any letter case.
-func (c *Catalog) Lookup(input string) (Country, bool) {
-	if len(input) > MaxCountryInput {
-		return Country{}, false
-	}
-	code, ok := c.index[normalize(input)]
-	if !ok {
-		return Country{}, false
-	}
-	return c.countries[code], true
-}
+func (c *Catalog) Lookup(input string) (Country, bool) { return c.countries.Lookup(input) }
 
 // Countries returns how many countries the catalog knows.
-func (c *Catalog) Countries() int { return len(c.countries) }
+func (c *Catalog) Countries() int { return len(c.countries.All()) }
 
 // Round rounds an amount of currency code to its CLDR standard minor units
 // (and rounding increment, where CLDR has one), half away from zero, and
@@ -191,54 +132,6 @@ func DisplayUnit(code string) int {
 		return 100
 	}
 	return 1
-}
-
-func (c *Catalog) add(name, code string) {
-	k := normalize(name)
-	if k == "" {
-		return
-	}
-	if _, taken := c.index[k]; !taken {
-		c.index[k] = code
-	}
-}
-
-// shortForms are the names people type for countries whose CLDR name is
-// long: the Korean name without its parenthesis and the English name
-// without its qualifier ("Hong Kong SAR China" -> "Hong Kong").
-func shortForms(c Country) []string {
-	var out []string
-	if i := strings.IndexAny(c.NameKo, "(（"); i > 0 {
-		out = append(out, strings.TrimSpace(c.NameKo[:i]))
-	}
-	if i := strings.Index(c.NameEn, " SAR "); i > 0 {
-		out = append(out, c.NameEn[:i])
-	}
-	if i := strings.IndexAny(c.NameEn, "(,"); i > 0 {
-		out = append(out, strings.TrimSpace(c.NameEn[:i]))
-	}
-	return out
-}
-
-// normalize folds what users vary without meaning anything: Unicode form
-// (NFC, so decomposed Hangul matches), letter case, and spaces.
-func normalize(s string) string {
-	s = norm.NFC.String(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	space := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }
 
 var (

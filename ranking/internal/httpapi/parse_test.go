@@ -5,9 +5,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/ratewire/ratewire/ranking/internal/country"
 	"github.com/ratewire/ratewire/ranking/internal/httpapi"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/country"
 )
 
 func TestParseClick(t *testing.T) {

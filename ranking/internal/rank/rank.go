@@ -17,7 +17,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/ratewire/ratewire/ranking/internal/country"
+	"github.com/ratewire/ratewire/shared/country"
 )
 
 // Delta is a change of one country's clicks on one day: positive for

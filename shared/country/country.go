@@ -1,6 +1,8 @@
-// Package country is the ranking's registry of the countries a click may
-// name. It is built once from the CLDR and ISO data that golang.org/x/text
-// carries — Korean and English region names, ISO 3166 alpha-2 and alpha-3
+// Package country is the registry of the countries users may name: the
+// ranking counts clicks on them and the currency service searches by them,
+// and both must resolve "일본", "Japan", "JP" and "jpn" alike, so it is
+// shared reference data like the event contract. It is built once from the
+// CLDR and ISO data that golang.org/x/text carries — Korean and English region names, ISO 3166 alpha-2 and alpha-3
 // codes, and each region's current currency — rather than from a
 // hand-typed table, so it follows the maintained data when x/text is
 // upgraded.

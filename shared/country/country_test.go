@@ -3,7 +3,7 @@ package country_test
 import (
 	"testing"
 
-	"github.com/ratewire/ratewire/ranking/internal/country"
+	"github.com/ratewire/ratewire/shared/country"
 	"golang.org/x/text/unicode/norm"
 )
 
