@@ -117,6 +117,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	defer func() { <-startup }()
 
 	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping})
+	httpapi.RegisterOpenAPI(engine)
 	httpapi.Register(engine, svc, httpapi.Schedule{
 		Spec: spec, Timezone: cfg.IngestTimezone.String(),
 		Next: func() time.Time { return sched.Entry(ingestID).Next },
