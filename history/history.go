@@ -106,6 +106,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
 	})
 	httpapi.Register(engine, svc)
+	httpapi.RegisterOpenAPI(engine)
 	if opts.Listener != nil {
 		err = httpx.ServeListener(ctx, opts.Listener, engine, log)
 	} else {
