@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
 	})
 	httpapi.Register(engine, svc, cfg.AdminToken)
+	httpapi.RegisterOpenAPI(engine)
 	if opts.Listener != nil {
 		return httpx.ServeListener(ctx, opts.Listener, engine, log)
 	}
