@@ -76,7 +76,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	// land on this service's registry.
 	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
-		Handler: consumer.Handler(svc, log), Logger: log,
+		Handler: consumer.Handler(svc, log), BatchHandler: consumer.BatchHandler(svc, log), Logger: log,
 		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix}),
 		Registerer: reg,
 	})

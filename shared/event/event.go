@@ -1,14 +1,13 @@
 package event
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/encoding/json"
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 )
@@ -252,11 +251,13 @@ func Decode(topic string, value []byte) (Event, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown topic %q", ErrInvalid, topic)
 	}
-	dec := json.NewDecoder(bytes.NewReader(value))
-	if err := dec.Decode(ev); err != nil {
+	// segmentio's decoder reads what encoding/json reads, about twice as
+	// fast: consumers decode every event (BenchmarkDecodeExchangeRateUpdated).
+	rest, err := json.Parse(value, ev, 0)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s payload: %v", ErrInvalid, topic, err)
 	}
-	if dec.More() {
+	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: %s payload: trailing data", ErrInvalid, topic)
 	}
 	m := ev.meta()

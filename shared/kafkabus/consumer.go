@@ -71,6 +71,20 @@ var (
 // ends after ConsumerConfig.HandlerTimeout or when the Consumer stops.
 type Handler func(ctx context.Context, m kafka.Message) error
 
+// BatchHandler processes several messages of one partition, in offset
+// order, as one call: what a worker has in hand after duplicates are
+// skipped. It returns nil once every message's effects are durable. Any
+// error, or a panic or a timeout, makes the Consumer handle the same
+// messages again one at a time with the Handler, so retries, dead letters
+// and metrics stay per message: a BatchHandler may stop at the first
+// problem (an undecodable message, a failed write) and leave it to the
+// Handler to pin down. The failed batch call is not counted as an attempt
+// of its messages. A BatchHandler must therefore have the same effects as
+// calling the Handler on each message in turn, and be idempotent like it;
+// it may coalesce work (write only the newest of several updates of one
+// key), which is where its speed comes from.
+type BatchHandler func(ctx context.Context, ms []kafka.Message) error
+
 // Dedupe remembers which events a consumer group has handled, so a
 // redelivered event (after a rebalance, a restart, a retried produce or a
 // replay) is skipped. package dedupe implements it on Redis. Errors are
@@ -140,9 +154,15 @@ type ConsumerConfig struct {
 	// Handler is called for every message; messages of one partition are
 	// handled one at a time in offset order, partitions in parallel.
 	Handler Handler
+	// BatchHandler, when set, is called instead of Handler whenever a
+	// worker has two or more messages to handle at once; Handler remains
+	// required, for single messages and for the messages of a failed
+	// batch call.
+	BatchHandler BatchHandler
 	// Logger receives handler failures and kafka-go's logs; nil discards.
 	Logger *slog.Logger
-	// HandlerTimeout bounds one handler call; 0 means 30s.
+	// HandlerTimeout bounds one handler call, a batch call included; 0
+	// means 30s.
 	HandlerTimeout time.Duration
 	// RetryBackoff is the wait after the first handler failure; it doubles
 	// after each further failure, capped at 5s. 0 means 200ms.
@@ -181,7 +201,9 @@ type ConsumerConfig struct {
 //     then marks a message done, strictly in offset order, so per-key order
 //     holds and a slow or stuck partition does not hold up the others;
 //   - the worker takes every message already fetched (up to 256) as one
-//     batch and asks Dedupe about all of them at once;
+//     batch and asks Dedupe about all of them at once; with a BatchHandler
+//     it hands the batch's new events to one call, falling back to one
+//     Handler call per message if that call fails;
 //   - a message is done once its handler succeeded and its event is marked
 //     in Dedupe, it was a duplicate, or it was written to its dead-letter
 //     topic "<topic>.dlq"; marks are written by a per-partition marker that,

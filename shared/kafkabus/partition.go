@@ -45,6 +45,8 @@ type partitionWorker struct {
 	ask     []string
 	askAt   []int
 	handled map[string]struct{} // event ids handled in the current batch
+	take    []bool              // which messages of the batch go to a BatchHandler
+	todo    []kafka.Message     // those messages
 }
 
 func newPartitionWorker(c *Consumer, dlq *Writer, cm *committer, topic string, partition int) *partitionWorker {
@@ -178,6 +180,11 @@ func (w *partitionWorker) processBatch(ctx context.Context, batch []kafka.Messag
 	if dedupe != nil && !w.lookup(ctx, batch[0].Offset) {
 		return false
 	}
+	if w.c.cfg.BatchHandler != nil {
+		if ok, done := w.processAsOne(ctx, batch); done {
+			return ok
+		}
+	}
 	clear(w.handled)
 	for i, m := range batch {
 		id := w.ids[i]
@@ -192,6 +199,65 @@ func (w *partitionWorker) processBatch(ctx context.Context, batch []kafka.Messag
 		}
 	}
 	return true
+}
+
+// processAsOne hands the batch's messages that are no duplicates (by
+// w.dup, or by an event id seen earlier in the batch) to one BatchHandler
+// call. done reports whether it took the batch to done (ok true) or ctx
+// ended first (ok false); when fewer than two messages need handling, or
+// the call failed, done is false and processBatch handles them one by one.
+func (w *partitionWorker) processAsOne(ctx context.Context, batch []kafka.Message) (ok, done bool) {
+	clear(w.handled)
+	w.take, w.todo = w.take[:0], w.todo[:0]
+	for i, m := range batch {
+		id := w.ids[i]
+		_, again := w.handled[id]
+		take := !w.dup[i] && (id == "" || !again)
+		if take {
+			if id != "" {
+				w.handled[id] = struct{}{}
+			}
+			w.todo = append(w.todo, m)
+		}
+		w.take = append(w.take, take)
+	}
+	todo := w.todo
+	if len(todo) < 2 {
+		clear(todo)
+		return false, false
+	}
+	start := time.Now()
+	err := w.call(ctx, handlerJob{batch: todo})
+	end := time.Now()
+	if w.runner == nil {
+		// call abandoned a handler that ignored its deadline and may still
+		// read todo: leave the array to it.
+		w.todo = nil
+	} else {
+		clear(todo) // the array outlives the batch: drop its messages
+	}
+	w.metrics.handled(end, end.Sub(start))
+	if err != nil {
+		if ctx.Err() != nil {
+			w.log.Info("batch handler interrupted by shutdown or rebalance; messages left uncommitted",
+				"offset", todo[0].Offset, "messages", len(todo), "err", err)
+			return false, true
+		}
+		w.log.Warn("batch handler failed; handling its messages one at a time",
+			"offset", todo[0].Offset, "messages", len(todo), "err", err)
+		return false, false
+	}
+	for i, m := range batch {
+		if w.take[i] {
+			w.metrics.outcome(outcomeOK)
+			w.mk.add(m.Offset+1, w.ids[i])
+			continue
+		}
+		w.metrics.outcome(outcomeDuplicate)
+		w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", w.ids[i])
+		w.mk.add(m.Offset+1, "")
+	}
+	return true, true
 }
 
 // lookup sets w.dup for the ids of w.ids that are queued for marking or
@@ -235,7 +301,7 @@ func (w *partitionWorker) process(ctx context.Context, m kafka.Message, id strin
 	delay := c.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := w.call(ctx, m)
+		err := w.call(ctx, handlerJob{m: m})
 		end := time.Now()
 		w.metrics.handled(end, end.Sub(start))
 		if err == nil {
@@ -272,21 +338,23 @@ func (w *partitionWorker) process(ctx context.Context, m kafka.Message, id strin
 	}
 }
 
-// call runs the handler once under HandlerTimeout, turning a panic into an
+// call runs the handler once, on j.m or, if j.batch is set, the batch
+// handler on j.batch, under HandlerTimeout, turning a panic into an
 // error so one bad message cannot take down every service of the process.
 // A handler that ignores its context is abandoned handlerGrace after its
 // deadline, so a stuck dependency cannot hold the partition (and with it
 // the group's rebalances) forever; its goroutine is left to finish alone,
 // and the next call starts a new one. Calls run on a goroutine of the
 // worker's that lives from one call to the next, rather than one per call.
-func (w *partitionWorker) call(ctx context.Context, m kafka.Message) error {
+func (w *partitionWorker) call(ctx context.Context, j handlerJob) error {
 	hctx, cancel := context.WithTimeout(ctx, w.c.cfg.HandlerTimeout)
 	defer cancel()
 	if w.runner == nil {
 		w.runner = w.startRunner()
 	}
 	r := w.runner
-	r.jobs <- handlerJob{ctx: hctx, m: m}
+	j.ctx = hctx
+	r.jobs <- j
 	select {
 	case err := <-r.res:
 		return err
@@ -298,7 +366,11 @@ func (w *partitionWorker) call(ctx context.Context, m kafka.Message) error {
 	case err := <-r.res:
 		return err
 	case <-grace.C:
-		w.log.Error("handler ignored its deadline; abandoned", "offset", m.Offset, "timeout", w.c.cfg.HandlerTimeout)
+		offset := j.m.Offset
+		if j.batch != nil {
+			offset = j.batch[0].Offset
+		}
+		w.log.Error("handler ignored its deadline; abandoned", "offset", offset, "timeout", w.c.cfg.HandlerTimeout)
 		close(r.jobs) // it exits once the handler returns
 		w.runner = nil
 		return fmt.Errorf("handler did not return within %s: %w", w.c.cfg.HandlerTimeout, context.DeadlineExceeded)
@@ -313,8 +385,9 @@ type handlerRunner struct {
 }
 
 type handlerJob struct {
-	ctx context.Context
-	m   kafka.Message
+	ctx   context.Context
+	m     kafka.Message
+	batch []kafka.Message // set for a BatchHandler call
 }
 
 // startRunner starts a handlerRunner; it exits when its jobs are closed.
@@ -322,7 +395,7 @@ func (w *partitionWorker) startRunner() *handlerRunner {
 	r := &handlerRunner{jobs: make(chan handlerJob), res: make(chan error, 1)}
 	go func() {
 		for j := range r.jobs {
-			r.res <- w.handle(j.ctx, j.m)
+			r.res <- w.handle(j)
 		}
 	}()
 	return r
@@ -336,14 +409,17 @@ func (w *partitionWorker) stopRunner() {
 	}
 }
 
-// handle calls the handler, turning a panic into an error.
-func (w *partitionWorker) handle(ctx context.Context, m kafka.Message) (err error) {
+// handle calls the handler of j, turning a panic into an error.
+func (w *partitionWorker) handle(j handlerJob) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	return w.c.cfg.Handler(ctx, m)
+	if j.batch != nil {
+		return w.c.cfg.BatchHandler(j.ctx, j.batch)
+	}
+	return w.c.cfg.Handler(j.ctx, j.m)
 }
 
 // deadLetter writes m to its dead-letter topic, retrying until the write

@@ -91,20 +91,30 @@ func (c *Cache) GetMany(ctx context.Context, codes []string) (map[string]rates.R
 	return out, nil
 }
 
-// putScript writes ARGV[2] (already prefixed with its version ARGV[1])
-// unless the key holds a newer version, or the same version with a
-// payload (equal live entries keep the first writer's TTL). Zero-padded
-// versions compare as strings exactly as they do as numbers, so no Lua
-// number conversion can lose precision.
+// putScript writes, for each key KEYS[i], the value ARGV[2+2i] (already
+// prefixed with its version ARGV[1+2i]) unless the key holds a newer
+// version, or the same version with a payload and ARGV[2] is not '1'
+// (equal live entries keep the first writer's TTL). ARGV[1] is the TTL in
+// milliseconds. Keys are taken in order, so a key listed twice ends as the
+// calls one by one would leave it. Zero-padded versions compare as strings
+// exactly as they do as numbers, so no Lua number conversion can lose
+// precision. It returns how many keys it wrote.
 var putScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and string.sub(cur, 21, 21) == ':' then
-  local v = string.sub(cur, 1, 20)
-  if v > ARGV[1] then return 0 end
-  if v == ARGV[1] and string.len(cur) > 21 and ARGV[4] ~= '1' then return 0 end
+local ttl, eq, n = ARGV[1], ARGV[2], 0
+for i, k in ipairs(KEYS) do
+  local v = ARGV[1 + 2 * i]
+  local write = true
+  local cur = redis.call('GET', k)
+  if cur and string.sub(cur, 21, 21) == ':' then
+    local held = string.sub(cur, 1, 20)
+    if held > v or (held == v and string.len(cur) > 21 and eq ~= '1') then write = false end
+  end
+  if write then
+    redis.call('SET', k, ARGV[2 + 2 * i], 'PX', ttl)
+    n = n + 1
+  end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
+return n
 `)
 
 // tombstoneScript replaces each key with a tombstone whose floor is the
@@ -128,30 +138,55 @@ func version(v int64) string { return fmt.Sprintf("%020d", max(v, 0)) }
 
 // Put implements rates.Cache: it writes only when r is newer than what the
 // key holds, or at least as new as the floor of the tombstone it holds.
-func (c *Cache) Put(ctx context.Context, r rates.Rate) error { return c.put(ctx, r, false) }
+func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
+	return c.put(ctx, []rates.Rate{r}, false)
+}
+
+// PutMany implements rates.Cache: Put of every rate, in order, in one
+// script call.
+func (c *Cache) PutMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, false) }
 
 // Refresh implements rates.Cache: like Put, but an entry of the same
 // version is replaced too, for what is derived at fill time (the change
 // against the previous KST day) may have moved without a new version.
-func (c *Cache) Refresh(ctx context.Context, r rates.Rate) error { return c.put(ctx, r, true) }
+func (c *Cache) Refresh(ctx context.Context, r rates.Rate) error {
+	return c.put(ctx, []rates.Rate{r}, true)
+}
 
-func (c *Cache) put(ctx context.Context, r rates.Rate, replaceEqual bool) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("rate cache: encode %s: %w", r.Code, err)
+// RefreshMany implements rates.Cache: Refresh of every rate in one script
+// call.
+func (c *Cache) RefreshMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, true) }
+
+func (c *Cache) put(ctx context.Context, rs []rates.Rate, replaceEqual bool) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	if r.Version < 0 {
-		return fmt.Errorf("rate cache: negative version %d for %s", r.Version, r.Code)
-	}
-	v := version(r.Version)
-	val := make([]byte, 0, len(v)+1+len(body))
-	val = append(append(append(val, v...), ':'), body...)
-	eq := "0"
+	keys := make([]string, len(rs))
+	args := make([]any, 2, 2+2*len(rs))
+	args[0] = TTL.Milliseconds()
+	args[1] = "0"
 	if replaceEqual {
-		eq = "1"
+		args[1] = "1"
 	}
-	if err := putScript.Run(ctx, c.c, []string{c.Key(r.Code)}, v, val, TTL.Milliseconds(), eq).Err(); err != nil {
-		return fmt.Errorf("rate cache: put %s: %w", r.Code, err)
+	for i, r := range rs {
+		if r.Version < 0 {
+			return fmt.Errorf("rate cache: negative version %d for %s", r.Version, r.Code)
+		}
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("rate cache: encode %s: %w", r.Code, err)
+		}
+		v := version(r.Version)
+		val := make([]byte, 0, len(v)+1+len(body))
+		val = append(append(append(val, v...), ':'), body...)
+		keys[i] = c.Key(r.Code)
+		args = append(args, v, val)
+	}
+	if err := putScript.Run(ctx, c.c, keys, args...).Err(); err != nil {
+		if len(rs) == 1 {
+			return fmt.Errorf("rate cache: put %s: %w", rs[0].Code, err)
+		}
+		return fmt.Errorf("rate cache: put %d rates: %w", len(rs), err)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ const GroupID = "currency-service"
 // Service is what the handler needs from the rates service.
 type Service interface {
 	Apply(ctx context.Context, r rates.Rate) error
+	ApplyMany(ctx context.Context, rs []rates.Rate) error
 	Invalidate(ctx context.Context, codes ...string) error
 	RefreshAll(ctx context.Context) error
 }
@@ -43,10 +44,7 @@ func Handler(svc Service, log *slog.Logger) func(ctx context.Context, m kafka.Me
 		meta := event.MetaOf(ev)
 		switch e := ev.(type) {
 		case *event.ExchangeRateUpdated:
-			err = svc.Apply(ctx, rates.Rate{
-				Code: e.CurrencyCode, Name: e.CurrencyName, DealBaseRate: e.DealBaseRate, TTS: e.TTS, TTB: e.TTB,
-				Source: e.Source, RecordedAt: e.RecordedAt, Version: e.Version,
-			})
+			err = svc.Apply(ctx, rateOf(e))
 		case *event.CacheInvalidation:
 			err = svc.Invalidate(ctx, codesOf(e.CacheKeys)...)
 		case *event.DataProcessingCompleted:
@@ -60,6 +58,65 @@ func Handler(svc Service, log *slog.Logger) func(ctx context.Context, m kafka.Me
 		log.Debug("event handled", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset,
 			"event_id", meta.EventID, "correlation_id", meta.CorrelationID)
 		return nil
+	}
+}
+
+// BatchHandler returns the kafkabus batch handler: several messages of one
+// partition in offset order. A run of exchange_rate_updated events becomes
+// one rates.Service.ApplyMany (one cache write, only the newest version of
+// each currency); messages of the other topics go through Handler in turn.
+// It stops at the first invalid message or failed write; the consumer
+// runtime then hands the same messages to Handler one by one, which
+// dead-letters the invalid one and retries the rest, and the
+// version-guarded cache absorbs what was applied twice.
+func BatchHandler(svc Service, log *slog.Logger) func(ctx context.Context, ms []kafka.Message) error {
+	handle := Handler(svc, log)
+	return func(ctx context.Context, ms []kafka.Message) error {
+		rs := make([]rates.Rate, 0, len(ms))
+		flush := func() error {
+			if len(rs) == 0 {
+				return nil
+			}
+			if err := svc.ApplyMany(ctx, rs); err != nil {
+				return fmt.Errorf("handle %d %s events: %w", len(rs), event.TopicExchangeRateUpdated, err)
+			}
+			rs = rs[:0]
+			return nil
+		}
+		for _, m := range ms {
+			if m.Topic != event.TopicExchangeRateUpdated {
+				if err := flush(); err != nil {
+					return err
+				}
+				if err := handle(ctx, m); err != nil {
+					return err
+				}
+				continue
+			}
+			ev, err := event.Decode(m.Topic, m.Value)
+			if err != nil {
+				return err
+			}
+			e, ok := ev.(*event.ExchangeRateUpdated)
+			if !ok {
+				return fmt.Errorf("%w: %s payload decoded as %T", event.ErrInvalid, m.Topic, ev)
+			}
+			rs = append(rs, rateOf(e))
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		log.Debug("events handled", "topic", ms[0].Topic, "partition", ms[0].Partition,
+			"offset", ms[0].Offset, "messages", len(ms))
+		return nil
+	}
+}
+
+// rateOf is the rate an exchange_rate_updated event carries.
+func rateOf(e *event.ExchangeRateUpdated) rates.Rate {
+	return rates.Rate{
+		Code: e.CurrencyCode, Name: e.CurrencyName, DealBaseRate: e.DealBaseRate, TTS: e.TTS, TTB: e.TTB,
+		Source: e.Source, RecordedAt: e.RecordedAt, Version: e.Version,
 	}
 }
 

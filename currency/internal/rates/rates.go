@@ -66,8 +66,12 @@ type Cache interface {
 	GetRaw(ctx context.Context, code string) ([]byte, bool, error)
 	GetMany(ctx context.Context, codes []string) (map[string]Rate, error)
 	Put(ctx context.Context, r Rate) error
+	// PutMany is Put of each rate in turn, in one write.
+	PutMany(ctx context.Context, rs []Rate) error
 	// Refresh is Put that also replaces an entry of the same version.
 	Refresh(ctx context.Context, r Rate) error
+	// RefreshMany is Refresh of each rate in turn, in one write.
+	RefreshMany(ctx context.Context, rs []Rate) error
 	Invalidate(ctx context.Context, floors map[string]int64) error
 }
 
@@ -258,6 +262,33 @@ func (s *Service) Apply(ctx context.Context, r Rate) error {
 	return s.cache.Put(ctx, r)
 }
 
+// ApplyMany is Apply of each rate of rs in turn, in one cache write. Of
+// several updates of one currency only the newest version (the first one of
+// equal versions) is completed and written, which leaves the cache as the
+// version guard would have left it after applying them one by one.
+func (s *Service) ApplyMany(ctx context.Context, rs []Rate) error {
+	at := make(map[string]int, len(rs))
+	newest := make([]Rate, 0, len(rs))
+	for _, r := range rs {
+		i, seen := at[r.Code]
+		switch {
+		case !seen:
+			at[r.Code] = len(newest)
+			newest = append(newest, r)
+		case r.Version > newest[i].Version:
+			newest[i] = r
+		}
+	}
+	for i := range newest {
+		r, err := s.Complete(ctx, newest[i])
+		if err != nil {
+			return err
+		}
+		newest[i] = r
+	}
+	return s.cache.PutMany(ctx, newest)
+}
+
 // Invalidate drops codes from the cache, leaving tombstones whose floor
 // is each code's version in the database now (0 for a code without a
 // rate): see fill for the race this closes.
@@ -289,14 +320,16 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 	s.prev = map[string]prevClose{}
 	s.prevMu.Unlock()
 	codes := make([]string, 0, len(all))
+	done := make([]Rate, 0, len(all))
 	for _, r := range all {
 		if r, err = s.Complete(ctx, r); err != nil {
 			return err
 		}
-		if err := s.cache.Refresh(ctx, r); err != nil {
-			return err
-		}
+		done = append(done, r)
 		codes = append(codes, r.Code)
+	}
+	if err := s.cache.RefreshMany(ctx, done); err != nil {
+		return err
 	}
 	s.setCodes(codes)
 	return nil

@@ -205,3 +205,66 @@ func TestRefreshAllRecomputesChange(t *testing.T) {
 		}
 	})
 }
+
+// ApplyMany leaves the cache exactly as Apply of each rate in turn does:
+// the same rates go through both, on two key namespaces over one database,
+// and every entry ends byte for byte equal. The sequence has an update
+// older than the cached version, versions out of order, two updates of
+// equal version, a currency not cached yet, and a tombstone's floor.
+func TestApplyManyMatchesApplyingOneByOne(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		ctx := context.Background()
+		db := testinfra.SQLiteURL(t)
+		one, _ := setup(t, db, r)
+		many := r
+		many.Prefix += "many:"
+		manySvc := rates.New(store.New(testinfra.OpenDB(t, db)), cache.New(r.Client, many.Prefix), logx.Discard(), nil)
+		rate := func(code, mid string, v int64) rates.Rate {
+			return rates.Rate{Code: code, Name: code, DealBaseRate: d(mid), Source: "koreaexim", RecordedAt: today.Add(time.Duration(v) * time.Minute), Version: v}
+		}
+		seq := []rates.Rate{
+			rate("USD", "1300", 1), // older than the cached version 2
+			rate("USD", "1401", 4),
+			rate("USD", "1399", 3), // out of order: older than 4
+			rate("JPY", "9.30", 3),
+			rate("JPY", "9.99", 3), // equal version: the first one stays
+			rate("EUR", "1620.5", 1),
+			rate("GBP", "1850", 1), // below the tombstone's floor
+		}
+		for _, svc := range []*rates.Service{one, manySvc} {
+			if _, err := svc.Get(ctx, "USD"); err != nil { // caches version 2
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []*cache.Cache{cache.New(r.Client, r.Prefix), cache.New(r.Client, many.Prefix)} {
+			if err := c.Invalidate(ctx, map[string]int64{"GBP": 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, x := range seq {
+			if err := one.Apply(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := manySvc.ApplyMany(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"USD": "1401", "JPY": "9.3", "EUR": "1620.5"}
+		for _, code := range []string{"USD", "JPY", "EUR", "GBP"} {
+			a, errA := r.Client.Get(ctx, r.Prefix+"rate:"+code).Result()
+			b, errB := r.Client.Get(ctx, many.Prefix+"rate:"+code).Result()
+			if errA != nil || errB != nil || a != b {
+				t.Errorf("rate:%s: one by one %q (%v), ApplyMany %q (%v); want equal", code, a, errA, b, errB)
+			}
+			got, hit, err := cache.New(r.Client, many.Prefix).Get(ctx, code)
+			switch w, ok := want[code]; {
+			case err != nil:
+				t.Errorf("rate:%s: %v", code, err)
+			case !ok && hit:
+				t.Errorf("rate:%s = %+v, want the tombstone kept (older than its floor)", code, got)
+			case ok && (!hit || !got.DealBaseRate.Equal(d(w))):
+				t.Errorf("rate:%s = %+v (hit %v), want %s", code, got, hit, w)
+			}
+		}
+	})
+}
