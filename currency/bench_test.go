@@ -39,8 +39,8 @@ var benchCodes = []string{"USD", "JPY", "EUR", "CNY", "GBP", "AUD", "CAD", "CHF"
 // runtime around no-op handlers ("noop_handler_events/s", "noop_ratio"):
 // the difference between the two runtime figures is the handlers' own cost
 // (decoding, one version-guarded cache script per batch), the difference
-// between noop and bare the runtime's (a dedupe lookup and a pipeline of
-// marks per batch, metrics, commits).
+// between noop and bare the runtime's (a dedupe lookup script and one HSET
+// of marks per batch, metrics, commits).
 //
 // It runs once on miniredis (in this process, so it shares the CPU with
 // the consumer and runs Lua in Go) and once on the Redis server of

@@ -20,23 +20,29 @@ import (
 // topic is recognised.
 const DefaultTTL = 7 * 24 * time.Hour
 
-// Redis stores handled event ids as keys "<prefix>dedupe:<group>:<event_id>"
-// with a TTL. A lookup is one EXISTS and a mark one SET. SeenMany and
-// MarkMany answer for a whole fetched batch in a single round trip (at
-// thousands of events a second the round trips, not Redis, were the
-// consumer's cost): SeenMany is one MGET on a single server and a pipeline
-// of EXISTS on a cluster, whose multi-key commands must stay within one
-// hash slot; MarkMany is a pipeline of SETs (a script SETting every key
-// would be one command too, but Lua is slow in miniredis, which the tests
-// and benchmarks use, and no faster in Redis). Errors are returned as they
-// are, and the consumer treats them as transient.
+// periodsPerTTL is how many periods the TTL spans: marks of one period
+// share a hash, so a period is TTL/7, a day by default.
+const periodsPerTTL = 7
+
+// Redis stores the event ids a group handled in one hash per period (a
+// day by default): "<prefix>dedupe:<group>:<period start, UTC>", one field
+// per event id. A period's hash expires one TTL after the period ends, so
+// an id is remembered for at least the TTL and at most the TTL and one
+// period. Marking a batch is one HSET and one PEXPIRE (in MULTI/EXEC, so a
+// hash never lives without its expiry); looking a batch up is one script
+// that reads every hash that may still hold a mark (the periods of the
+// last TTL, and the next one, where a consumer whose clock runs ahead may
+// have marked) and answers with one string. A key per event with its own
+// TTL, as before, cost a command per event, the consumer's largest cost
+// (BenchmarkConsumerOverhead). The group is a hash tag, so a group's hashes
+// share a Redis Cluster slot. Errors are returned as they are, and the
+// consumer treats them as transient.
 type Redis struct {
 	rdb    redis.Cmdable
 	prefix string
 	ttl    time.Duration
-	// multiKey is set when rdb talks to one server, so a command may
-	// span keys of any hash slot.
-	multiKey bool
+	period time.Duration
+	now    func() time.Time
 }
 
 // Options configures NewRedis.
@@ -44,8 +50,11 @@ type Options struct {
 	// KeyPrefix goes before every key: empty in production, a namespace of
 	// its own for each test that shares a Redis server.
 	KeyPrefix string
-	// TTL is how long an id is remembered; 0 means DefaultTTL.
+	// TTL is how long an id is remembered at least; 0 means DefaultTTL.
+	// It is cut to whole milliseconds, at least 7.
 	TTL time.Duration
+	// Now is the clock that picks the period; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewRedis returns a store on rdb.
@@ -53,26 +62,29 @@ func NewRedis(rdb redis.Cmdable, o Options) *Redis {
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
 	}
-	r := &Redis{rdb: rdb, prefix: o.KeyPrefix, ttl: o.TTL}
-	switch rdb.(type) {
-	case *redis.Client, *redis.Conn:
-		r.multiKey = true
+	o.TTL = max(o.TTL.Truncate(time.Millisecond), periodsPerTTL*time.Millisecond)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return r
+	period := (o.TTL / periodsPerTTL).Truncate(time.Millisecond)
+	return &Redis{rdb: rdb, prefix: o.KeyPrefix, ttl: o.TTL, period: period, now: o.Now}
 }
 
-// keys returns the keys of ids for group.
-func (r *Redis) keys(group string, ids []string) []string {
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = r.Key(group, id)
-	}
-	return keys
+// Key returns the hash that holds the marks group makes at t.
+func (r *Redis) Key(group string, t time.Time) string {
+	return r.key(group, r.periodOf(t))
 }
 
-// Key returns the key that records group's handling of eventID.
-func (r *Redis) Key(group, eventID string) string {
-	return r.prefix + "dedupe:" + group + ":" + eventID
+// periodOf numbers the period t falls in.
+func (r *Redis) periodOf(t time.Time) int64 {
+	return t.UnixMilli() / r.period.Milliseconds()
+}
+
+func (r *Redis) key(group string, p int64) string {
+	start := time.UnixMilli(p * r.period.Milliseconds()).UTC()
+	// The braces make the group a hash tag: all of a group's hashes share
+	// a Redis Cluster slot, so one script may read them together.
+	return r.prefix + "dedupe:{" + group + "}:" + start.Format("20060102T150405.000Z")
 }
 
 // Seen reports whether group has marked eventID.
@@ -80,22 +92,19 @@ func (r *Redis) Seen(ctx context.Context, group, eventID string) (bool, error) {
 	if group == "" || eventID == "" {
 		return false, errors.New("dedupe: seen: empty group or event id")
 	}
-	n, err := r.rdb.Exists(ctx, r.Key(group, eventID)).Result()
+	seen, err := r.SeenMany(ctx, group, []string{eventID})
 	if err != nil {
-		return false, fmt.Errorf("dedupe: seen %s/%s: %w", group, eventID, err)
+		return false, err
 	}
-	return n > 0, nil
+	return seen[0], nil
 }
 
-// Mark records that group has handled eventID, for the TTL from now.
+// Mark records that group has handled eventID, for at least the TTL.
 func (r *Redis) Mark(ctx context.Context, group, eventID string) error {
 	if group == "" || eventID == "" {
 		return errors.New("dedupe: mark: empty group or event id")
 	}
-	if err := r.rdb.Set(ctx, r.Key(group, eventID), 1, r.ttl).Err(); err != nil {
-		return fmt.Errorf("dedupe: mark %s/%s: %w", group, eventID, err)
-	}
-	return nil
+	return r.MarkMany(ctx, group, []string{eventID})
 }
 
 // SeenMany reports, for each of ids in order, whether group has marked it,
@@ -107,36 +116,60 @@ func (r *Redis) SeenMany(ctx context.Context, group string, ids []string) ([]boo
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	seen := make([]bool, len(ids))
-	if r.multiKey {
-		vals, err := r.rdb.MGet(ctx, r.keys(group, ids)...).Result()
+	now := r.periodOf(r.now())
+	keys := make([]string, 0, periodsPerTTL+2)
+	for q := now - periodsPerTTL; q <= now+1; q++ {
+		keys = append(keys, r.key(group, q))
+	}
+	seen := make([]bool, 0, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxScriptIDs)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		flags, err := seenScript.Run(ctx, r.rdb, keys, args...).Text()
 		if err != nil {
-			return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
+			return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(chunk), group, err)
 		}
-		for i, v := range vals {
-			seen[i] = v != nil
+		if len(flags) != len(chunk) {
+			return nil, fmt.Errorf("dedupe: seen %d events of %s: %d answers", len(chunk), group, len(flags))
 		}
-		return seen, nil
-	}
-	cmds := make([]*redis.IntCmd, len(ids))
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.Exists(ctx, r.Key(group, id))
+		for i := range flags {
+			seen = append(seen, flags[i] == '1')
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
-	}
-	for i, c := range cmds {
-		seen[i] = c.Val() > 0
 	}
 	return seen, nil
 }
 
-// MarkMany records that group has handled every one of ids, for the TTL
-// from now, in one pipelined round trip. On an error some of the marks may
-// have been written; marking again is harmless.
+// maxScriptIDs bounds the ids of one seenScript call: Redis's Lua unpacks
+// at most about 8000 values, and miniredis's overflows its registry with a
+// few thousand. It matches the Consumer's largest batch.
+const maxScriptIDs = 1024
+
+// seenScript answers for every id of ARGV whether one of the hashes KEYS
+// has it as a field: a string of '1' (seen) and '0', one per id. Hashes
+// that do not exist (the periods before the first mark, the next one) cost
+// one EXISTS, and the answer is one short string rather than a reply per id
+// and hash.
+var seenScript = redis.NewScript(`
+local seen = {}
+for i = 1, #ARGV do seen[i] = '0' end
+for _, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then
+    local vals = redis.call('HMGET', k, unpack(ARGV))
+    for i = 1, #ARGV do
+      if vals[i] then seen[i] = '1' end
+    end
+  end
+end
+return table.concat(seen)
+`)
+
+// MarkMany records that group has handled every one of ids, for at least
+// the TTL, in one round trip. An error leaves either all of the marks or
+// none; marking again is harmless.
 func (r *Redis) MarkMany(ctx context.Context, group string, ids []string) error {
 	if err := checkIDs(group, ids); err != nil {
 		return fmt.Errorf("dedupe: mark: %w", err)
@@ -144,10 +177,20 @@ func (r *Redis) MarkMany(ctx context.Context, group string, ids []string) error 
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, id := range ids {
-			p.Set(ctx, r.Key(group, id), 1, r.ttl)
-		}
+	now := r.now()
+	p := r.periodOf(now)
+	// The hash expires one TTL after its period ends. The expiry is set
+	// relative to this clock, not as a Unix time, so the Redis server's
+	// clock does not matter.
+	expireIn := time.UnixMilli((p + 1) * r.period.Milliseconds()).Add(r.ttl).Sub(now)
+	key := r.key(group, p)
+	fields := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		fields = append(fields, id, 1)
+	}
+	_, err := r.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.HSet(ctx, key, fields...)
+		pl.PExpire(ctx, key, expireIn)
 		return nil
 	})
 	if err != nil {
@@ -156,8 +199,7 @@ func (r *Redis) MarkMany(ctx context.Context, group string, ids []string) error 
 	return nil
 }
 
-// checkIDs refuses an empty group or event id, which would make keys that
-// collide across groups or events.
+// checkIDs refuses an empty group or event id.
 func checkIDs(group string, ids []string) error {
 	if group == "" {
 		return errors.New("empty group")

@@ -34,13 +34,7 @@ func TestRedisContract(t *testing.T) {
 		if seen, err := d.Seen(ctx, "g2", "e1"); err != nil || seen {
 			t.Errorf("Seen for another group: expected false, nil; got %v, %v", seen, err)
 		}
-		ttl, err := r.Client.TTL(ctx, d.Key("g1", "e1")).Result()
-		if err != nil {
-			t.Fatalf("TTL: %v", err)
-		}
-		if ttl <= dedupe.DefaultTTL-time.Minute || ttl > dedupe.DefaultTTL {
-			t.Errorf("TTL of a mark: expected about %s, got %s", dedupe.DefaultTTL, ttl)
-		}
+		checkTTL(t, r, d.Key("g1", time.Now()))
 		if _, err := d.Seen(ctx, "", "e1"); err == nil {
 			t.Error("Seen with an empty group: expected an error, got nil")
 		}
@@ -67,13 +61,27 @@ func TestRedisBatchContract(t *testing.T) {
 			if ok, err := d.Seen(ctx, "g1", id); err != nil || !ok {
 				t.Errorf("Seen %s after MarkMany: expected true, nil; got %v, %v", id, ok, err)
 			}
-			ttl, err := r.Client.TTL(ctx, d.Key("g1", id)).Result()
-			if err != nil || ttl <= dedupe.DefaultTTL-time.Minute || ttl > dedupe.DefaultTTL {
-				t.Errorf("TTL of %s after MarkMany: expected about %s, got %s (%v)", id, dedupe.DefaultTTL, ttl, err)
-			}
 		}
+		checkTTL(t, r, d.Key("g1", time.Now()))
 		if seen, err := d.SeenMany(ctx, "g2", []string{"e1", "e2"}); err != nil || fmt.Sprint(seen) != "[false false]" {
 			t.Errorf("SeenMany for another group: expected [false false], nil; got %v, %v", seen, err)
+		}
+		// More ids than one lookup script takes: answered in chunks, in order.
+		many := make([]string, 9000)
+		for i := range many {
+			many[i] = fmt.Sprintf("m%d", i)
+		}
+		if err := d.MarkMany(ctx, "g1", []string{"m1", "m4500", "m8999"}); err != nil {
+			t.Fatalf("MarkMany: %v", err)
+		}
+		seenMany, err := d.SeenMany(ctx, "g1", many)
+		if err != nil || len(seenMany) != len(many) {
+			t.Fatalf("SeenMany of %d ids: got %d answers, %v", len(many), len(seenMany), err)
+		}
+		for i, s := range seenMany {
+			if want := i == 1 || i == 4500 || i == 8999; s != want {
+				t.Errorf("SeenMany of %d ids: id %d seen %v, expected %v", len(many), i, s, want)
+			}
 		}
 		if seen, err := d.SeenMany(ctx, "g1", nil); err != nil || len(seen) != 0 {
 			t.Errorf("SeenMany of nothing: expected no answers, nil; got %v, %v", seen, err)
@@ -87,16 +95,54 @@ func TestRedisBatchContract(t *testing.T) {
 	})
 }
 
-func TestRedisExpires(t *testing.T) {
-	r := testinfra.MiniRedis(t)
-	ctx := context.Background()
-	d := dedupe.NewRedis(r.Client, dedupe.Options{TTL: time.Hour})
-	if err := d.Mark(ctx, "g", "e"); err != nil {
-		t.Fatal(err)
+// checkTTL fails unless key, a day's hash of marks, expires between
+// DefaultTTL and DefaultTTL plus a day from now.
+func checkTTL(t *testing.T, r testinfra.Redis, key string) {
+	t.Helper()
+	ttl, err := r.Client.PTTL(context.Background(), key).Result()
+	if err != nil || ttl < dedupe.DefaultTTL-time.Minute || ttl > dedupe.DefaultTTL+24*time.Hour {
+		t.Errorf("TTL of %s: expected between %s and a day more, got %s (%v)", key, dedupe.DefaultTTL, ttl, err)
 	}
-	r.Mini.FastForward(time.Hour + time.Second)
-	if seen, err := d.Seen(ctx, "g", "e"); err != nil || seen {
-		t.Errorf("Seen after the TTL: expected false, nil; got %v, %v", seen, err)
+}
+
+// A mark is remembered for at least the TTL and forgotten after the TTL
+// and one period (TTL/7), wherever in its period it was made; a mark made
+// by a consumer whose clock runs one period ahead is seen too.
+func TestRedisExpires(t *testing.T) {
+	const ttl = 7 * time.Hour // periods of an hour
+	for _, offset := range []time.Duration{0, 30 * time.Minute, time.Hour - time.Millisecond} {
+		t.Run(offset.String(), func(t *testing.T) {
+			r := testinfra.MiniRedis(t)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC).Add(offset)
+			d := dedupe.NewRedis(r.Client, dedupe.Options{TTL: ttl, Now: func() time.Time { return now }})
+			if err := d.MarkMany(ctx, "g", []string{"e", "f"}); err != nil {
+				t.Fatal(err)
+			}
+			advance := func(by time.Duration) {
+				now = now.Add(by)
+				r.Mini.FastForward(by)
+			}
+			advance(ttl - time.Second)
+			if seen, err := d.SeenMany(ctx, "g", []string{"e", "f", "x"}); err != nil || fmt.Sprint(seen) != "[true true false]" {
+				t.Errorf("SeenMany just before the TTL: expected [true true false], nil; got %v, %v", seen, err)
+			}
+			advance(time.Hour + 2*time.Second)
+			if seen, err := d.Seen(ctx, "g", "e"); err != nil || seen {
+				t.Errorf("Seen after the TTL and a period: expected false, nil; got %v, %v", seen, err)
+			}
+			if keys := r.Mini.Keys(); len(keys) != 0 {
+				t.Errorf("keys after the TTL and a period: expected none, got %v", keys)
+			}
+
+			ahead := dedupe.NewRedis(r.Client, dedupe.Options{TTL: ttl, Now: func() time.Time { return now.Add(time.Hour) }})
+			if err := ahead.Mark(ctx, "g", "early"); err != nil {
+				t.Fatal(err)
+			}
+			if seen, err := d.Seen(ctx, "g", "early"); err != nil || !seen {
+				t.Errorf("Seen of a mark made an hour ahead: expected true, nil; got %v, %v", seen, err)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package kafkabus_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/ratewire/ratewire/shared/dedupe"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kafkabus"
 )
@@ -230,5 +232,71 @@ func TestBatchHandlerTransientFailureRetriesPerMessage(t *testing.T) {
 	// alone, and no more.
 	if o["ok"] != len(msgs) || o["dlq"] != 0 || o["retry"] < 1 || o["retry"] > 2 {
 		t.Errorf("outcomes: expected ok %d, no dlq, 1 or 2 retries; got %v", len(msgs), o)
+	}
+}
+
+// lookAheadDedupe is the harness's store, reporting each SeenMany that
+// asks about watch once armed is closed.
+type lookAheadDedupe struct {
+	*dedupe.Redis
+	watch string
+	armed <-chan struct{}
+	seen  chan struct{}
+	once  sync.Once
+}
+
+func (d *lookAheadDedupe) SeenMany(ctx context.Context, group string, ids []string) ([]bool, error) {
+	res, err := d.Redis.SeenMany(ctx, group, ids)
+	select {
+	case <-d.armed:
+		if slices.Contains(ids, d.watch) {
+			d.once.Do(func() { close(d.seen) })
+		}
+	default:
+	}
+	return res, err
+}
+
+// The worker looks up the next batch while it handles the current one. A
+// copy of an event fetched while the event's handler runs is looked up
+// before the event is marked, so the store says "new"; the copy is still
+// skipped, because it is checked against what the batch before handled.
+func TestLookAheadSkipsEventHandledMeanwhile(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	topic := event.TopicNewDataReceived // one partition: one worker
+	x := events(topic, 1, 1)[0]
+	inHandler := make(chan struct{})
+	store := &lookAheadDedupe{Redis: h.dedup, watch: idOf(x), armed: inHandler, seen: make(chan struct{})}
+	l := newLedger()
+	var first sync.Once
+	handler := func(ctx context.Context, m kafka.Message) error {
+		first.Do(func() {
+			close(inHandler)
+			select { // until the copy has been looked up
+			case <-store.seen:
+			case <-ctx.Done():
+			}
+		})
+		return l.handle(ctx, m)
+	}
+	const group = "look-ahead"
+	publish(t, h.w, x)
+	stop := runConsumer(t, h.consumer(t, group, []string{topic}, handler, func(c *kafkabus.ConsumerConfig) {
+		c.Dedupe = store
+	}))
+	select {
+	case <-inHandler:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event was not handled")
+	}
+	publish(t, h.w, x) // the copy, fetched while x's handler waits
+	h.waitCommitted(t, group, topic)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	l.assertExactlyOnce(t, []kafka.Message{x})
+	if o, want := h.outcomes(t, group), map[string]int{"ok": 1, "duplicate": 1}; !maps.Equal(o, want) {
+		t.Errorf("outcomes: expected %v, got %v", want, o)
 	}
 }

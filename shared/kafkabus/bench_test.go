@@ -20,10 +20,10 @@ import (
 // BenchmarkConsumerOverhead measures the runtime's own cost per message:
 // b.N events of exchange_rate_updated (3 partitions) drained by a bare
 // kafka-go group reader that only fetches, then by a Consumer with the Redis
-// dedupe store (miniredis), metrics and commits around a handler that does
-// nothing. It reports both rates from the first message to the last, and
-// their ratio; currency's BenchmarkConsumeExchangeRateUpdated adds the
-// currency handler on top.
+// dedupe store (miniredis), metrics and commits around handlers (a batch
+// handler and a per-message one) that do nothing. It reports both rates
+// from the first message to the last, and their ratio; currency's
+// BenchmarkConsumeExchangeRateUpdated adds the currency handlers on top.
 func BenchmarkConsumerOverhead(b *testing.B) {
 	k := startKafka(b)
 	w := newWriter(b, k)
@@ -66,6 +66,14 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 			Handler: func(context.Context, kafka.Message) error {
 				once.Do(func() { first = time.Now() })
 				if n.Add(1) == int64(b.N) {
+					last = time.Now()
+					close(done)
+				}
+				return nil
+			},
+			BatchHandler: func(_ context.Context, ms []kafka.Message) error {
+				once.Do(func() { first = time.Now() })
+				if n.Add(int64(len(ms))) == int64(b.N) {
 					last = time.Now()
 					close(done)
 				}

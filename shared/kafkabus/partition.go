@@ -19,12 +19,12 @@ import (
 const maxErrorHeader = 1024
 
 // In-hand batching. A worker takes every message already fetched, up to
-// maxInHand, and looks all their event ids up in one Dedupe call; the
-// fetching goroutine keeps up to fetchBuffer more ready meanwhile (on top
-// of the kafka-go reader's own queue of 100).
+// maxInHand, as one batch and looks all their event ids up in one Dedupe
+// call; the fetching goroutine keeps up to fetchBuffer more ready
+// meanwhile (on top of the kafka-go reader's own queue of 100).
 const (
-	maxInHand   = 256
-	fetchBuffer = 256
+	maxInHand   = 1024
+	fetchBuffer = 1024
 )
 
 // partitionWorker consumes one partition for one generation.
@@ -39,14 +39,24 @@ type partitionWorker struct {
 	mk        *marker
 	runner    *handlerRunner // nil until the first call
 
-	// Scratch space of processBatch, reused from batch to batch.
-	ids     []string
-	dup     []bool
-	ask     []string
-	askAt   []int
-	handled map[string]struct{} // event ids handled in the current batch
-	take    []bool              // which messages of the batch go to a BatchHandler
-	todo    []kafka.Message     // those messages
+	// Used by the preparing goroutine only (see prepare).
+	ask   []string
+	askAt []int
+
+	// Used by the handling goroutine only, reused from batch to batch.
+	handled     map[string]struct{} // event ids handled in the current batch
+	prevHandled map[string]struct{} // and in the one before
+	take        []bool              // which messages of the batch go to a BatchHandler
+	todo        []kafka.Message     // those messages
+}
+
+// inHand is a batch on its way from prepare to processBatch: the messages,
+// their event ids ("" without a Dedupe store) and which of them the store
+// or the marker's queue knew as handled when prepare looked them up.
+type inHand struct {
+	msgs []kafka.Message
+	ids  []string
+	dup  []bool
 }
 
 func newPartitionWorker(c *Consumer, dlq *Writer, cm *committer, topic string, partition int) *partitionWorker {
@@ -54,18 +64,20 @@ func newPartitionWorker(c *Consumer, dlq *Writer, cm *committer, topic string, p
 		c: c, dlq: dlq, cm: cm, topic: topic, partition: partition,
 		log:     c.log.With("topic", topic, "partition", partition),
 		metrics: c.metrics.forTopic(topic),
-		handled: map[string]struct{}{},
+		handled: map[string]struct{}{}, prevHandled: map[string]struct{}{},
 	}
 	w.mk = newMarker(w)
 	return w
 }
 
 // run fetches from offset and processes messages in order until ctx ends.
-// One goroutine fetches, so that the worker finds every message that
-// arrived while it was busy waiting in a buffer and can take them as one
-// batch; another writes dedupe marks (see marker). When ctx ends the
-// worker writes the marks still queued, once, so that the generation's
-// final commit covers every event handled.
+// It is a pipeline of goroutines: one fetches, so that every message that
+// arrived while the others were busy waits in a buffer; one prepares the
+// next batch (takes what is buffered, looks its event ids up in the Dedupe
+// store) while the worker's own goroutine handles the current one; one
+// writes dedupe marks (see marker). When ctx ends the worker writes the
+// marks still queued, once, so that the generation's final commit covers
+// every event handled.
 func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:          w.c.cfg.Brokers,
@@ -90,14 +102,19 @@ func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	}
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	in := make(chan kafka.Message, fetchBuffer)
+	// Unbuffered: prepare starts on the next batch only once the worker
+	// has taken the current one, so it is at most one batch ahead (see
+	// prepare) and two inHand buffers suffice.
+	ready := make(chan *inHand)
 	var bg sync.WaitGroup
 	bg.Go(func() { w.fetch(fetchCtx, r, in) })
+	bg.Go(func() { w.prepare(fetchCtx, in, ready) })
 	bg.Go(func() { w.mk.loop(ctx) })
 	// Handler calls get a context of this worker's own, so that creating
 	// and cancelling them does not contend with the other workers' on the
 	// generation's context.
 	wctx, cancel := context.WithCancel(ctx)
-	w.consume(wctx, in)
+	w.consume(wctx, ready)
 	cancel()
 	w.stopRunner()
 	stopFetch()
@@ -131,64 +148,97 @@ func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, in chan<- 
 	}
 }
 
-// consume takes the fetched messages in batches of whatever is ready and
-// processes them until ctx ends. A message taken but not done when ctx ends
-// stays uncommitted and the group redelivers it.
-func (w *partitionWorker) consume(ctx context.Context, in <-chan kafka.Message) {
-	batch := make([]kafka.Message, 0, maxInHand)
-	for {
-		clear(batch)
-		batch = batch[:0]
+// prepare takes the fetched messages in batches of whatever is ready, up
+// to maxInHand, looks their event ids up in the Dedupe store and passes
+// them on to consume, until ctx ends.
+//
+// It looks up batch k+1 while the worker handles batch k. Every batch
+// before k was done when the lookup began (the handoff of k waited for
+// the worker), so its handled events are in the marker's queue or in the
+// store, and lookup reads both; the events handled in batch k may be in
+// neither yet, and processBatch checks the batch against them itself.
+func (w *partitionWorker) prepare(ctx context.Context, in <-chan kafka.Message, ready chan<- *inHand) {
+	var bufs [2]inHand
+	for n := 0; ; n++ {
+		h := &bufs[n%2]
+		clear(h.msgs)
+		h.msgs, h.ids, h.dup = h.msgs[:0], h.ids[:0], h.dup[:0]
 		select {
 		case m := <-in:
-			batch = append(batch, m)
+			h.msgs = append(h.msgs, m)
 		case <-ctx.Done():
 			return
 		}
 	fill:
-		for len(batch) < maxInHand {
+		for len(h.msgs) < maxInHand {
 			select {
 			case m := <-in:
-				batch = append(batch, m)
+				h.msgs = append(h.msgs, m)
 			default:
 				break fill
 			}
 		}
-		if !w.processBatch(ctx, batch) {
+		dedupe := w.c.cfg.Dedupe
+		for _, m := range h.msgs {
+			id := ""
+			if dedupe != nil {
+				id = eventIDOf(m)
+			}
+			h.ids = append(h.ids, id)
+			h.dup = append(h.dup, false)
+		}
+		if dedupe != nil && !w.lookup(ctx, h) {
+			return
+		}
+		select {
+		case ready <- h:
+		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// processBatch takes every message of batch to done, in order, and reports
-// false if ctx ended first. Duplicates are known before any handler runs:
-// an event is one if the store has its mark, if its mark is still queued
-// (handled in an earlier batch, not yet written), or if it was handled
-// earlier in this batch (a producer's retry can write one event twice in a
-// row).
-func (w *partitionWorker) processBatch(ctx context.Context, batch []kafka.Message) bool {
-	dedupe := w.c.cfg.Dedupe
-	w.ids, w.dup = w.ids[:0], w.dup[:0]
-	for _, m := range batch {
-		id := ""
-		if dedupe != nil {
-			id = eventIDOf(m)
+// consume processes the prepared batches until ctx ends. A message taken
+// but not done when ctx ends stays uncommitted and the group redelivers
+// it.
+func (w *partitionWorker) consume(ctx context.Context, ready <-chan *inHand) {
+	for {
+		select {
+		case h := <-ready:
+			if !w.processBatch(ctx, h) {
+				return
+			}
+		case <-ctx.Done():
+			return
 		}
-		w.ids = append(w.ids, id)
-		w.dup = append(w.dup, false)
 	}
-	if dedupe != nil && !w.lookup(ctx, batch[0].Offset) {
-		return false
+}
+
+// processBatch takes every message of h to done, in order, and reports
+// false if ctx ended first. Duplicates are known before any handler runs:
+// an event is one if prepare found it handled (in the store or queued for
+// marking), if it was handled in the previous batch (while prepare was
+// looking this one up), or if it was handled earlier in this batch (a
+// producer's retry can write one event twice in a row).
+func (w *partitionWorker) processBatch(ctx context.Context, h *inHand) bool {
+	w.prevHandled, w.handled = w.handled, w.prevHandled
+	clear(w.handled)
+	if len(w.prevHandled) > 0 {
+		for i, id := range h.ids {
+			if _, done := w.prevHandled[id]; done && id != "" {
+				h.dup[i] = true
+			}
+		}
 	}
 	if w.c.cfg.BatchHandler != nil {
-		if ok, done := w.processAsOne(ctx, batch); done {
+		if ok, done := w.processAsOne(ctx, h); done {
 			return ok
 		}
 	}
 	clear(w.handled)
-	for i, m := range batch {
-		id := w.ids[i]
-		if _, again := w.handled[id]; w.dup[i] || (id != "" && again) {
+	for i, m := range h.msgs {
+		id := h.ids[i]
+		if _, again := w.handled[id]; h.dup[i] || (id != "" && again) {
 			w.metrics.outcome(outcomeDuplicate)
 			w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", id)
 			w.mk.add(m.Offset+1, "")
@@ -202,17 +252,16 @@ func (w *partitionWorker) processBatch(ctx context.Context, batch []kafka.Messag
 }
 
 // processAsOne hands the batch's messages that are no duplicates (by
-// w.dup, or by an event id seen earlier in the batch) to one BatchHandler
+// h.dup, or by an event id seen earlier in the batch) to one BatchHandler
 // call. done reports whether it took the batch to done (ok true) or ctx
 // ended first (ok false); when fewer than two messages need handling, or
 // the call failed, done is false and processBatch handles them one by one.
-func (w *partitionWorker) processAsOne(ctx context.Context, batch []kafka.Message) (ok, done bool) {
-	clear(w.handled)
+func (w *partitionWorker) processAsOne(ctx context.Context, h *inHand) (ok, done bool) {
 	w.take, w.todo = w.take[:0], w.todo[:0]
-	for i, m := range batch {
-		id := w.ids[i]
+	for i, m := range h.msgs {
+		id := h.ids[i]
 		_, again := w.handled[id]
-		take := !w.dup[i] && (id == "" || !again)
+		take := !h.dup[i] && (id == "" || !again)
 		if take {
 			if id != "" {
 				w.handled[id] = struct{}{}
@@ -247,28 +296,28 @@ func (w *partitionWorker) processAsOne(ctx context.Context, batch []kafka.Messag
 			"offset", todo[0].Offset, "messages", len(todo), "err", err)
 		return false, false
 	}
-	for i, m := range batch {
+	for i, m := range h.msgs {
 		if w.take[i] {
 			w.metrics.outcome(outcomeOK)
-			w.mk.add(m.Offset+1, w.ids[i])
+			w.mk.add(m.Offset+1, h.ids[i])
 			continue
 		}
 		w.metrics.outcome(outcomeDuplicate)
-		w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", w.ids[i])
+		w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", h.ids[i])
 		w.mk.add(m.Offset+1, "")
 	}
 	return true, true
 }
 
-// lookup sets w.dup for the ids of w.ids that are queued for marking or
+// lookup sets h.dup for the ids of h.ids that are queued for marking or
 // that the store has seen. The queue is read before the store is asked: an
 // id that leaves the queue in between has been written, so the store
 // answers for it.
-func (w *partitionWorker) lookup(ctx context.Context, firstOffset int64) bool {
-	w.mk.queuedOf(w.ids, w.dup)
+func (w *partitionWorker) lookup(ctx context.Context, h *inHand) bool {
+	w.mk.queuedOf(h.ids, h.dup)
 	w.ask, w.askAt = w.ask[:0], w.askAt[:0]
-	for i, id := range w.ids {
-		if id != "" && !w.dup[i] {
+	for i, id := range h.ids {
+		if id != "" && !h.dup[i] {
 			w.ask = append(w.ask, id)
 			w.askAt = append(w.askAt, i)
 		}
@@ -277,7 +326,7 @@ func (w *partitionWorker) lookup(ctx context.Context, firstOffset int64) bool {
 		return true
 	}
 	var seen []bool
-	if !w.retryForever(ctx, "dedupe lookup", firstOffset, func(ctx context.Context) (err error) {
+	if !w.retryForever(ctx, "dedupe lookup", h.msgs[0].Offset, func(ctx context.Context) (err error) {
 		seen, err = seenMany(ctx, w.c.cfg.Dedupe, w.c.cfg.GroupID, w.ask)
 		return err
 	}) {
@@ -285,7 +334,7 @@ func (w *partitionWorker) lookup(ctx context.Context, firstOffset int64) bool {
 	}
 	for j, s := range seen {
 		if s {
-			w.dup[w.askAt[j]] = true
+			h.dup[w.askAt[j]] = true
 		}
 	}
 	return true
