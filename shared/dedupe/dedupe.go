@@ -29,14 +29,15 @@ const periodsPerTTL = 7
 // per event id. A period's hash expires one TTL after the period ends, so
 // an id is remembered for at least the TTL and at most the TTL and one
 // period. Marking a batch is one HSET and one PEXPIRE (in MULTI/EXEC, so a
-// hash never lives without its expiry); looking a batch up is one script
-// that reads every hash that may still hold a mark (the periods of the
+// hash never lives without its expiry); looking a batch up is a pipeline
+// of EXISTS on every hash that may still hold a mark (the periods of the
 // last TTL, and the next one, where a consumer whose clock runs ahead may
-// have marked) and answers with one string. A key per event with its own
-// TTL, as before, cost a command per event, the consumer's largest cost
-// (BenchmarkConsumerOverhead). The group is a hash tag, so a group's hashes
-// share a Redis Cluster slot. Errors are returned as they are, and the
-// consumer treats them as transient.
+// have marked), then one of HMGET on those that exist. A key per event
+// with its own TTL, as before, cost a command per event, the consumer's
+// largest cost (BenchmarkConsumerOverhead). No Lua: miniredis, which the
+// tests and devstack use, runs scripts slowly. The group is a hash tag, so
+// a group's hashes share a Redis Cluster slot. Errors are returned as they
+// are, and the consumer treats them as transient.
 type Redis struct {
 	rdb    redis.Cmdable
 	prefix string
@@ -121,51 +122,38 @@ func (r *Redis) SeenMany(ctx context.Context, group string, ids []string) ([]boo
 	for q := now - periodsPerTTL; q <= now+1; q++ {
 		keys = append(keys, r.key(group, q))
 	}
-	seen := make([]bool, 0, len(ids))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), maxScriptIDs)]
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	// First which of the hashes exist (no marks were made in most periods
+	// of a young group, nor in the next one), then their fields.
+	exists := make([]*redis.IntCmd, len(keys))
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			exists[i] = p.Exists(ctx, k)
 		}
-		flags, err := seenScript.Run(ctx, r.rdb, keys, args...).Text()
-		if err != nil {
-			return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(chunk), group, err)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
+	}
+	seen := make([]bool, len(ids))
+	var fields []*redis.SliceCmd
+	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			if exists[i].Val() > 0 {
+				fields = append(fields, p.HMGet(ctx, k, ids...))
+			}
 		}
-		if len(flags) != len(chunk) {
-			return nil, fmt.Errorf("dedupe: seen %d events of %s: %d answers", len(chunk), group, len(flags))
-		}
-		for i := range flags {
-			seen = append(seen, flags[i] == '1')
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
+	}
+	for _, c := range fields {
+		for i, v := range c.Val() {
+			if v != nil {
+				seen[i] = true
+			}
 		}
 	}
 	return seen, nil
 }
-
-// maxScriptIDs bounds the ids of one seenScript call: Redis's Lua unpacks
-// at most about 8000 values, and miniredis's overflows its registry with a
-// few thousand. It matches the Consumer's largest batch.
-const maxScriptIDs = 1024
-
-// seenScript answers for every id of ARGV whether one of the hashes KEYS
-// has it as a field: a string of '1' (seen) and '0', one per id. Hashes
-// that do not exist (the periods before the first mark, the next one) cost
-// one EXISTS, and the answer is one short string rather than a reply per id
-// and hash.
-var seenScript = redis.NewScript(`
-local seen = {}
-for i = 1, #ARGV do seen[i] = '0' end
-for _, k in ipairs(KEYS) do
-  if redis.call('EXISTS', k) == 1 then
-    local vals = redis.call('HMGET', k, unpack(ARGV))
-    for i = 1, #ARGV do
-      if vals[i] then seen[i] = '1' end
-    end
-  end
-end
-return table.concat(seen)
-`)
 
 // MarkMany records that group has handled every one of ids, for at least
 // the TTL, in one round trip. An error leaves either all of the marks or

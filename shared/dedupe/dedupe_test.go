@@ -66,7 +66,7 @@ func TestRedisBatchContract(t *testing.T) {
 		if seen, err := d.SeenMany(ctx, "g2", []string{"e1", "e2"}); err != nil || fmt.Sprint(seen) != "[false false]" {
 			t.Errorf("SeenMany for another group: expected [false false], nil; got %v, %v", seen, err)
 		}
-		// More ids than one lookup script takes: answered in chunks, in order.
+		// Thousands of ids in one lookup, answered in order.
 		many := make([]string, 9000)
 		for i := range many {
 			many[i] = fmt.Sprintf("m%d", i)
