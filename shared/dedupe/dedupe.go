@@ -21,22 +21,22 @@ import (
 const DefaultTTL = 7 * 24 * time.Hour
 
 // periodsPerTTL is how many periods the TTL spans: marks of one period
-// share a hash, so a period is TTL/7, a day by default.
+// share a set, so a period is TTL/7, a day by default.
 const periodsPerTTL = 7
 
-// Redis stores the event ids a group handled in one hash per period (a
-// day by default): "<prefix>dedupe:<group>:<period start, UTC>", one field
-// per event id. A period's hash expires one TTL after the period ends, so
+// Redis stores the event ids a group handled in one set per period (a
+// day by default): "<prefix>dedupe:{<group>}:<period start, UTC>", one
+// member per event id (see member). A period's set expires one TTL after the period ends, so
 // an id is remembered for at least the TTL and at most the TTL and one
-// period. Marking a batch is one HSET and one PEXPIRE (in MULTI/EXEC, so a
-// hash never lives without its expiry); looking a batch up is a pipeline
-// of EXISTS on every hash that may still hold a mark (the periods of the
+// period. Marking a batch is one SADD and one PEXPIRE (in MULTI/EXEC, so a
+// set never lives without its expiry); looking a batch up is a pipeline
+// of EXISTS on every set that may still hold a mark (the periods of the
 // last TTL, and the next one, where a consumer whose clock runs ahead may
-// have marked), then one of HMGET on those that exist. A key per event
+// have marked), then one of SMISMEMBER on those that exist. A key per event
 // with its own TTL, as before, cost a command per event, the consumer's
 // largest cost (BenchmarkConsumerOverhead). No Lua: miniredis, which the
 // tests and devstack use, runs scripts slowly. The group is a hash tag, so
-// a group's hashes share a Redis Cluster slot. Errors are returned as they
+// a group's sets share a Redis Cluster slot. Errors are returned as they
 // are, and the consumer treats them as transient.
 type Redis struct {
 	rdb    redis.Cmdable
@@ -71,7 +71,7 @@ func NewRedis(rdb redis.Cmdable, o Options) *Redis {
 	return &Redis{rdb: rdb, prefix: o.KeyPrefix, ttl: o.TTL, period: period, now: o.Now}
 }
 
-// Key returns the hash that holds the marks group makes at t.
+// Key returns the set that holds the marks group makes at t.
 func (r *Redis) Key(group string, t time.Time) string {
 	return r.key(group, r.periodOf(t))
 }
@@ -83,7 +83,7 @@ func (r *Redis) periodOf(t time.Time) int64 {
 
 func (r *Redis) key(group string, p int64) string {
 	start := time.UnixMilli(p * r.period.Milliseconds()).UTC()
-	// The braces make the group a hash tag: all of a group's hashes share
+	// The braces make the group a hash tag: all of a group's sets share
 	// a Redis Cluster slot, so one script may read them together.
 	return r.prefix + "dedupe:{" + group + "}:" + start.Format("20060102T150405.000Z")
 }
@@ -122,7 +122,7 @@ func (r *Redis) SeenMany(ctx context.Context, group string, ids []string) ([]boo
 	for q := now - periodsPerTTL; q <= now+1; q++ {
 		keys = append(keys, r.key(group, q))
 	}
-	// First which of the hashes exist (no marks were made in most periods
+	// First which of the sets exist (no marks were made in most periods
 	// of a young group, nor in the next one), then their fields.
 	exists := make([]*redis.IntCmd, len(keys))
 	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -133,21 +133,25 @@ func (r *Redis) SeenMany(ctx context.Context, group string, ids []string) ([]boo
 	}); err != nil {
 		return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
 	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = member(id)
+	}
 	seen := make([]bool, len(ids))
-	var fields []*redis.SliceCmd
+	var found []*redis.BoolSliceCmd
 	if _, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			if exists[i].Val() > 0 {
-				fields = append(fields, p.HMGet(ctx, k, ids...))
+				found = append(found, p.SMIsMember(ctx, k, members...))
 			}
 		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("dedupe: seen %d events of %s: %w", len(ids), group, err)
 	}
-	for _, c := range fields {
-		for i, v := range c.Val() {
-			if v != nil {
+	for _, c := range found {
+		for i, in := range c.Val() {
+			if in {
 				seen[i] = true
 			}
 		}
@@ -167,17 +171,19 @@ func (r *Redis) MarkMany(ctx context.Context, group string, ids []string) error 
 	}
 	now := r.now()
 	p := r.periodOf(now)
-	// The hash expires one TTL after its period ends. The expiry is set
+	// The set expires one TTL after its period ends. The expiry is set
 	// relative to this clock, not as a Unix time, so the Redis server's
 	// clock does not matter.
 	expireIn := time.UnixMilli((p + 1) * r.period.Milliseconds()).Add(r.ttl).Sub(now)
 	key := r.key(group, p)
-	fields := make([]any, 0, 2*len(ids))
-	for _, id := range ids {
-		fields = append(fields, id, 1)
+	// One []string argument: go-redis expands it without boxing each
+	// member.
+	members := make([]string, len(ids))
+	for i, id := range ids {
+		members[i] = member(id)
 	}
 	_, err := r.rdb.TxPipelined(ctx, func(pl redis.Pipeliner) error {
-		pl.HSet(ctx, key, fields...)
+		pl.SAdd(ctx, key, members)
 		pl.PExpire(ctx, key, expireIn)
 		return nil
 	})
@@ -185,6 +191,44 @@ func (r *Redis) MarkMany(ctx context.Context, group string, ids []string) error 
 		return fmt.Errorf("dedupe: mark %d events of %s: %w", len(ids), group, err)
 	}
 	return nil
+}
+
+// member is how id is stored in a set: a canonical (lower-case) UUID, as
+// every ratewire producer writes, as "u" and its 16 bytes; anything else
+// as "s" and the id. The short form halves what Redis parses, hashes and
+// keeps per event; the first byte keeps the two forms apart.
+func member(id string) string {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return "s" + id
+	}
+	var b [17]byte
+	b[0] = 'u'
+	n := 1
+	for i := 0; i < 36; i += 2 {
+		if id[i] == '-' {
+			i--
+			continue
+		}
+		hi, ok1 := hexLower(id[i])
+		lo, ok2 := hexLower(id[i+1])
+		if !ok1 || !ok2 {
+			return "s" + id
+		}
+		b[n] = hi<<4 | lo
+		n++
+	}
+	return string(b[:])
+}
+
+// hexLower is the value of a lower-case hex digit.
+func hexLower(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // checkIDs refuses an empty group or event id.

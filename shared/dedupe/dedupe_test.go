@@ -3,6 +3,7 @@ package dedupe_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +165,22 @@ func TestRedisDownIsAnError(t *testing.T) {
 	if err := d.MarkMany(ctx, "g", []string{"e"}); err == nil {
 		t.Error("MarkMany with Redis down: expected an error, got nil")
 	}
+}
+
+// Ids that look alike but are not the same canonical UUID stay apart: the
+// compact form is used only for lower-case UUIDs.
+func TestRedisKeepsLookalikeIDsApart(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		ctx := context.Background()
+		d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix})
+		const id = "3f2b8c1e-9a4d-4e6f-8b1a-2c3d4e5f6a7b"
+		if err := d.Mark(ctx, "g", id); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{id, strings.ToUpper(id), strings.ReplaceAll(id, "-", ""), "{" + id + "}", id[:35] + "g"}
+		seen, err := d.SeenMany(ctx, "g", ids)
+		if err != nil || fmt.Sprint(seen) != "[true false false false false]" {
+			t.Errorf("SeenMany(%q) after marking %s: expected [true false false false false], got %v, %v", ids, id, seen, err)
+		}
+	})
 }

@@ -63,6 +63,30 @@ func (mk *marker) add(next int64, id string) {
 	}
 }
 
+// addAll queues every entry of es, in order, under one lock and with one
+// wake-up, so that a batch's marks go out in one write.
+func (mk *marker) addAll(es []markEntry) {
+	if len(es) == 0 {
+		return
+	}
+	if mk.w.c.cfg.Dedupe == nil {
+		mk.w.cm.done(mk.w.topic, mk.w.partition, es[len(es)-1].next)
+		return
+	}
+	mk.mu.Lock()
+	mk.queue = append(mk.queue, es...)
+	for _, e := range es {
+		if e.id != "" {
+			mk.queued[e.id]++
+		}
+	}
+	mk.mu.Unlock()
+	select {
+	case mk.wake <- struct{}{}:
+	default:
+	}
+}
+
 // queuedOf sets dup[i] for every ids[i] that is handled but not yet marked.
 func (mk *marker) queuedOf(ids []string, dup []bool) {
 	mk.mu.Lock()

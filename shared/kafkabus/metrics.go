@@ -108,7 +108,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 type topicMetrics struct {
 	m           *consumerMetrics
 	topic       string
-	outcomes    [numOutcomes]prometheus.Counter
+	counters    [numOutcomes]prometheus.Counter
 	duration    prometheus.Observer
 	lastHandled prometheus.Gauge
 }
@@ -121,16 +121,19 @@ func (m *consumerMetrics) forTopic(topic string) *topicMetrics {
 	return &topicMetrics{m: m, topic: topic}
 }
 
-func (t *topicMetrics) outcome(o outcome) {
-	if t == nil {
+func (t *topicMetrics) outcome(o outcome) { t.outcomes(o, 1) }
+
+// outcomes counts n messages of outcome o.
+func (t *topicMetrics) outcomes(o outcome, n int) {
+	if t == nil || n == 0 {
 		return
 	}
-	c := t.outcomes[o]
+	c := t.counters[o]
 	if c == nil {
 		c = t.m.messages.WithLabelValues(t.topic, t.m.group, outcomeNames[o])
-		t.outcomes[o] = c
+		t.counters[o] = c
 	}
-	c.Inc()
+	c.Add(float64(n))
 }
 
 // handled records one handler call of duration d that ended at end.

@@ -48,6 +48,7 @@ type partitionWorker struct {
 	prevHandled map[string]struct{} // and in the one before
 	take        []bool              // which messages of the batch go to a BatchHandler
 	todo        []kafka.Message     // those messages
+	done        []markEntry         // the batch's messages, for the marker
 }
 
 // inHand is a batch on its way from prepare to processBatch: the messages,
@@ -296,16 +297,20 @@ func (w *partitionWorker) processAsOne(ctx context.Context, h *inHand) (ok, done
 			"offset", todo[0].Offset, "messages", len(todo), "err", err)
 		return false, false
 	}
+	w.done = w.done[:0]
 	for i, m := range h.msgs {
+		id := ""
 		if w.take[i] {
-			w.metrics.outcome(outcomeOK)
-			w.mk.add(m.Offset+1, h.ids[i])
-			continue
+			id = h.ids[i]
+		} else {
+			w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", h.ids[i])
 		}
-		w.metrics.outcome(outcomeDuplicate)
-		w.log.Debug("duplicate event skipped", "offset", m.Offset, "event_id", h.ids[i])
-		w.mk.add(m.Offset+1, "")
+		w.done = append(w.done, markEntry{next: m.Offset + 1, id: id})
 	}
+	w.metrics.outcomes(outcomeOK, len(todo))
+	w.metrics.outcomes(outcomeDuplicate, len(h.msgs)-len(todo))
+	w.mk.addAll(w.done)
+	clear(w.done)
 	return true, true
 }
 
