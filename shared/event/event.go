@@ -3,7 +3,6 @@ package event
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/google/uuid"
@@ -133,7 +132,19 @@ func (e *ExchangeRateUpdated) meta() *Meta     { return &e.Meta }
 func (e *DataProcessingCompleted) meta() *Meta { return &e.Meta }
 func (e *CacheInvalidation) meta() *Meta       { return &e.Meta }
 
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+// isCurrencyCode reports whether s is three upper-case ASCII letters, the
+// shape of an ISO 4217 code.
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
 
 func (e *NewDataReceived) validate() error {
 	if e.Source == "" || e.DataCount < 0 || e.CollectionTime.IsZero() {
@@ -143,16 +154,17 @@ func (e *NewDataReceived) validate() error {
 }
 
 func (e *ExchangeRateUpdated) validate() error {
-	if !currencyCode.MatchString(e.CurrencyCode) {
+	if !isCurrencyCode(e.CurrencyCode) {
 		return fmt.Errorf("currency_code %q is not an ISO 4217 code", e.CurrencyCode)
 	}
 	if !e.DealBaseRate.IsPositive() {
 		return fmt.Errorf("deal_base_rate %s is not positive", e.DealBaseRate)
 	}
-	for name, d := range map[string]*decimal.Decimal{"tts": e.TTS, "ttb": e.TTB} {
-		if d != nil && !d.IsPositive() {
-			return fmt.Errorf("%s %s is not positive", name, d)
-		}
+	if e.TTS != nil && !e.TTS.IsPositive() {
+		return fmt.Errorf("tts %s is not positive", e.TTS)
+	}
+	if e.TTB != nil && !e.TTB.IsPositive() {
+		return fmt.Errorf("ttb %s is not positive", e.TTB)
 	}
 	if e.Source == "" || e.RecordedAt.IsZero() || e.Version < 1 {
 		return errors.New("exchange_rate_updated needs source, recorded_at and version >= 1")
