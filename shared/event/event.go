@@ -263,14 +263,13 @@ func Decode(topic string, value []byte) (Event, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown topic %q", ErrInvalid, topic)
 	}
-	// segmentio's decoder reads what encoding/json reads, about twice as
-	// fast: consumers decode every event (BenchmarkDecodeExchangeRateUpdated).
-	rest, err := json.Parse(value, ev, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s payload: %v", ErrInvalid, topic, err)
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %s payload: trailing data", ErrInvalid, topic)
+	if e, ok := ev.(*ExchangeRateUpdated); !ok || !decodeRateFast(value, e) {
+		if ok {
+			ev = &ExchangeRateUpdated{} // drop what the fast path read
+		}
+		if err := decodeJSON(topic, value, ev); err != nil {
+			return nil, err
+		}
 	}
 	m := ev.meta()
 	if m.EventType != typeOf(ev) {
@@ -286,6 +285,19 @@ func Decode(topic string, value []byte) (Event, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return ev, nil
+}
+
+// decodeJSON reads value into ev with the general decoder. segmentio's
+// decoder reads what encoding/json reads, about twice as fast.
+func decodeJSON(topic string, value []byte, ev Event) error {
+	rest, err := json.Parse(value, ev, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %s payload: %v", ErrInvalid, topic, err)
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: %s payload: trailing data", ErrInvalid, topic)
+	}
+	return nil
 }
 
 // Header returns the value of header key on m, or "".
