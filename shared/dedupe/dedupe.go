@@ -203,33 +203,33 @@ func member(id string) string {
 	}
 	var b [17]byte
 	b[0] = 'u'
-	n := 1
-	for i := 0; i < 36; i += 2 {
-		if id[i] == '-' {
-			i--
-			continue
-		}
-		hi, ok1 := hexLower(id[i])
-		lo, ok2 := hexLower(id[i+1])
-		if !ok1 || !ok2 {
+	for j, i := range uuidHexAt {
+		hi, lo := hexValue[id[i]], hexValue[id[i+1]]
+		if hi > 0xf || lo > 0xf {
 			return "s" + id
 		}
-		b[n] = hi<<4 | lo
-		n++
+		b[j+1] = hi<<4 | lo
 	}
 	return string(b[:])
 }
 
-// hexLower is the value of a lower-case hex digit.
-func hexLower(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// uuidHexAt are where the 16 bytes of a UUID's text start.
+var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// hexValue maps a lower-case hex digit to its value and any other byte to
+// 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // checkIDs refuses an empty group or event id.
 func checkIDs(group string, ids []string) error {

@@ -200,7 +200,7 @@ type ConsumerConfig struct {
 //   - each assigned partition has its own worker, which fetches, handles and
 //     then marks a message done, strictly in offset order, so per-key order
 //     holds and a slow or stuck partition does not hold up the others;
-//   - the worker takes every message already fetched (up to 1024) as one
+//   - the worker takes every message already fetched (up to 4096) as one
 //     batch and asks Dedupe about all of them at once, while it handles
 //     the batch before; with a BatchHandler
 //     it hands the batch's new events to one call, falling back to one

@@ -23,8 +23,8 @@ const maxErrorHeader = 1024
 // call; the fetching goroutine keeps up to fetchBuffer more ready
 // meanwhile (on top of the kafka-go reader's own queue of 100).
 const (
-	maxInHand   = 1024
-	fetchBuffer = 1024
+	maxInHand   = 4096
+	fetchBuffer = 4096
 )
 
 // partitionWorker consumes one partition for one generation.
