@@ -29,7 +29,7 @@ import (
 // benchCodes are the currencies the benchmark's events update in turn.
 var benchCodes = []string{"USD", "JPY", "EUR", "CNY", "GBP", "AUD", "CAD", "CHF", "HKD", "SGD", "THB", "VND"}
 
-// BenchmarkConsumeExchangeRateUpdated drains b.N exchange_rate_updated
+// BenchmarkConsumeExchangeRateUpdated drains N exchange_rate_updated
 // events from kfake twice in one run: once with a bare kafka-go group
 // Reader that only fetches (no handler, no commits: the ceiling), and once
 // through the full runtime (kafkabus.Consumer with Redis dedupe, metrics,
@@ -64,12 +64,13 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 		b.Fatal(err)
 	}
 
-	// Publish b.N valid events, versions rising per currency.
+	n := testinfra.BenchSize(b, 200_000)
+	// Publish n valid events, versions rising per currency.
 	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: k.Brokers(), ClientID: "bench"})
 	defer w.Close()
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	batch := make([]kafka.Message, 0, 1000)
-	for i := range b.N {
+	for i := range n {
 		code := benchCodes[i%len(benchCodes)]
 		v := int64(i/len(benchCodes) + 1)
 		ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1000+int64(i%500), 0),
@@ -80,7 +81,7 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 			b.Fatal(err)
 		}
 		batch = append(batch, m)
-		if len(batch) == cap(batch) || i == b.N-1 {
+		if len(batch) == cap(batch) || i == n-1 {
 			if err := w.Publish(ctx, batch...); err != nil {
 				b.Fatal(err)
 			}
@@ -91,12 +92,12 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 
 	// The ceiling: a bare group reader that fetches and does nothing else.
 	bare := func(round int) float64 {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-bare-%d-%d", b.N, round), GroupTopics: topic,
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-bare-%d-%d", n, round), GroupTopics: topic,
 			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
 			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
 		defer rd.Close()
 		var first time.Time
-		for i := range b.N {
+		for i := range n {
 			if _, err := rd.FetchMessage(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -104,7 +105,7 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 				first = time.Now()
 			}
 		}
-		return rate(b.N-1, time.Since(first))
+		return rate(n-1, time.Since(first))
 	}
 
 	// The runtime: the currency service's consumer as currency.Run wires it,
@@ -122,20 +123,20 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 			handleBatch = func(context.Context, []kafka.Message) error { return nil }
 		}
 		var (
-			n     atomic.Int64
-			once  sync.Once
-			first time.Time
-			last  time.Time
-			done  = make(chan struct{})
+			handled atomic.Int64
+			once    sync.Once
+			first   time.Time
+			last    time.Time
+			done    = make(chan struct{})
 		)
 		count := func(k int) {
-			if n.Add(int64(k)) == int64(b.N) {
+			if handled.Add(int64(k)) == int64(n) {
 				last = time.Now()
 				close(done)
 			}
 		}
 		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
-			Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-%s-%d-%d", name, b.N, round), Topics: topic, Logger: log,
+			Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-%s-%d-%d", name, n, round), Topics: topic, Logger: log,
 			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix}), Registerer: prometheus.NewRegistry(),
 			Handler: func(ctx context.Context, m kafka.Message) error {
 				once.Do(func() { first = time.Now() })
@@ -163,20 +164,17 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Minute):
-			b.Fatalf("runtime handled %d of %d events", n.Load(), b.N)
+			b.Fatalf("runtime handled %d of %d events", handled.Load(), n)
 		}
 		cancel()
 		<-stopped
-		return rate(b.N-1, last.Sub(first))
+		return rate(n-1, last.Sub(first))
 	}
 
 	// Rounds of the three, interleaved, so that a spell of load on the
 	// machine does not fall on one side only; the figures are medians,
 	// the ratios the medians of each round's own.
-	rounds := 3
-	if b.N < 100 {
-		rounds = 1 // only Go's probe runs are this small; no figures
-	}
+	const rounds = 3
 	var bares, runtimes, noops, ratios, noopRatios []float64
 	b.ResetTimer()
 	for round := range rounds {
@@ -187,9 +185,6 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 		ratios, noopRatios = append(ratios, runtimeRate/bareRate), append(noopRatios, noopRate/bareRate)
 	}
 	b.StopTimer()
-	if b.N < 100 {
-		return
-	}
 	b.ReportMetric(median(runtimes), "events/s")
 	b.ReportMetric(median(bares), "bare_events/s")
 	b.ReportMetric(median(ratios), "ratio")

@@ -18,31 +18,32 @@ import (
 )
 
 // BenchmarkConsumerOverhead measures the runtime's own cost per message:
-// b.N events of exchange_rate_updated (3 partitions) drained by a bare
+// 200,000 (or -benchtime N x) events of exchange_rate_updated (3 partitions) drained by a bare
 // kafka-go group reader that only fetches, then by a Consumer with the Redis
 // dedupe store (miniredis), metrics and commits around handlers (a batch
 // handler and a per-message one) that do nothing. It reports both rates
 // from the first message to the last, and their ratio; currency's
 // BenchmarkConsumeExchangeRateUpdated adds the currency handlers on top.
 func BenchmarkConsumerOverhead(b *testing.B) {
+	n := testinfra.BenchSize(b, 200_000)
 	k := startKafka(b)
 	w := newWriter(b, k)
 	r := testinfra.MiniRedis(b)
 	topic := event.TopicExchangeRateUpdated
-	for sent := 0; sent < b.N; {
-		n := min(1000, b.N-sent)
-		publish(b, w, events(topic, n, 12)...)
-		sent += n
+	for sent := 0; sent < n; {
+		chunk := min(1000, n-sent)
+		publish(b, w, events(topic, chunk, 12)...)
+		sent += chunk
 	}
 	ctx := context.Background()
 
 	bare := func() float64 {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bare-%d", b.N), GroupTopics: []string{topic},
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bare-%d", n), GroupTopics: []string{topic},
 			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
 			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
 		defer rd.Close()
 		var first time.Time
-		for i := range b.N {
+		for i := range n {
 			if _, err := rd.FetchMessage(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -50,22 +51,22 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 				first = time.Now()
 			}
 		}
-		return float64(b.N-1) / time.Since(first).Seconds()
+		return float64(n-1) / time.Since(first).Seconds()
 	}
 
 	runtime := func() float64 {
 		var (
-			n           atomic.Int64
+			handled     atomic.Int64
 			once        sync.Once
 			first, last time.Time
 			done        = make(chan struct{})
 		)
 		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
-			Brokers: k.Brokers(), GroupID: fmt.Sprintf("noop-%d", b.N), Topics: []string{topic}, Logger: testLogger(),
+			Brokers: k.Brokers(), GroupID: fmt.Sprintf("noop-%d", n), Topics: []string{topic}, Logger: testLogger(),
 			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{}), Registerer: prometheus.NewRegistry(),
 			Handler: func(context.Context, kafka.Message) error {
 				once.Do(func() { first = time.Now() })
-				if n.Add(1) == int64(b.N) {
+				if handled.Add(1) == int64(n) {
 					last = time.Now()
 					close(done)
 				}
@@ -73,7 +74,7 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 			},
 			BatchHandler: func(_ context.Context, ms []kafka.Message) error {
 				once.Do(func() { first = time.Now() })
-				if n.Add(int64(len(ms))) == int64(b.N) {
+				if handled.Add(int64(len(ms))) == int64(n) {
 					last = time.Now()
 					close(done)
 				}
@@ -88,16 +89,13 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
-		return float64(b.N-1) / last.Sub(first).Seconds()
+		return float64(n-1) / last.Sub(first).Seconds()
 	}
 
 	b.ResetTimer()
 	bareRate := bare()
 	runtimeRate := runtime()
 	b.StopTimer()
-	if b.N < 100 {
-		return // too few events for a rate: only Go's probe runs are this small
-	}
 	b.ReportMetric(runtimeRate, "events/s")
 	b.ReportMetric(bareRate, "bare_events/s")
 	b.ReportMetric(runtimeRate/bareRate, "ratio")

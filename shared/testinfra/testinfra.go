@@ -201,3 +201,15 @@ func newClient(t testing.TB, u string) *redis.Client {
 func (d Database) String() string {
 	return fmt.Sprintf("%s(%s)", d.Name, strings.SplitN(d.URL, "?", 2)[0])
 }
+
+// BenchSize is how much work a benchmark that measures a rate over one
+// long run should do: b.N when it is given (-benchtime 50000x), else
+// probe. Go's first call of a benchmark has b.N 1, and when that run lasts
+// longer than -benchtime Go stops there, so probe makes the default
+// `go test -bench` measure probe items rather than a handful.
+func BenchSize(b *testing.B, probe int) int {
+	if b.N > 1 {
+		return b.N
+	}
+	return probe
+}
