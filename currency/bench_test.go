@@ -19,7 +19,6 @@ import (
 	"github.com/ratewire/ratewire/currency/internal/store"
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/dedupe"
-	"github.com/ratewire/ratewire/shared/embedded"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kafkabus"
 	"github.com/ratewire/ratewire/shared/logx"
@@ -43,7 +42,9 @@ var benchCodes = []string{"USD", "JPY", "EUR", "CNY", "GBP", "AUD", "CAD", "CHF"
 // between noop and bare the runtime's (a dedupe lookup and one SADD of
 // marks per batch, metrics, commits).
 //
-// It runs once on miniredis (in this process, so it shares the CPU with
+// Kafka runs in a process of its own (testinfra.KafkaProcess), so the
+// consumers' garbage collector does not mark the broker's copy of every
+// event, as it would not in production. It runs once on miniredis (in this process, so it shares the CPU with
 // the consumer and runs Lua in Go) and once on the Redis server of
 // RATEWIRE_TEST_REDIS_URL, as in production.
 func BenchmarkConsumeExchangeRateUpdated(b *testing.B) {
@@ -52,11 +53,7 @@ func BenchmarkConsumeExchangeRateUpdated(b *testing.B) {
 }
 
 func benchConsume(b *testing.B, r testinfra.Redis) {
-	k, err := embedded.StartKafka(embedded.KafkaOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	brokers := testinfra.KafkaProcess(b)
 	dbURL := testinfra.SQLiteURL(b)
 	db := testinfra.OpenDB(b, dbURL)
 	ctx := context.Background()
@@ -66,7 +63,7 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 
 	n := testinfra.BenchSize(b, 200_000)
 	// Publish n valid events, versions rising per currency.
-	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: k.Brokers(), ClientID: "bench"})
+	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, ClientID: "bench"})
 	defer w.Close()
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	batch := make([]kafka.Message, 0, 1000)
@@ -92,7 +89,7 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 
 	// The ceiling: a bare group reader that fetches and does nothing else.
 	bare := func(round int) float64 {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-bare-%d-%d", n, round), GroupTopics: topic,
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-bare-%d-%d", n, round), GroupTopics: topic,
 			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
 			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
 		defer rd.Close()
@@ -136,7 +133,7 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 			}
 		}
 		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
-			Brokers: k.Brokers(), GroupID: fmt.Sprintf("bench-%s-%d-%d", name, n, round), Topics: topic, Logger: log,
+			Brokers: brokers, GroupID: fmt.Sprintf("bench-%s-%d-%d", name, n, round), Topics: topic, Logger: log,
 			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix}), Registerer: prometheus.NewRegistry(),
 			Handler: func(ctx context.Context, m kafka.Message) error {
 				once.Do(func() { first = time.Now() })

@@ -17,7 +17,8 @@ import (
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
-// BenchmarkConsumerOverhead measures the runtime's own cost per message:
+// BenchmarkConsumerOverhead measures the runtime's own cost per message,
+// with Kafka in a process of its own (testinfra.KafkaProcess):
 // 200,000 (or -benchtime N x) events of exchange_rate_updated (3 partitions) drained by a bare
 // kafka-go group reader that only fetches, then by a Consumer with the Redis
 // dedupe store (miniredis), metrics and commits around handlers (a batch
@@ -26,8 +27,9 @@ import (
 // BenchmarkConsumeExchangeRateUpdated adds the currency handlers on top.
 func BenchmarkConsumerOverhead(b *testing.B) {
 	n := testinfra.BenchSize(b, 200_000)
-	k := startKafka(b)
-	w := newWriter(b, k)
+	brokers := testinfra.KafkaProcess(b)
+	w := kafkabus.NewWriter(kafkabus.WriterConfig{Brokers: brokers, ClientID: "bench"})
+	defer w.Close()
 	r := testinfra.MiniRedis(b)
 	topic := event.TopicExchangeRateUpdated
 	for sent := 0; sent < n; {
@@ -38,7 +40,7 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 	ctx := context.Background()
 
 	bare := func() float64 {
-		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers(), GroupID: fmt.Sprintf("bare-%d", n), GroupTopics: []string{topic},
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupID: fmt.Sprintf("bare-%d", n), GroupTopics: []string{topic},
 			StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, HeartbeatInterval: time.Second,
 			SessionTimeout: 10 * time.Second, JoinGroupBackoff: time.Second})
 		defer rd.Close()
@@ -62,7 +64,7 @@ func BenchmarkConsumerOverhead(b *testing.B) {
 			done        = make(chan struct{})
 		)
 		c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
-			Brokers: k.Brokers(), GroupID: fmt.Sprintf("noop-%d", n), Topics: []string{topic}, Logger: testLogger(),
+			Brokers: brokers, GroupID: fmt.Sprintf("noop-%d", n), Topics: []string{topic}, Logger: testLogger(),
 			Dedupe: dedupe.NewRedis(r.Client, dedupe.Options{}), Registerer: prometheus.NewRegistry(),
 			Handler: func(context.Context, kafka.Message) error {
 				once.Do(func() { first = time.Now() })

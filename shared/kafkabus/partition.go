@@ -142,9 +142,13 @@ func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, in chan<- 
 		}
 		delay = fetchErrorBackoff
 		select {
-		case in <- m:
-		case <-ctx.Done():
-			return
+		case in <- m: // the common case, without a full select
+		default:
+			select {
+			case in <- m:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
