@@ -96,7 +96,7 @@ func TestRedisBatchContract(t *testing.T) {
 	})
 }
 
-// checkTTL fails unless key, a day's hash of marks, expires between
+// checkTTL fails unless key, a day's set of marks, expires between
 // DefaultTTL and DefaultTTL plus a day from now.
 func checkTTL(t *testing.T, r testinfra.Redis, key string) {
 	t.Helper()

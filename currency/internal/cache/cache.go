@@ -146,15 +146,10 @@ func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
 // script call.
 func (c *Cache) PutMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, false) }
 
-// Refresh implements rates.Cache: like Put, but an entry of the same
-// version is replaced too, for what is derived at fill time (the change
-// against the previous KST day) may have moved without a new version.
-func (c *Cache) Refresh(ctx context.Context, r rates.Rate) error {
-	return c.put(ctx, []rates.Rate{r}, true)
-}
-
-// RefreshMany implements rates.Cache: Refresh of every rate in one script
-// call.
+// RefreshMany implements rates.Cache: like PutMany, but entries of the
+// same version are replaced too, for what is derived at fill time (the
+// change against the previous KST day) may have moved without a new
+// version.
 func (c *Cache) RefreshMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, true) }
 
 func (c *Cache) put(ctx context.Context, rs []rates.Rate, replaceEqual bool) error {

@@ -68,9 +68,8 @@ type Cache interface {
 	Put(ctx context.Context, r Rate) error
 	// PutMany is Put of each rate in turn, in one write.
 	PutMany(ctx context.Context, rs []Rate) error
-	// Refresh is Put that also replaces an entry of the same version.
-	Refresh(ctx context.Context, r Rate) error
-	// RefreshMany is Refresh of each rate in turn, in one write.
+	// RefreshMany is PutMany that also replaces entries of the same
+	// version.
 	RefreshMany(ctx context.Context, rs []Rate) error
 	Invalidate(ctx context.Context, floors map[string]int64) error
 }
@@ -255,11 +254,7 @@ func (s *Service) previousClose(ctx context.Context, code string, day time.Time)
 // Apply puts an updated rate (from an exchange_rate_updated event) into
 // the cache; an older version than the cached one is ignored.
 func (s *Service) Apply(ctx context.Context, r Rate) error {
-	r, err := s.Complete(ctx, r)
-	if err != nil {
-		return err
-	}
-	return s.cache.Put(ctx, r)
+	return s.ApplyMany(ctx, []Rate{r})
 }
 
 // ApplyMany is Apply of each rate of rs in turn, in one cache write. Of
