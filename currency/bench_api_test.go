@@ -16,6 +16,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/ratewire/ratewire/currency"
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
@@ -135,11 +137,9 @@ func BenchmarkFreshness(b *testing.B) {
 	s := newBenchStack(b, map[string]string{
 		"RATEWIRE_PROVIDERS": "simulated", "RATEWIRE_INGEST_SCHEDULE": "0 0 1 1 *", // no scheduled runs in the window
 	})
-	var clock atomic.Int64
-	clock.Store(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC).UnixNano())
-	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
 	ing := s.run(b, func(ctx context.Context, cfg config.Config, ln net.Listener) error {
-		return ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Now: now})
+		return ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Clock: clock})
 	})
 	cur := s.run(b, runCurrency)
 	db := testinfra.OpenDB(b, s.dbURL)
@@ -166,7 +166,7 @@ func BenchmarkFreshness(b *testing.B) {
 		var fromCommit, fromRequest []time.Duration
 		last := dbVersion()
 		for tries := 0; len(fromCommit) < updates && tries < 4*updates; tries++ {
-			clock.Add(int64(5 * time.Minute))
+			clock.Advance(5 * time.Minute)
 			req, _ := http.NewRequest(http.MethodPost, ing+"/api/v1/ingest/run", nil)
 			req.Header.Set("Authorization", "Bearer "+adminToken)
 			t0 := time.Now()

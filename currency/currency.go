@@ -77,8 +77,8 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	cons, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: cfg.KafkaBrokers, GroupID: consumer.GroupID, Topics: event.TopicNames(),
 		Handler: consumer.Handler(svc, log), BatchHandler: consumer.BatchHandler(svc, log), Logger: log,
-		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix}),
-		Registerer: reg,
+		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix, Now: opts.Now}),
+		Registerer: reg, Now: opts.Now,
 	})
 	if err != nil {
 		return err

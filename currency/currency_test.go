@@ -64,7 +64,9 @@ func start(t *testing.T) env {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- currency.Run(runCtx, cfg, currency.Options{Listener: ln}) }()
+	go func() {
+		done <- currency.Run(runCtx, cfg, currency.Options{Listener: ln, Now: func() time.Time { return at.Add(time.Hour) }})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

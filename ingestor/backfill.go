@@ -64,11 +64,7 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 	if !o.To.After(o.From) {
 		return BackfillResult{}, fmt.Errorf("backfill: empty range %s .. %s", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339))
 	}
-	p, err := provider.New(o.Provider, provider.Settings{
-		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
-		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
-		FrankfurterURL: cfg.FrankfurterURL, Now: o.Now,
-	})
+	p, err := provider.New(o.Provider, providerSettings(cfg, now))
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("backfill: %w", err)
 	}
@@ -110,7 +106,7 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 	for i := range batches {
 		// Absurd or malformed quotes are dropped as in a live run; jumps are
 		// not judged, since history has no "last known" rate to judge by.
-		batches[i].Quotes, _ = ingest.Validate(log, batches[i], nil, 1)
+		batches[i].Quotes, _ = ingest.Validate(log, batches[i], nil, 1, now())
 	}
 	last := batches[len(batches)-1]
 	if err := st.SaveBatches(ctx, batches[:len(batches)-1], res.RunID, now()); err != nil {
@@ -120,7 +116,7 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 		res.Batches++
 		res.Observations += len(b.Quotes)
 	}
-	run := store.Run{ID: res.RunID, Trigger: "backfill", Status: ingest.StatusSuccess, Provider: last.Source,
+	run := store.Run{ID: res.RunID, Trigger: "backfill", Status: ingest.StatusSuccess, Provider: last.Source, RateDate: ingest.RateDate(last),
 		Fetched: res.Observations + len(last.Quotes), StartedAt: started, FinishedAt: now().UTC()}
 	run.DurationMS = run.FinishedAt.Sub(started).Milliseconds()
 	if _, err := st.CommitRun(ctx, last, run, func(changed []rate.Latest) ([]store.OutboxMessage, error) {

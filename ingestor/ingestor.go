@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/robfig/cron/v3"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor/internal/httpapi"
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
+	"github.com/ratewire/ratewire/ingestor/internal/schedule"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/httpx"
@@ -36,8 +37,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock drives everything time-sensitive: provider days and
+	// publication windows, validation, run records, the cron schedule and
+	// retention. nil means the real clock; tests pass a fake one.
+	Clock clockwork.Clock
 }
 
 // Run starts the ingestor and blocks until ctx ends. It then stops the
@@ -51,7 +54,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if err := errors.Join(cfg.RequireDatabase(), cfg.RequireKafka()); err != nil {
 		return err
 	}
-	providers, err := buildProviders(cfg, opts)
+	clock := opts.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	providers, err := buildProviders(cfg, clock.Now)
 	if err != nil {
 		return err
 	}
@@ -69,12 +76,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	defer writer.Close()
 
 	reg := metrics.NewRegistry(ServiceName)
-	relay, err := ingest.NewRelay(st, writer, log, reg, opts.Now)
+	relay, err := ingest.NewRelay(st, writer, log, reg, clock.Now)
 	if err != nil {
 		return err
 	}
 	svc, err := ingest.New(ingest.Config{
-		Providers: providers, Store: st, Logger: log, Registry: reg, Classify: classify, Now: opts.Now,
+		Providers: providers, Store: st, Logger: log, Registry: reg, Classify: classify, Now: clock.Now,
 		Published: relay.Wake,
 	})
 	if err != nil {
@@ -92,20 +99,20 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	defer func() { stopRelay(); <-relayDone }()
 
 	spec := Schedule(cfg)
-	sched := cron.New(
-		cron.WithLocation(cfg.IngestTimezone),
-		cron.WithLogger(cronLogger{log}),
-		cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
-	)
-	ingestID, err := sched.AddFunc(spec, func() { _, _ = svc.Run(ctx, "schedule") })
+	sched := schedule.New(clock, cfg.IngestTimezone, log)
+	ingestID, err := sched.Add("ingest", spec, func(ctx context.Context) { _, _ = svc.Run(ctx, "schedule") })
 	if err != nil {
-		return fmt.Errorf("ingestor: schedule %q: %w", spec, err)
+		return fmt.Errorf("ingestor: %w", err)
 	}
-	if _, err := sched.AddFunc(RetentionSchedule, func() { retention(ctx, st, cfg.RetentionDays, log, opts.Now) }); err != nil {
-		return fmt.Errorf("ingestor: retention schedule: %w", err)
+	if _, err := sched.Add("retention", RetentionSchedule, func(ctx context.Context) {
+		retention(ctx, st, cfg.RetentionDays, log, clock.Now)
+	}); err != nil {
+		return fmt.Errorf("ingestor: %w", err)
 	}
-	sched.Start()
-	defer func() { <-sched.Stop().Done() }()
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.Run(schedCtx) }()
+	defer func() { stopSched(); <-schedDone }()
 	log.Info("ingestion scheduled", "schedule", spec, "timezone", cfg.IngestTimezone.String(),
 		"providers", cfg.Providers, "retention_days", cfg.RetentionDays)
 
@@ -120,7 +127,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	httpapi.RegisterOpenAPI(engine)
 	httpapi.Register(engine, svc, httpapi.Schedule{
 		Spec: spec, Timezone: cfg.IngestTimezone.String(),
-		Next: func() time.Time { return sched.Entry(ingestID).Next },
+		Next: func() time.Time { return sched.Next(ingestID) },
 	}, st.OutboxBacklog, cfg.AdminToken)
 	if opts.Listener != nil {
 		return httpx.ServeListener(ctx, opts.Listener, engine, log)
@@ -151,9 +158,6 @@ func Schedule(cfg config.Config) string {
 // retention deletes raw observations older than the retention period and
 // outbox rows published more than a week ago; daily aggregates stay.
 func retention(ctx context.Context, st *store.Store, days int, log *slog.Logger, now func() time.Time) {
-	if now == nil {
-		now = time.Now
-	}
 	cut := now().AddDate(0, 0, -days)
 	obs, err := st.PurgeObservations(ctx, cut, 5000)
 	if err != nil {
@@ -168,12 +172,8 @@ func retention(ctx context.Context, st *store.Store, days int, log *slog.Logger,
 	log.Info("retention done", "observations_deleted", obs, "outbox_deleted", sent, "before", cut.Format(time.RFC3339))
 }
 
-func buildProviders(cfg config.Config, opts Options) ([]provider.Provider, error) {
-	settings := provider.Settings{
-		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
-		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
-		FrankfurterURL: cfg.FrankfurterURL, Now: opts.Now,
-	}
+func buildProviders(cfg config.Config, now func() time.Time) ([]provider.Provider, error) {
+	settings := providerSettings(cfg, now)
 	out := make([]provider.Provider, 0, len(cfg.Providers))
 	for _, name := range cfg.Providers {
 		p, err := provider.New(name, settings)
@@ -183,6 +183,15 @@ func buildProviders(cfg config.Config, opts Options) ([]provider.Provider, error
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// providerSettings is what the providers read of cfg, on clock now.
+func providerSettings(cfg config.Config, now func() time.Time) provider.Settings {
+	return provider.Settings{
+		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
+		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
+		FrankfurterURL: cfg.FrankfurterURL, Now: now,
+	}
 }
 
 // classify maps the providers' error kinds onto the run's failover rules.
@@ -201,14 +210,6 @@ func classify(err error) (ingest.Failure, time.Duration) {
 	default:
 		return ingest.Retry, 0
 	}
-}
-
-// cronLogger sends robfig/cron's logging to slog.
-type cronLogger struct{ log *slog.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
 }
 
 // Migrate applies the ingestor's schema to db. The currency and history

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
@@ -40,7 +42,7 @@ func TestRunPublishesOnStartAndOnDemand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Now: func() time.Time { return at }})
+		done <- ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Clock: clockwork.NewFakeClockAt(at)})
 	}()
 	defer func() {
 		cancel()

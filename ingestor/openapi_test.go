@@ -9,10 +9,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
@@ -37,7 +40,9 @@ func TestOpenAPI(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln}) }()
+	// 00:30 KST on a Sunday: nothing here depends on the hour.
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 11, 28, 15, 30, 0, 0, time.UTC))
+	go func() { done <- ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Clock: clk}) }()
 	defer func() { cancel(); <-done }()
 	base := "http://" + ln.Addr().String()
 	waitFor(t, "the start-up run", func() bool {

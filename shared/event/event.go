@@ -81,8 +81,14 @@ type ExchangeRateUpdated struct {
 	TTB          *decimal.Decimal `json:"ttb"`
 	Source       string           `json:"source"`
 	RecordedAt   time.Time        `json:"recorded_at"`
-	UpdatedAt    time.Time        `json:"updated_at"`
-	Version      int64            `json:"version"`
+	// RateDate is the bank day (KST, YYYY-MM-DD) the rate belongs to:
+	// for Korea Eximbank the day it was published for, which a rate
+	// carried over a weekend or holiday keeps. Optional (omitted by
+	// producers before it existed): consumers then take the KST day of
+	// RecordedAt.
+	RateDate  string    `json:"rate_date,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
 }
 
 // DataProcessingCompleted closes a run; it is the last event of the run.
@@ -168,6 +174,11 @@ func (e *ExchangeRateUpdated) validate() error {
 	}
 	if e.Source == "" || e.RecordedAt.IsZero() || e.Version < 1 {
 		return errors.New("exchange_rate_updated needs source, recorded_at and version >= 1")
+	}
+	if e.RateDate != "" {
+		if _, err := time.Parse(time.DateOnly, e.RateDate); err != nil {
+			return fmt.Errorf("rate_date %q is not a YYYY-MM-DD day", e.RateDate)
+		}
 	}
 	return nil
 }

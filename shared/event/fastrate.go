@@ -75,6 +75,8 @@ func (p *rateParser) field(key []byte, e *ExchangeRateUpdated) bool {
 		return p.text(&e.CurrencyName)
 	case "source":
 		return p.text(&e.Source)
+	case "rate_date":
+		return p.text(&e.RateDate)
 	case "schema_version":
 		n, ok := p.integer(strconv.IntSize)
 		e.SchemaVersion = int(n)

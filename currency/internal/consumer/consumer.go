@@ -116,7 +116,7 @@ func BatchHandler(svc Service, log *slog.Logger) func(ctx context.Context, ms []
 func rateOf(e *event.ExchangeRateUpdated) rates.Rate {
 	return rates.Rate{
 		Code: e.CurrencyCode, Name: e.CurrencyName, DealBaseRate: e.DealBaseRate, TTS: e.TTS, TTB: e.TTB,
-		Source: e.Source, RecordedAt: e.RecordedAt, Version: e.Version,
+		Source: e.Source, RecordedAt: e.RecordedAt, RateDate: e.RateDate, Version: e.Version,
 	}
 }
 

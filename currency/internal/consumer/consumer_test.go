@@ -62,7 +62,8 @@ func rateMsg(t *testing.T, code string, v int64) kafka.Message {
 
 func invalidationMsg(t *testing.T, keys ...string) kafka.Message {
 	t.Helper()
-	ev := &event.CacheInvalidation{CacheKeys: keys, InvalidationType: "rates_updated", InvalidatedAt: time.Now()}
+	ev := &event.CacheInvalidation{CacheKeys: keys, InvalidationType: "rates_updated",
+		InvalidatedAt: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)}
 	event.Stamp(ev, "run")
 	m, err := event.Encode(ev, "test")
 	if err != nil {

@@ -38,7 +38,14 @@ type Rate struct {
 	ChangePercent *decimal.Decimal `json:"change_percent"`
 	Source        string           `json:"source"`
 	RecordedAt    time.Time        `json:"recorded_at"`
-	Version       int64            `json:"version"`
+	// RateDate is the bank day (KST, YYYY-MM-DD) the rate belongs to: for
+	// Korea Eximbank the day it was published for.
+	RateDate string `json:"rate_date"`
+	// CarriedOver says the rate is from an earlier bank day than today
+	// (KST): carried over a weekend or holiday, or today's rates are not
+	// published yet.
+	CarriedOver bool  `json:"carried_over"`
+	Version     int64 `json:"version"`
 }
 
 // Store reads the rates the ingestor wrote.
@@ -204,8 +211,11 @@ func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, er
 	return r, nil
 }
 
-// Complete adds what a stored rate does not carry: its display unit and
-// its change against the last rate of the previous KST day.
+// Complete adds what a stored rate does not carry: its display unit, its
+// change against the last rate of the previous KST day, and whether it is
+// carried over from an earlier bank day. The last depends on the day it is
+// completed on, so a cached entry may say false for up to the cache TTL
+// after KST midnight.
 func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
 	meta := s.cat.Currency(r.Code)
 	r.DisplayUnit = meta.DisplayUnit
@@ -215,6 +225,10 @@ func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
 		r.Name = meta.NameKo // the table's spelling, whatever the provider sent
 	}
 	r.RecordedAt = r.RecordedAt.UTC()
+	if r.RateDate == "" { // stored before rate dates existed
+		r.RateDate = r.RecordedAt.In(kst).Format(time.DateOnly)
+	}
+	r.CarriedOver = r.RateDate < s.now().In(kst).Format(time.DateOnly)
 	prev, ok, err := s.previousClose(ctx, r.Code, StartOfKSTDay(r.RecordedAt))
 	if err != nil {
 		return Rate{}, err

@@ -22,7 +22,9 @@ var (
 	// 11:00 KST on 22 November 2026, and the previous KST day's last quote.
 	today     = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	yesterday = time.Date(2026, 11, 21, 14, 55, 0, 0, time.UTC) // 23:55 KST on the 21st
-	d         = decimal.RequireFromString
+	// serviceNow is the services' clock: 12:00 KST on the 22nd.
+	serviceNow = func() time.Time { return today.Add(time.Hour) }
+	d          = decimal.RequireFromString
 )
 
 // seed writes rates as the ingestor does: latest_rates and observations.
@@ -53,7 +55,7 @@ func setup(t *testing.T, dbURL string, r testinfra.Redis) (*rates.Service, *sqlx
 	seed(t, db, "USD", "미국 달러", "1390.00", nil, nil, yesterday, 1)
 	seed(t, db, "USD", "미국 달러", "1398.40", "1412.38", "1384.42", today, 2)
 	seed(t, db, "JPY", "일본 옌", "9.2514", nil, nil, today, 1)
-	return rates.New(store.New(db), cache.New(r.Client, r.Prefix), logx.Discard(), nil), db
+	return rates.New(store.New(db), cache.New(r.Client, r.Prefix), logx.Discard(), serviceNow), db
 }
 
 func TestServiceThroughCache(t *testing.T) {
@@ -218,7 +220,7 @@ func TestApplyManyMatchesApplyingOneByOne(t *testing.T) {
 		one, _ := setup(t, db, r)
 		many := r
 		many.Prefix += "many:"
-		manySvc := rates.New(store.New(testinfra.OpenDB(t, db)), cache.New(r.Client, many.Prefix), logx.Discard(), nil)
+		manySvc := rates.New(store.New(testinfra.OpenDB(t, db)), cache.New(r.Client, many.Prefix), logx.Discard(), serviceNow)
 		rate := func(code, mid string, v int64) rates.Rate {
 			return rates.Rate{Code: code, Name: code, DealBaseRate: d(mid), Source: "koreaexim", RecordedAt: today.Add(time.Duration(v) * time.Minute), Version: v}
 		}
@@ -267,4 +269,42 @@ func TestApplyManyMatchesApplyingOneByOne(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRateDateAndCarriedOver: a rate says which bank day it belongs to,
+// and whether that day is before today (KST) on the service's clock.
+func TestRateDateAndCarriedOver(t *testing.T) {
+	r := testinfra.MiniRedis(t)
+	db := testinfra.OpenDB(t, testinfra.SQLiteURL(t))
+	ctx := context.Background()
+	if err := ingestor.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	friday := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC) // 11:00 KST
+	seed(t, db, "USD", "미국 달러", "1398.40", "1412.38", "1384.42", friday, 1)
+	if _, err := db.ExecContext(ctx, `UPDATE latest_rates SET rate_date = '2026-11-27'`); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, db, "JPY", "일본 옌", "9.2514", nil, nil, friday, 1) // no rate_date: the KST day of recorded_at
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		want bool
+	}{
+		{"Friday 23:59 KST", time.Date(2026, 11, 27, 14, 59, 0, 0, time.UTC), false},
+		{"Saturday 00:00 KST", time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC), true},
+		{"Monday 09:00 KST", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), true},
+	} {
+		r.Prefix = tt.name + ":" // a cache of its own
+		svc := rates.New(store.New(db), cache.New(r.Client, r.Prefix), logx.Discard(), func() time.Time { return tt.now })
+		for _, code := range []string{"USD", "JPY"} {
+			got, err := svc.Get(ctx, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.RateDate != "2026-11-27" || got.CarriedOver != tt.want {
+				t.Errorf("%s: %s rate_date %q carried_over %v, want 2026-11-27 and %v", tt.name, code, got.RateDate, got.CarriedOver, tt.want)
+			}
+		}
+	}
 }

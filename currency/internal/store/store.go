@@ -40,15 +40,20 @@ type row struct {
 	TTB          *decimal.Decimal `db:"ttb"`
 	Source       string           `db:"source"`
 	RecordedAt   time.Time        `db:"recorded_at"`
+	RateDate     *string          `db:"rate_date"` // NULL on rows stored before it existed
 	Version      int64            `db:"version"`
 }
 
 func (r row) rate() rates.Rate {
-	return rates.Rate{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
+	out := rates.Rate{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
 		Source: r.Source, RecordedAt: r.RecordedAt.UTC(), Version: r.Version}
+	if r.RateDate != nil {
+		out.RateDate = *r.RateDate
+	}
+	return out
 }
 
-const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, version`
+const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, version`
 
 // Latest implements rates.Store.
 func (s *Store) Latest(ctx context.Context, code string) (rates.Rate, error) {

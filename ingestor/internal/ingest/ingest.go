@@ -182,10 +182,11 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	if err != nil {
 		return fmt.Errorf("read last known rates: %w", err)
 	}
-	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump)
+	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
 	if len(batch.Quotes) == 0 {
 		return fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)
 	}
+	run.RateDate = RateDate(batch)
 	run.Status = StatusSuccess
 	run.FinishedAt = s.cfg.Now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
@@ -199,6 +200,16 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.Changed, run.Events = len(changed), len(changed)+3
 	s.cfg.Published()
 	return nil
+}
+
+// RateDate is the newest bank day among b's quotes: the day a run's rates
+// belong to.
+func RateDate(b rate.Batch) string {
+	day := ""
+	for _, q := range b.Quotes {
+		day = max(day, q.Day())
+	}
+	return day
 }
 
 // fetch asks each provider in order, retrying transient failures with
@@ -315,7 +326,7 @@ func Events(b rate.Batch, changed []rate.Latest, runID string, started, now time
 	for _, l := range changed {
 		evs = append(evs, &event.ExchangeRateUpdated{
 			CurrencyCode: l.Code, CurrencyName: l.Name, DealBaseRate: l.DealBaseRate, TTS: l.TTS, TTB: l.TTB,
-			Source: l.Source, RecordedAt: l.RecordedAt, UpdatedAt: l.UpdatedAt, Version: l.Version,
+			Source: l.Source, RecordedAt: l.RecordedAt, RateDate: l.RateDate, UpdatedAt: l.UpdatedAt, Version: l.Version,
 		})
 		keys = append(keys, "exchange_rate:"+l.Code)
 	}

@@ -21,17 +21,19 @@ var (
 // Validate drops quotes that cannot be right, logging each with its
 // reason: malformed codes, non-positive or absurd values, a spread that
 // does not bracket the mid rate, timestamps from the future, and jumps
-// against the last known rate larger than maxJump (0.2 = 20 %). It returns
-// the quotes kept and how many were rejected.
-func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float64) ([]rate.Quote, int) {
+// against the last known rate larger than maxJump (0.2 = 20 %). "The
+// future" is more than an hour past the batch's fetch time, or past now
+// when the batch has none. It returns the quotes kept and how many were
+// rejected.
+func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float64, now time.Time) ([]rate.Quote, int) {
 	last := make(map[string]decimal.Decimal, len(known))
 	for _, l := range known {
 		last[l.Code] = l.DealBaseRate
 	}
 	limit := decimal.NewFromFloat(maxJump)
 	horizon := b.FetchedAt.Add(time.Hour)
-	if b.FetchedAt.IsZero() {
-		horizon = time.Now().Add(time.Hour)
+	if b.FetchedAt.IsZero() || b.FetchedAt.After(now) {
+		horizon = now.Add(time.Hour)
 	}
 	kept := make([]rate.Quote, 0, len(b.Quotes))
 	for _, q := range b.Quotes {
@@ -49,6 +51,8 @@ func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float
 			reason = "spread does not bracket the deal base rate"
 		case q.RecordedAt.IsZero() || q.RecordedAt.After(horizon):
 			reason = "quote time missing or in the future"
+		case q.RateDate != "" && !isDate(q.RateDate):
+			reason = "rate date is not a day"
 		}
 		if prev, ok := last[q.Code]; reason == "" && ok && prev.IsPositive() {
 			if q.DealBaseRate.Sub(prev).Div(prev).Abs().GreaterThan(limit) {
@@ -66,4 +70,9 @@ func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float
 		kept = append(kept, q)
 	}
 	return kept, len(b.Quotes) - len(kept)
+}
+
+func isDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }

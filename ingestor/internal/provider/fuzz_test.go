@@ -47,7 +47,7 @@ func FuzzParseKoreaExim(f *testing.F) {
 	f.Add([]byte(`<html>error</html>`))
 	day := time.Date(2026, 11, 23, 0, 0, 0, 0, provider.KST)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		quotes, err := provider.ParseKoreaExim(body, day)
+		quotes, err := provider.ParseKoreaExim(body, day, day.Add(11*time.Hour))
 		if err != nil {
 			if errors.Is(err, provider.ErrNoData) {
 				if k, _ := provider.Classify(err); k != provider.NoData {
@@ -58,8 +58,8 @@ func FuzzParseKoreaExim(f *testing.F) {
 		}
 		checkQuotes(t, quotes, true)
 		for _, q := range quotes {
-			if !q.RecordedAt.Equal(day.Add(11 * time.Hour)) {
-				t.Errorf("%s recorded at %s, want 11:00 KST", q.Code, q.RecordedAt)
+			if !q.RecordedAt.Equal(day.Add(11*time.Hour)) || q.RateDate != "2026-11-23" {
+				t.Errorf("%s recorded at %s for %q, want 11:00 KST of 2026-11-23", q.Code, q.RecordedAt, q.RateDate)
 			}
 		}
 	})

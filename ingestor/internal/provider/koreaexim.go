@@ -22,36 +22,50 @@ import (
 // KoreaEximName is the source label of Korea Eximbank quotes.
 const KoreaEximName = "koreaexim"
 
-// KoreaEximURL is the default base URL of the Korea Eximbank open API.
-const KoreaEximURL = "https://www.koreaexim.go.kr"
+// KoreaEximURL is the default base URL of the Korea Eximbank open API. The
+// bank moved it from www.koreaexim.go.kr on 2025-06-25 and cut the old
+// host off on 2026-04-30.
+const KoreaEximURL = "https://oapi.koreaexim.go.kr"
 
 // KST is Korea Standard Time. A fixed zone rather than
 // time.LoadLocation("Asia/Seoul"): Korea has kept UTC+9 without DST since
 // 1988, and a fixed zone works in images without a tz database.
 var KST = time.FixedZone("KST", 9*60*60)
 
-// koreaEximPublishHour is when Korea Eximbank publishes the day's rates,
-// about 11:00 KST; it is the RecordedAt of every quote of that day.
+// koreaEximPublishHour is when Korea Eximbank publishes a business day's
+// rates, about 11:00 KST.
 const koreaEximPublishHour = 11
+
+// KoreaEximLookback is how many days Fetch walks back from today to find
+// the most recent day that answers rows: enough for the longest Korean
+// holidays (Chuseok or Seollal with a weekend and a substitute day).
+const KoreaEximLookback = 10
 
 // KoreaExim fetches the daily remittance rates of the Export-Import Bank
 // of Korea (AP01): GET {base}/site/program/financial/exchangeJSON?authkey=
-// &searchdate=YYYYMMDD&data=AP01, searchdate being the KST date of Now.
-// Unlike the others it quotes a spread: tts (bank sells) and ttb (bank
-// buys) beside deal_bas_r.
+// &searchdate=YYYYMMDD&data=AP01. Unlike the others it quotes a spread:
+// tts (bank sells) and ttb (bank buys) beside deal_bas_r.
+//
+// The bank answers `[]` for weekends, holidays, future dates and today
+// before its ~11:00 KST publication, so the latest rates at any hour are
+// those of the most recent day that answers rows: Fetch asks today, then
+// each earlier weekday, at most KoreaEximLookback days back (weekends are
+// skipped without a request, to spare the daily quota).
+//
+// A quote belongs to its search date (Quote.RateDate) and is recorded at
+// that day's publication, 11:00 KST, or at the fetch time if that is
+// earlier (the bank published early): never in the future. Batches are
+// Daily, so a later fetch of the same day that answers other numbers is a
+// revision of that day's observation.
 //
 // Quirks handled: numbers with thousands separators ("1,134.5");
 // JPY(100) and IDR(100) quoted per 100 units (divided exactly, suffix
 // dropped); a KRW row (skipped); CNH kept as CNH; tts/ttb "0" or empty
-// (nil, never 0); `[]` on weekends, holidays and before publication
-// (ErrNoData, kind NoData); result 2 (data code) and 3 (auth code) as
-// Permanent and 4 (daily request limit, 1,000 a day) as RateLimited until
-// the next KST midnight, all with HTTP 200; HTML pages and redirects
-// instead of JSON (Temporary, naming the content type).
-//
-// RecordedAt is 11:00 KST of the search date, the publication time: the
-// body carries no timestamp, and the rates stand for the whole business
-// day. The authkey travels in the query and is redacted from every error.
+// (nil, never 0); result 2 (data code) and 3 (auth code) as Permanent and
+// 4 (daily request limit, 1,000 a day) as RateLimited until the next KST
+// midnight, all with HTTP 200; HTML pages and redirects instead of JSON
+// (Temporary, naming the content type). The authkey travels in the query
+// and is redacted from every error.
 type KoreaExim struct {
 	// Key is the authkey; required.
 	Key string
@@ -75,18 +89,34 @@ func (p *KoreaExim) getter() getter {
 	return getter{name: KoreaEximName, client: p.Client, now: p.Now, secrets: []string{p.Key}}
 }
 
-// Fetch implements Provider: the rates published today (KST). Before
-// publication and on non-business days it returns an error wrapping
-// ErrNoData.
+// Fetch implements Provider: the rates of the most recent KST day that
+// answers rows, today included. When no day of the last
+// KoreaEximLookback answers rows it returns an error wrapping ErrNoData.
 func (p *KoreaExim) Fetch(ctx context.Context) (rate.Batch, error) {
 	g := p.getter()
-	return p.fetchDay(ctx, g, g.clock().In(KST))
+	today := kstDay(g.clock())
+	asked := 0
+	for d := today; asked < KoreaEximLookback; d = d.AddDate(0, 0, -1) {
+		asked++
+		if isWeekend(d) {
+			continue
+		}
+		b, err := p.fetchDay(ctx, g, d)
+		if errors.Is(err, ErrNoData) {
+			continue
+		}
+		return b, err
+	}
+	return rate.Batch{}, &Error{Provider: KoreaEximName, Kind: NoData, Err: fmt.Errorf(
+		"no rates published from %s back to %s: %w", today.Format(time.DateOnly),
+		today.AddDate(0, 0, 1-KoreaEximLookback).Format(time.DateOnly), ErrNoData)}
 }
 
 // FetchRange implements Historical: one request per KST weekday whose
-// 11:00 KST publication lies within [from, to] and not after now; days
-// answering `[]` (holidays) are skipped. Batches come sorted by day. On
-// the first failure it stops and returns the batches it has with the error.
+// quotes would be recorded (see koreaEximRecorded) within [from, to];
+// days answering `[]` (holidays, today before publication) are skipped.
+// Batches come sorted by day. On the first failure it stops and returns
+// the batches it has with the error.
 func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.Batch, error) {
 	g := p.getter()
 	now := g.clock()
@@ -95,8 +125,8 @@ func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.
 	}
 	var days []time.Time
 	for d := kstDay(from); !d.After(to); d = d.AddDate(0, 0, 1) {
-		pub := d.Add(koreaEximPublishHour * time.Hour)
-		if pub.Before(from) || pub.After(to) || d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		at := koreaEximRecorded(d, now)
+		if at.Before(from) || at.After(to) || isWeekend(d) {
 			continue
 		}
 		days = append(days, d)
@@ -177,6 +207,22 @@ func kstDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, KST)
 }
 
+func isWeekend(d time.Time) bool {
+	wd := d.In(KST).Weekday()
+	return wd == time.Saturday || wd == time.Sunday
+}
+
+// koreaEximRecorded is when the quotes of the KST day d count as recorded
+// when fetched at now: the day's publication (11:00 KST), or now if that
+// is earlier. Never after now.
+func koreaEximRecorded(d, now time.Time) time.Time {
+	pub := kstDay(d).Add(koreaEximPublishHour * time.Hour)
+	if now.Before(pub) {
+		return now.UTC()
+	}
+	return pub.UTC()
+}
+
 // fetchDay fetches the rates published on the KST date of day.
 func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate.Batch, error) {
 	if p.Key == "" {
@@ -192,7 +238,6 @@ func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate
 	q.Set("data", "AP01")
 	u := strings.TrimRight(base, "/") + "/site/program/financial/exchangeJSON?" + q.Encode()
 
-	fetched := g.clock().UTC()
 	r, err := g.get(ctx, u)
 	if err != nil {
 		return rate.Batch{}, err
@@ -203,7 +248,8 @@ func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate
 	if e := g.requireJSON(r); e != nil {
 		return rate.Batch{}, e
 	}
-	quotes, err := parseKoreaExim(r.body, kstDay(day))
+	fetched := g.clock().UTC()
+	quotes, err := parseKoreaExim(r.body, kstDay(day), koreaEximRecorded(day, fetched))
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
@@ -216,7 +262,7 @@ func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate
 		}
 		return rate.Batch{}, g.fail(Temporary, r.status, fmt.Errorf("malformed body: %w", err))
 	}
-	return rate.Batch{Source: KoreaEximName, FetchedAt: fetched, Quotes: quotes}, nil
+	return rate.Batch{Source: KoreaEximName, FetchedAt: fetched, Quotes: quotes, Daily: true}, nil
 }
 
 // koreaEximRow is the part of an AP01 object we use. Every field is a
@@ -252,11 +298,11 @@ func (c *resultCode) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseKoreaExim turns an AP01 body into quotes sorted by code, recorded at
-// 11:00 KST of day. `[]` is a NoData *Error; a result other than 1 is a
+// parseKoreaExim turns an AP01 body into quotes sorted by code, belonging
+// to the KST day and recorded at recorded. `[]` is a NoData *Error; a result other than 1 is a
 // classified *Error (no status: the caller fills it in); anything else
 // wrong is a plain error for the caller to report as malformed.
-func parseKoreaExim(body []byte, day time.Time) ([]rate.Quote, error) {
+func parseKoreaExim(body []byte, day, recorded time.Time) ([]rate.Quote, error) {
 	var rows []koreaEximRow
 	if err := json.Unmarshal(body, &rows); err != nil {
 		return nil, err
@@ -264,7 +310,7 @@ func parseKoreaExim(body []byte, day time.Time) ([]rate.Quote, error) {
 	if len(rows) == 0 {
 		return nil, &Error{Provider: KoreaEximName, Kind: NoData, Err: fmt.Errorf("searchdate %s: %w", day.Format("20060102"), ErrNoData)}
 	}
-	recorded := kstDay(day).Add(koreaEximPublishHour * time.Hour)
+	rateDate := kstDay(day).Format(time.DateOnly)
 	quotes := make([]rate.Quote, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	for _, row := range rows {
@@ -316,6 +362,7 @@ func parseKoreaExim(body []byte, day time.Time) ([]rate.Quote, error) {
 			TTS:          perUnitPtr(tts, unit),
 			TTB:          perUnitPtr(ttb, unit),
 			RecordedAt:   recorded,
+			RateDate:     rateDate,
 		})
 	}
 	if len(quotes) == 0 {

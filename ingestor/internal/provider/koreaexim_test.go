@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/ingestor/eximtest"
+
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 )
 
@@ -70,13 +74,15 @@ func TestKoreaEximSearchDateIsKST(t *testing.T) {
 		now  time.Time
 		want string
 	}{
-		{time.Date(2026, 11, 22, 15, 30, 0, 0, time.UTC), "20261123"}, // 00:30 KST the next day
-		{time.Date(2026, 11, 22, 14, 59, 0, 0, time.UTC), "20261122"}, // 23:59 KST
+		{time.Date(2026, 11, 23, 15, 30, 0, 0, time.UTC), "20261124"}, // 00:30 KST the next day, a Tuesday
+		{time.Date(2026, 11, 23, 14, 59, 0, 0, time.UTC), "20261123"}, // 23:59 KST, a Monday
 	}
 	for _, tt := range tests {
 		var got string
 		srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-			got = r.URL.Query().Get("searchdate")
+			if got == "" { // the first day asked; earlier ones follow
+				got = r.URL.Query().Get("searchdate")
+			}
 			w.Write([]byte("[]"))
 		})
 		p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(tt.now)}
@@ -100,7 +106,7 @@ func TestKoreaEximErrors(t *testing.T) {
 		retry     time.Duration
 		fragments []string
 	}{
-		{"[] on a non-business day", answer(200, "application/json", []byte("[]")), nil, provider.NoData, 0, []string{"20261123", "no data"}},
+		{"[] on a non-business day", answer(200, "application/json", []byte("[]")), nil, provider.NoData, 0, []string{"2026-11-23", "no data"}},
 		{"[] with whitespace", answer(200, "text/html", []byte(" [ ]\r\n")), nil, provider.NoData, 0, nil},
 		{"result 2 with HTTP 200", answer(200, "application/json", row("2")), nil, provider.Permanent, 0, []string{"result 2"}},
 		{"result 3 with HTTP 200", answer(200, "application/json", sample(t, "koreaexim-result3.json")), nil, provider.Permanent, 0, []string{"result 3", "auth"}},
@@ -249,4 +255,101 @@ func TestKoreaEximFetchRangeStopsOnError(t *testing.T) {
 	if len(batches) != 2 || calls.Load() != 3 {
 		t.Errorf("%d batches after %d requests, want the 2 days before the limit and no request after it", len(batches), calls.Load())
 	}
+}
+
+// TestKoreaEximLatestAtAnyHour runs Fetch at fixed instants against a bank
+// that answers as the real one does: the latest rates are those of the
+// most recent day that answers rows, recorded at that day's publication
+// or at the fetch time if earlier, never in the future.
+func TestKoreaEximLatestAtAnyHour(t *testing.T) {
+	kst := func(y int, m time.Month, d, h, min, s int) time.Time {
+		return time.Date(y, m, d, h, min, s, 0, provider.KST)
+	}
+	// Wed 23 - Fri 25 September 2026 are a three-day holiday; 31 December
+	// and 1 January are bank holidays.
+	holidays := []string{"2026-09-23", "2026-09-24", "2026-09-25", "2026-12-31", "2027-01-01"}
+	tests := []struct {
+		name     string
+		now      time.Time
+		wantDay  string
+		wantAt   time.Time
+		wantAsks int // requests made (weekends are not asked)
+	}{
+		{"weekday 00:30", kst(2026, 11, 25, 0, 30, 0), "2026-11-24", kst(2026, 11, 24, 11, 0, 0), 2},
+		{"weekday 10:59", kst(2026, 11, 25, 10, 59, 0), "2026-11-24", kst(2026, 11, 24, 11, 0, 0), 2},
+		{"weekday 11:01", kst(2026, 11, 25, 11, 1, 0), "2026-11-25", kst(2026, 11, 25, 11, 0, 0), 1},
+		{"weekday 23:59", kst(2026, 11, 25, 23, 59, 0), "2026-11-25", kst(2026, 11, 25, 11, 0, 0), 1},
+		{"Saturday", kst(2026, 11, 28, 12, 0, 0), "2026-11-27", kst(2026, 11, 27, 11, 0, 0), 1},
+		{"Monday 09:00", kst(2026, 11, 30, 9, 0, 0), "2026-11-27", kst(2026, 11, 27, 11, 0, 0), 2},
+		{"Monday 09:00 after a three-day holiday", kst(2026, 9, 28, 9, 0, 0), "2026-09-22", kst(2026, 9, 22, 11, 0, 0), 5},
+		{"31 December 23:59:59", kst(2026, 12, 31, 23, 59, 59), "2026-12-30", kst(2026, 12, 30, 11, 0, 0), 2},
+		{"1 January 00:00:01", kst(2027, 1, 1, 0, 0, 1), "2026-12-30", kst(2026, 12, 30, 11, 0, 0), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bank := eximtest.New("k", clock(tt.now), holidays...)
+			srv := serve(t, bank.ServeHTTP)
+			p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(tt.now)}
+			b, err := p.Fetch(context.Background())
+			if err != nil {
+				t.Fatalf("Fetch at %s: %v", tt.now, err)
+			}
+			if !b.Daily || len(b.Quotes) != len(eximtest.Codes) {
+				t.Fatalf("batch daily=%v with %d quotes, want a daily batch of %d", b.Daily, len(b.Quotes), len(eximtest.Codes))
+			}
+			for _, q := range b.Quotes {
+				want := bank.Quote(tt.wantDay, q.Code)
+				if q.RateDate != tt.wantDay || !q.RecordedAt.Equal(tt.wantAt) || q.RecordedAt.After(tt.now) {
+					t.Errorf("%s belongs to %q recorded %s, want %s recorded %s", q.Code, q.RateDate, q.RecordedAt, tt.wantDay, tt.wantAt)
+				}
+				if !q.DealBaseRate.Equal(want.DealBaseRate) || !eqDec(q.TTS, want.TTS) || !eqDec(q.TTB, want.TTB) {
+					t.Errorf("%s = %s tts %v ttb %v, want %s's %s tts %v ttb %v", q.Code, q.DealBaseRate, q.TTS, q.TTB,
+						tt.wantDay, want.DealBaseRate, want.TTS, want.TTB)
+				}
+			}
+			if asked := bank.Asked(); len(asked) != tt.wantAsks || asked[len(asked)-1] != tt.wantDay {
+				t.Errorf("asked %v, want %d requests ending with %s", asked, tt.wantAsks, tt.wantDay)
+			}
+		})
+	}
+}
+
+// TestKoreaEximEarlyPublication: rows for today before 11:00 KST are
+// recorded at the fetch time, not in the future.
+func TestKoreaEximEarlyPublication(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 30, 0, 0, provider.KST)
+	srv := serve(t, answer(200, "text/html", sample(t, "koreaexim-ap01.json")))
+	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(now)}
+	b, err := p.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := b.Quotes[0]; !q.RecordedAt.Equal(now) || q.RateDate != "2026-11-25" {
+		t.Errorf("early rows recorded %s for %q, want %s for 2026-11-25", q.RecordedAt, q.RateDate, now)
+	}
+}
+
+// TestKoreaEximNothingFor10Days: a bank silent for the whole lookback is
+// no data, not an error, after at most KoreaEximLookback days.
+func TestKoreaEximNothingFor10Days(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, provider.KST)
+	var days []string
+	for d := range provider.KoreaEximLookback {
+		days = append(days, now.AddDate(0, 0, -d).Format(time.DateOnly))
+	}
+	bank := eximtest.New("k", clock(now), days...)
+	srv := serve(t, bank.ServeHTTP)
+	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(now)}
+	_, err := p.Fetch(context.Background())
+	wantFailure(t, err, "koreaexim", provider.NoData, "2026-11-25", "2026-11-16")
+	if n := len(bank.Asked()); n != 8 { // 10 days, two of them a weekend
+		t.Errorf("%d requests, want 8", n)
+	}
+}
+
+func eqDec(a, b *decimal.Decimal) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
 }

@@ -19,6 +19,21 @@ type Quote struct {
 	TTS          *decimal.Decimal
 	TTB          *decimal.Decimal
 	RecordedAt   time.Time
+	// RateDate is the KST bank day (YYYY-MM-DD) the quote belongs to. A
+	// daily source sets it to the day it asked for; empty means the KST
+	// day of RecordedAt (see Day).
+	RateDate string
+}
+
+// kst is Korea Standard Time: bank days are KST days.
+var kst = time.FixedZone("KST", 9*3600)
+
+// Day is the bank day of q: RateDate, or the KST day of RecordedAt.
+func (q Quote) Day() string {
+	if q.RateDate != "" {
+		return q.RateDate
+	}
+	return q.RecordedAt.In(kst).Format(time.DateOnly)
 }
 
 // Batch is what one provider returned for one collection.
@@ -26,6 +41,10 @@ type Batch struct {
 	Source    string
 	FetchedAt time.Time
 	Quotes    []Quote
+	// Daily says the source quotes one rate per currency per bank day
+	// (Korea Eximbank): a later fetch of a day already stored is a
+	// revision of that day's observation, not a new one.
+	Daily bool
 }
 
 // Latest is the stored current rate of one currency. Version grows by one

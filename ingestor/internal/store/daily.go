@@ -98,6 +98,47 @@ func (s dailySet) add(q rate.Quote, source string) {
 	e.dirty = true
 }
 
+// recompute rebuilds code's OHLC of the KST day from its stored
+// observations (of every source), after one of them was revised: a
+// revision cannot be folded in like a new sample, since the value it
+// replaces may have been the day's high, low or close.
+func (s dailySet) recompute(ctx context.Context, tx *sqlx.Tx, code, day string) error {
+	start, err := time.ParseInLocation(time.DateOnly, day, KST)
+	if err != nil {
+		return fmt.Errorf("recompute daily rate %s %s: %w", code, day, err)
+	}
+	var obs []struct {
+		Mid        decimal.Decimal `db:"deal_base_rate"`
+		RecordedAt time.Time       `db:"recorded_at"`
+		Source     string          `db:"source"`
+	}
+	if err := tx.SelectContext(ctx, &obs, tx.Rebind(`SELECT deal_base_rate, recorded_at, source FROM rate_observations
+		WHERE currency_code = ? AND recorded_at >= ? AND recorded_at < ? ORDER BY recorded_at, id`),
+		code, start.UTC(), start.AddDate(0, 0, 1).UTC()); err != nil {
+		return fmt.Errorf("recompute daily rate %s %s: %w", code, day, err)
+	}
+	if len(obs) == 0 {
+		return nil
+	}
+	e := &Daily{Code: code, Day: day, dirty: true}
+	for i, o := range obs {
+		at := o.RecordedAt.UTC()
+		if i == 0 {
+			e.Open, e.High, e.Low, e.FirstAt = o.Mid, o.Mid, o.Mid, at
+		}
+		if o.Mid.GreaterThan(e.High) {
+			e.High = o.Mid
+		}
+		if o.Mid.LessThan(e.Low) {
+			e.Low = o.Mid
+		}
+		e.Close, e.LastAt, e.Source = o.Mid, at, o.Source
+	}
+	e.Samples = len(obs)
+	s[[2]string{code, day}] = e
+	return nil
+}
+
 // write stores the days that add touched.
 func (s dailySet) write(ctx context.Context, tx *sqlx.Tx) error {
 	var rows [][]any

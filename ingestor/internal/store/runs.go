@@ -25,10 +25,13 @@ type Attempt struct {
 
 // Run is the record of one ingestion run.
 type Run struct {
-	ID         string    `db:"id" json:"run_id"`
-	Trigger    string    `db:"trigger" json:"trigger"`
-	Status     string    `db:"status" json:"status"`
-	Provider   string    `db:"provider" json:"provider"`
+	ID       string `db:"id" json:"run_id"`
+	Trigger  string `db:"trigger" json:"trigger"`
+	Status   string `db:"status" json:"status"`
+	Provider string `db:"provider" json:"provider"`
+	// RateDate is the bank day (KST) of the newest rates the run stored:
+	// for Korea Eximbank, the day the run found published.
+	RateDate   string    `db:"rate_date" json:"rate_date,omitempty"`
 	Fetched    int       `db:"fetched" json:"fetched"`
 	Rejected   int       `db:"rejected" json:"rejected"`
 	Changed    int       `db:"changed" json:"changed"`
@@ -106,10 +109,10 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 	if r.Attempts == nil {
 		attempts = []byte("[]")
 	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ingestion_runs (id, trigger, status, provider, fetched,
+	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ingestion_runs (id, trigger, status, provider, rate_date, fetched,
 		rejected, changed, events, attempts, started_at, finished_at, duration_ms, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.ID, r.Trigger, r.Status, r.Provider, r.Fetched, r.Rejected, r.Changed, r.Events, string(attempts),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.Trigger, r.Status, r.Provider, r.RateDate, r.Fetched, r.Rejected, r.Changed, r.Events, string(attempts),
 		r.StartedAt.UTC(), r.FinishedAt.UTC(), r.DurationMS, r.Error)
 	if err != nil {
 		return fmt.Errorf("store run record: %w", err)
@@ -117,7 +120,7 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 	return nil
 }
 
-const runColumns = `id, trigger, status, provider, fetched, rejected, changed, events, attempts,
+const runColumns = `id, trigger, status, provider, rate_date, fetched, rejected, changed, events, attempts,
 	started_at, finished_at, duration_ms, error`
 
 // Runs returns the most recent runs, newest first.

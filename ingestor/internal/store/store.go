@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -85,29 +86,57 @@ func (s *Store) SaveBatches(ctx context.Context, bs []rate.Batch, runID string, 
 // saveBatch is SaveBatch inside a caller's transaction. Every table is
 // written with multi-row statements: a run of 170 currencies is a handful
 // of round trips, not hundreds.
+//
+// A Daily batch (one rate per currency per bank day) may revise a day
+// already stored: the day's observation takes the new numbers and keeps
+// its recorded_at, the day's OHLC is recomputed from its observations,
+// and the latest rate moves with them, so the currency API, the history
+// series and the daily close agree. The same numbers again change nothing.
 func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error) {
 	now = now.UTC()
 	quotes := make([]rate.Quote, len(b.Quotes))
 	for i, q := range b.Quotes {
 		q.RecordedAt = q.RecordedAt.UTC().Truncate(time.Microsecond)
+		q.RateDate = q.Day()
 		quotes[i] = q
 	}
 	current, err := latestForUpdate(ctx, tx, quotes)
 	if err != nil {
 		return nil, err
 	}
-	days, err := dailyForUpdate(ctx, tx, quotes)
-	if err != nil {
-		return nil, err
+	// Daily sources: find the stored observation of each quote's day.
+	stored := map[[2]string]storedObservation{}
+	if b.Daily {
+		if stored, err = dailyObservations(ctx, tx, b.Source, quotes); err != nil {
+			return nil, err
+		}
+	}
+	revisedDays := map[[2]string]bool{} // code, KST day of recorded_at
+	fresh := quotes[:0:0]               // quotes to insert as new observations
+	for i, q := range quotes {
+		o, ok := stored[[2]string{q.Code, q.RateDate}]
+		if !ok {
+			fresh = append(fresh, q)
+			continue
+		}
+		quotes[i].RecordedAt = o.RecordedAt // the day keeps its first recorded time
+		if rate.SameRate(o.Quote, q) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE rate_observations SET deal_base_rate = ?, tts = ?, ttb = ?,
+			run_id = ?, created_at = ? WHERE id = ?`), q.DealBaseRate, q.TTS, q.TTB, runID, now, o.ID); err != nil {
+			return nil, fmt.Errorf("revise observation %s of %s: %w", q.Code, q.RateDate, err)
+		}
+		revisedDays[[2]string{q.Code, KSTDay(o.RecordedAt)}] = true
 	}
 
-	obs := make([][]any, len(quotes))
-	for i, q := range quotes {
-		obs[i] = []any{q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, runID, now}
+	obs := make([][]any, len(fresh))
+	for i, q := range fresh {
+		obs[i] = []any{q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, q.RateDate, runID, now}
 	}
-	inserted := make(map[[2]string]bool, len(quotes))
+	inserted := make(map[[2]string]bool, len(fresh))
 	err = queryRows(ctx, tx, `INSERT INTO rate_observations
-		(currency_code, source, deal_base_rate, tts, ttb, recorded_at, run_id, created_at) VALUES `, obs,
+		(currency_code, source, deal_base_rate, tts, ttb, recorded_at, rate_date, run_id, created_at) VALUES `, obs,
 		` ON CONFLICT (currency_code, source, recorded_at) DO NOTHING RETURNING currency_code, recorded_at`,
 		func(rows *sqlx.Rows) error {
 			var code string
@@ -122,15 +151,28 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 		return nil, fmt.Errorf("store observations: %w", err)
 	}
 
+	days, err := dailyForUpdate(ctx, tx, quotes)
+	if err != nil {
+		return nil, err
+	}
+	for k := range revisedDays {
+		if err := days.recompute(ctx, tx, k[0], k[1]); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range fresh {
+		// A new observation (not a replay) moves its day's OHLC, unless the
+		// day was recomputed from its observations, this one included.
+		if inserted[[2]string{q.Code, q.RecordedAt.Format(time.RFC3339Nano)}] && !revisedDays[[2]string{q.Code, KSTDay(q.RecordedAt)}] {
+			days.add(q, b.Source)
+		}
+	}
+
 	// Per currency, the newest quote of the batch is the candidate latest
 	// rate; currencies keep the order of their first quote.
 	newest := make(map[string]rate.Quote, len(quotes))
 	var order []string
 	for _, q := range quotes {
-		if inserted[[2]string{q.Code, q.RecordedAt.Format(time.RFC3339Nano)}] {
-			// A new observation (not a replay) moves its day's OHLC.
-			days.add(q, b.Source)
-		}
 		n, seen := newest[q.Code]
 		if !seen {
 			order = append(order, q.Code)
@@ -144,21 +186,21 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 	for _, code := range order {
 		q := newest[code]
 		cur, ok := current[code]
-		if ok && (rate.SameRate(cur.Quote, q) || q.RecordedAt.Before(cur.RecordedAt)) {
+		if ok && ((rate.SameRate(cur.Quote, q) && cur.RateDate == q.RateDate) || q.RecordedAt.Before(cur.RecordedAt)) {
 			continue
 		}
 		changed = append(changed, rate.Latest{Quote: q, Source: b.Source, UpdatedAt: now, Version: cur.Version + 1})
 	}
 	for _, l := range changed {
-		latestRows = append(latestRows, []any{l.Code, l.Name, l.DealBaseRate, l.TTS, l.TTB, l.Source, l.RecordedAt, l.UpdatedAt, l.Version})
+		latestRows = append(latestRows, []any{l.Code, l.Name, l.DealBaseRate, l.TTS, l.TTB, l.Source, l.RecordedAt, l.RateDate, l.UpdatedAt, l.Version})
 	}
 	if err := execRows(ctx, tx, `INSERT INTO latest_rates
-		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, updated_at, version) VALUES `, latestRows,
+		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, updated_at, version) VALUES `, latestRows,
 		` ON CONFLICT (currency_code) DO UPDATE SET
 			currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
 			tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
-			recorded_at = excluded.recorded_at, updated_at = excluded.updated_at,
-			version = excluded.version`); err != nil {
+			recorded_at = excluded.recorded_at, rate_date = excluded.rate_date,
+			updated_at = excluded.updated_at, version = excluded.version`); err != nil {
 		return nil, fmt.Errorf("store latest rates: %w", err)
 	}
 	if err := days.write(ctx, tx); err != nil {
@@ -166,6 +208,62 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 	}
 	return changed, nil
 }
+
+// storedObservation is an observation already stored for a daily source's
+// day.
+type storedObservation struct {
+	ID int64
+	rate.Quote
+}
+
+// dailyObservations reads source's stored observations of the quotes'
+// codes and bank days, keyed by code and day. Rows stored before rate_date
+// existed are matched by nothing and stay as they are.
+func dailyObservations(ctx context.Context, tx *sqlx.Tx, source string, quotes []rate.Quote) (map[[2]string]storedObservation, error) {
+	out := map[[2]string]storedObservation{}
+	if len(quotes) == 0 {
+		return out, nil
+	}
+	codes, days := map[string]bool{}, map[string]bool{}
+	for _, q := range quotes {
+		codes[q.Code], days[q.RateDate] = true, true
+	}
+	q, args, err := sqlx.In(`SELECT id, currency_code, deal_base_rate, tts, ttb, recorded_at, rate_date
+		FROM rate_observations WHERE source = ? AND rate_date IN (?) AND currency_code IN (?)
+		ORDER BY recorded_at`, source, keys(days), keys(codes))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read stored observations of %s: %w", source, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o storedObservation
+		if err := rows.Scan(&o.ID, &o.Code, &o.DealBaseRate, &o.TTS, &o.TTB, &o.RecordedAt, &o.RateDate); err != nil {
+			return nil, fmt.Errorf("read stored observations of %s: %w", source, err)
+		}
+		o.RecordedAt = o.RecordedAt.UTC()
+		k := [2]string{o.Code, o.RateDate}
+		if _, dup := out[k]; !dup { // the day's first observation is the day's
+			out[k] = o
+		}
+	}
+	return out, rows.Err()
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date,
+	updated_at, version`
 
 // latestRow is the scan target of latest_rates.
 type latestRow struct {
@@ -176,16 +274,19 @@ type latestRow struct {
 	TTB          *decimal.Decimal `db:"ttb"`
 	Source       string           `db:"source"`
 	RecordedAt   time.Time        `db:"recorded_at"`
+	RateDate     *string          `db:"rate_date"`
 	UpdatedAt    time.Time        `db:"updated_at"`
 	Version      int64            `db:"version"`
 }
 
 func (r latestRow) latest() rate.Latest {
-	return rate.Latest{
-		Quote: rate.Quote{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
-			RecordedAt: r.RecordedAt.UTC()},
-		Source: r.Source, UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version,
+	q := rate.Quote{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
+		RecordedAt: r.RecordedAt.UTC()}
+	if r.RateDate != nil {
+		q.RateDate = *r.RateDate
 	}
+	q.RateDate = q.Day()
+	return rate.Latest{Quote: q, Source: r.Source, UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version}
 }
 
 // latestForUpdate reads the stored latest rates of the batch's currencies,
@@ -201,7 +302,7 @@ func latestForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (map
 	for i, q := range quotes {
 		codes[i] = q.Code
 	}
-	q := `SELECT currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, updated_at, version
+	q := `SELECT ` + latestColumns + `
 		FROM latest_rates WHERE currency_code IN (?` + strings.Repeat(", ?", len(codes)-1) + `)`
 	if sqldb.DialectFromDriver(tx.DriverName()) == sqldb.Postgres {
 		q += ` FOR UPDATE`
@@ -219,8 +320,7 @@ func latestForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (map
 // Latest returns every stored latest rate, ordered by currency code.
 func (s *Store) Latest(ctx context.Context) ([]rate.Latest, error) {
 	var rows []latestRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT currency_code, currency_name, deal_base_rate, tts, ttb,
-		source, recorded_at, updated_at, version FROM latest_rates ORDER BY currency_code`); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+latestColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
 		return nil, fmt.Errorf("read latest rates: %w", err)
 	}
 	out := make([]rate.Latest, len(rows))
@@ -236,4 +336,29 @@ func (s *Store) CountObservations(ctx context.Context, code string) (int, error)
 	var n int
 	err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COUNT(*) FROM rate_observations WHERE currency_code = ?`), code)
 	return n, err
+}
+
+// Observations returns code's stored observations (mid, spread, time and
+// bank day), oldest first, for tests and operators.
+func (s *Store) Observations(ctx context.Context, code string) ([]rate.Quote, error) {
+	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(`SELECT deal_base_rate, tts, ttb, recorded_at, rate_date
+		FROM rate_observations WHERE currency_code = ? ORDER BY recorded_at, id`), code)
+	if err != nil {
+		return nil, fmt.Errorf("read observations %s: %w", code, err)
+	}
+	defer rows.Close()
+	var out []rate.Quote
+	for rows.Next() {
+		q := rate.Quote{Code: code}
+		var day *string
+		if err := rows.Scan(&q.DealBaseRate, &q.TTS, &q.TTB, &q.RecordedAt, &day); err != nil {
+			return nil, fmt.Errorf("read observations %s: %w", code, err)
+		}
+		q.RecordedAt = q.RecordedAt.UTC()
+		if day != nil {
+			q.RateDate = *day
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
 }

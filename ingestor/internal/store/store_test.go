@@ -157,3 +157,100 @@ func TestDailyOHLC(t *testing.T) {
 		}
 	})
 }
+
+// TestDailyRevision: a daily source's later fetch of a day already stored
+// revises that day everywhere at once (latest rate, its observation and
+// the daily OHLC), keeping the day's recorded time; the same numbers again
+// change nothing; a fetch of the next day adds a new observation.
+func TestDailyRevision(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		kst := time.FixedZone("KST", 9*3600)
+		early := time.Date(2026, 11, 25, 10, 30, 0, 0, kst) // published early: recorded at the fetch
+		pub := time.Date(2026, 11, 25, 11, 0, 0, 0, kst)
+		day := func(at time.Time, mid, tts string) rate.Batch {
+			return rate.Batch{Source: "koreaexim", Daily: true, FetchedAt: at, Quotes: []rate.Quote{{
+				Code: "USD", Name: "미국 달러", DealBaseRate: d(mid), TTS: dp(tts), TTB: dp("1370.00"),
+				RecordedAt: at, RateDate: "2026-11-25"}}}
+		}
+		steps := []struct {
+			name        string
+			batch       rate.Batch
+			wantChanged int
+			wantMid     string
+			wantTTS     string
+		}{
+			{"first fetch", day(early, "1381.539", "1395.00"), 1, "1381.539", "1395.00"},
+			{"the same day again at 11:05", day(pub, "1381.539", "1395.00"), 0, "1381.539", "1395.00"},
+			{"a revision at 14:05", day(pub, "1383.774", "1397.50"), 1, "1383.774", "1397.50"},
+			{"the revision again", day(pub, "1383.774", "1397.50"), 0, "1383.774", "1397.50"},
+		}
+		for i, st := range steps {
+			changed, err := s.SaveBatch(ctx, st.batch, "run", pub.Add(time.Duration(i)*time.Hour))
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			if len(changed) != st.wantChanged {
+				t.Errorf("%s: changed %+v, want %d", st.name, changed, st.wantChanged)
+			}
+			latest, err := s.Latest(ctx)
+			if err != nil || len(latest) != 1 {
+				t.Fatalf("%s: latest %+v (%v)", st.name, latest, err)
+			}
+			l := latest[0]
+			if !l.DealBaseRate.Equal(d(st.wantMid)) || !l.TTS.Equal(d(st.wantTTS)) || !l.RecordedAt.Equal(early) ||
+				l.RateDate != "2026-11-25" || l.Version != int64(1+i/2) {
+				t.Errorf("%s: latest %s tts %s at %s for %s v%d, want %s tts %s at %s for 2026-11-25 v%d",
+					st.name, l.DealBaseRate, l.TTS, l.RecordedAt, l.RateDate, l.Version, st.wantMid, st.wantTTS, early.UTC(), 1+i/2)
+			}
+			if n, err := s.CountObservations(ctx, "USD"); err != nil || n != 1 {
+				t.Errorf("%s: %d observations (%v), want the day's one", st.name, n, err)
+			}
+			obs := observations(t, s, "USD")
+			if len(obs) != 1 || !obs[0].mid.Equal(d(st.wantMid)) || !obs[0].at.Equal(early) {
+				t.Errorf("%s: observations %+v, want one of %s at %s", st.name, obs, st.wantMid, early.UTC())
+			}
+			days, err := s.DailyRates(ctx, "USD", "2026-11-25", "2026-11-25")
+			if err != nil || len(days) != 1 {
+				t.Fatalf("%s: daily %+v (%v)", st.name, days, err)
+			}
+			if dd := days[0]; !dd.Close.Equal(d(st.wantMid)) || !dd.Open.Equal(d(st.wantMid)) || !dd.High.Equal(d(st.wantMid)) ||
+				!dd.Low.Equal(d(st.wantMid)) || dd.Samples != 1 {
+				t.Errorf("%s: daily %+v, want OHLC all %s from 1 sample", st.name, dd, st.wantMid)
+			}
+		}
+
+		// The next bank day is a new observation and a new day.
+		next := day(time.Date(2026, 11, 26, 11, 0, 0, 0, kst), "1385.1", "1399.00")
+		next.Quotes[0].RateDate = "2026-11-26"
+		if changed, err := s.SaveBatch(ctx, next, "run", pub.Add(24*time.Hour)); err != nil || len(changed) != 1 || changed[0].Version != 3 {
+			t.Fatalf("next day: %+v (%v), want USD v3", changed, err)
+		}
+		if n, _ := s.CountObservations(ctx, "USD"); n != 2 {
+			t.Errorf("%d observations after the next day, want 2", n)
+		}
+	})
+}
+
+type observation struct {
+	mid decimal.Decimal
+	at  time.Time
+}
+
+// observations reads code's stored observations, oldest first.
+func observations(t *testing.T, s *store.Store, code string) []observation {
+	t.Helper()
+	pts, err := s.Observations(context.Background(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]observation, len(pts))
+	for i, p := range pts {
+		out[i] = observation{p.DealBaseRate, p.RecordedAt}
+	}
+	return out
+}
