@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,6 +71,9 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 	}
 	if s, ok := p.(*provider.Simulated); ok && o.Step > 0 {
 		s.Step = o.Step
+	}
+	if k, ok := p.(*provider.KoreaExim); ok {
+		k.Concurrency = 2 // one request per day: the most the provider allows
 	}
 	hist, ok := p.(provider.Historical)
 	if !ok {
@@ -147,15 +151,19 @@ func HasRates(ctx context.Context, cfg config.Config) (bool, error) {
 	return len(latest) > 0, err
 }
 
-// BackfillProvider picks the first configured provider that can serve a
-// range cheaply: simulated or frankfurter. Korea Eximbank is left out on
-// purpose (one request per day against a daily quota), as is
-// ExchangeRate-API (no history). It returns "" when none fits.
+// BackfillProvider picks the configured provider to backfill from: the
+// first that serves a range cheaply (simulated, or frankfurter in one
+// request), else Korea Eximbank, one request per business day (about 125
+// of its 1,000 daily requests for 180 days, and only into an empty
+// database). ExchangeRate-API has no history. It returns "" when none fits.
 func BackfillProvider(cfg config.Config) string {
 	for _, p := range cfg.Providers {
 		if p == config.ProviderSimulated || p == config.ProviderFrankfurter {
 			return p
 		}
+	}
+	if slices.Contains(cfg.Providers, config.ProviderKoreaExim) {
+		return config.ProviderKoreaExim
 	}
 	return ""
 }

@@ -7,167 +7,342 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/shopspring/decimal"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/ingestor/eximtest"
 	"github.com/ratewire/ratewire/shared/event"
 )
 
-// fakeExim answers as Korea Eximbank's AP01 endpoint does: strings with
-// thousands separators, JPY(100), a KRW row, a row without spread, and
-// result codes other than 1 delivered with HTTP 200.
-type fakeExim struct {
-	mu     sync.Mutex
-	usd    string
-	result int
-	calls  int
+var kst = time.FixedZone("KST", 9*3600)
+
+// eximHolidays are the fake bank's holidays: Wed 23 - Fri 25 September
+// 2026, a three-day holiday before a weekend, and the year-end closing.
+var eximHolidays = []string{"2026-09-23", "2026-09-24", "2026-09-25", "2026-12-31", "2027-01-01"}
+
+// rateBody is the part of GET /api/v1/currencies/{code} these tests read.
+type rateBody struct {
+	DealBaseRate decimal.Decimal  `json:"deal_base_rate"`
+	TTS          *decimal.Decimal `json:"tts"`
+	TTB          *decimal.Decimal `json:"ttb"`
+	DisplayUnit  int              `json:"display_unit"`
+	Source       string           `json:"source"`
+	RecordedAt   time.Time        `json:"recorded_at"`
+	RateDate     string           `json:"rate_date"`
+	CarriedOver  bool             `json:"carried_over"`
+	Version      int64            `json:"version"`
 }
 
-func (f *fakeExim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if r.URL.Path != "/site/program/financial/exchangeJSON" || r.URL.Query().Get("authkey") != "exim-key" || r.URL.Query().Get("data") != "AP01" {
-		http.Error(w, "unexpected request", http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html;charset=UTF-8") // as the real site labels its JSON
-	if f.result != 1 {
-		fmt.Fprintf(w, `[{"result":%d,"cur_unit":null,"ttb":null,"tts":null,"deal_bas_r":null,"bkpr":null,"yy_efee_r":null,"ten_dd_efee_r":null,"kftc_bkpr":null,"kftc_deal_bas_r":null,"cur_nm":null}]`, f.result)
-		return
-	}
-	row := func(unit, ttb, tts, deal, name string) string {
-		return fmt.Sprintf(`{"result":1,"cur_unit":%q,"ttb":%q,"tts":%q,"deal_bas_r":%q,"bkpr":"0","yy_efee_r":"0","ten_dd_efee_r":"0","kftc_bkpr":"0","kftc_deal_bas_r":%q,"cur_nm":%q}`,
-			unit, ttb, tts, deal, deal, name)
-	}
-	fmt.Fprint(w, "["+strings.Join([]string{
-		row("BND", "", "", "1,054.3", "브루나이 달러"),
-		row("JPY(100)", "903.22", "921.46", "912.34", "일본 옌"),
-		row("KRW", "0", "0", "1", "한국 원"),
-		row("USD", "1,384.42", "1,412.38", f.usd, "미국 달러"),
-	}, ",")+"]")
+// runBody is one entry of GET /api/v1/ingest/runs.
+type runBody struct {
+	Trigger, Status, Error string
+	Provider               string
+	RateDate               string `json:"rate_date"`
 }
 
-// TestKoreaEximThroughTheStack is the ingestor's acceptance path: rates
-// from a server answering as Korea Eximbank does reach the currency API as
-// exact per-unit KRW rates with the real spread, each changed currency
-// publishes one keyed update with the contract headers, and a provider
-// error changes nothing and shows in the run history.
-func TestKoreaEximThroughTheStack(t *testing.T) {
-	exim := &fakeExim{usd: "1,398.4", result: 1}
-	srv := httptest.NewServer(exim)
-	defer srv.Close()
+// eximStack is a devstack on a fake clock whose only provider is a fake
+// Korea Eximbank on the same clock.
+type eximStack struct {
+	addrs stack.Addrs
+	clock *clockwork.FakeClock
+	bank  *eximtest.Bank
+	ctx   context.Context
+}
+
+// startEximStack starts the stack at instant now with a 14-day backfill and
+// waits for the backfill to end; extra settings are added to the
+// environment.
+func startEximStack(t *testing.T, now time.Time, extra map[string]string) *eximStack {
+	t.Helper()
+	clk := clockwork.NewFakeClockAt(now)
+	bank := eximtest.New("exim-key", clk.Now, eximHolidays...)
+	srv := httptest.NewServer(bank)
+	t.Cleanup(srv.Close)
 	env := map[string]string{
 		"RATEWIRE_PROVIDERS": "koreaexim", "RATEWIRE_KOREAEXIM_API_URL": srv.URL,
 		"RATEWIRE_KOREAEXIM_API_KEY": "exim-key", "RATEWIRE_ADMIN_TOKEN": "tok",
 	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	backfilled := make(chan error, 1)
 	c := stack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Getenv: func(k string) string { return env[k] },
-		Out: &syncBuffer{}, Log: &syncBuffer{}}
+		Out: &syncBuffer{}, Log: &syncBuffer{}, Clock: clk, BackfillDays: 14,
+		BackfillDone: func(err error) { backfilled <- err }}
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- stack.Run(ctx, c) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("stack: %v", err)
 		}
-	}()
-	var a stack.Addrs
+	})
+	s := &eximStack{clock: clk, bank: bank, ctx: ctx}
 	select {
-	case a = <-ready:
+	case s.addrs = <-ready:
 	case err := <-done:
 		t.Fatalf("stack stopped: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("stack not ready")
 	}
+	select {
+	case err := <-backfilled:
+		if err != nil {
+			t.Fatalf("backfill from the bank: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("backfill from the bank did not end within 60 s")
+	}
+	return s
+}
 
-	type rateBody struct {
-		DealBaseRate decimal.Decimal  `json:"deal_base_rate"`
-		TTS          *decimal.Decimal `json:"tts"`
-		TTB          *decimal.Decimal `json:"ttb"`
-		DisplayUnit  int              `json:"display_unit"`
-		Source       string           `json:"source"`
-		Version      int64            `json:"version"`
+func (s *eximStack) rate(t *testing.T, code string) (rateBody, int) {
+	t.Helper()
+	status, data := get(t, s.addrs.Currency+"/api/v1/currencies/"+code)
+	var r rateBody
+	_ = json.Unmarshal(data, &r)
+	return r, status
+}
+
+func (s *eximStack) runs(t *testing.T) []runBody {
+	t.Helper()
+	_, data := get(t, s.addrs.Ingestor+"/api/v1/ingest/runs?limit=50")
+	var body struct{ Runs []runBody }
+	_ = json.Unmarshal(data, &body)
+	return body.Runs
+}
+
+// adminRun asks the ingestor for a run now and returns its record.
+func (s *eximStack) adminRun(t *testing.T) runBody {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.addrs.Ingestor+"/api/v1/ingest/run", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rateOf := func(code string) (rateBody, int) {
-		status, data := get(t, a.Currency+"/api/v1/currencies/"+code)
-		var r rateBody
-		_ = json.Unmarshal(data, &r)
-		return r, status
+	defer resp.Body.Close()
+	var env struct{ Data runBody }
+	_ = json.NewDecoder(resp.Body).Decode(&env)
+	return env.Data
+}
+
+// wantDay checks that every currency the bank quotes is served as the
+// bank's rates of day, exact and per unit, with its spread (none invented)
+// and its bank day, carried over when day is before today (KST).
+func (s *eximStack) wantDay(t *testing.T, day string) {
+	t.Helper()
+	today := s.clock.Now().In(kst).Format(time.DateOnly)
+	waitFor(t, 20*time.Second, "USD of "+day, func() bool {
+		r, status := s.rate(t, "USD")
+		return status == 200 && r.RateDate == day
+	})
+	for _, code := range eximtest.Codes {
+		want := s.bank.Quote(day, code)
+		var got rateBody
+		waitFor(t, 20*time.Second, code+" of "+day, func() bool {
+			var status int
+			got, status = s.rate(t, code)
+			return status == 200 && got.DealBaseRate.Equal(want.DealBaseRate)
+		})
+		if !eqDec(got.TTS, want.TTS) || !eqDec(got.TTB, want.TTB) || got.Source != "koreaexim" || got.RateDate != day ||
+			got.CarriedOver != (day < today) || got.RecordedAt.After(s.clock.Now()) {
+			t.Errorf("%s = %+v, want %s's %s tts %v ttb %v from koreaexim, carried over %v, recorded no later than %s",
+				code, got, day, want.DealBaseRate, want.TTS, want.TTB, day < today, s.clock.Now())
+		}
+		if wantUnit := map[bool]int{true: 100, false: 1}[code == "JPY"]; got.DisplayUnit != wantUnit {
+			t.Errorf("%s display unit %d, want %d", code, got.DisplayUnit, wantUnit)
+		}
 	}
-	waitFor(t, 20*time.Second, "USD from koreaexim", func() bool { r, s := rateOf("USD"); return s == 200 && r.Version == 1 })
-	dec := decimal.RequireFromString
-	usd, _ := rateOf("USD")
-	if !usd.DealBaseRate.Equal(dec("1398.4")) || usd.TTS == nil || !usd.TTS.Equal(dec("1412.38")) || !usd.TTB.Equal(dec("1384.42")) || usd.Source != "koreaexim" {
-		t.Errorf("USD = %+v, want 1398.4 with tts 1412.38 and ttb 1384.42 from koreaexim", usd)
-	}
-	jpy, _ := rateOf("JPY")
-	if !jpy.DealBaseRate.Equal(dec("9.1234")) || !jpy.TTS.Equal(dec("9.2146")) || !jpy.TTB.Equal(dec("9.0322")) || jpy.DisplayUnit != 100 {
-		t.Errorf("JPY = %+v, want 9.1234 per yen (912.34 per 100) with its spread, display unit 100", jpy)
-	}
-	if bnd, _ := rateOf("BND"); !bnd.DealBaseRate.Equal(dec("1054.3")) || bnd.TTS != nil || bnd.TTB != nil {
-		t.Errorf("BND = %+v, want 1054.3 and no invented spread", bnd)
-	}
-	if _, status := rateOf("KRW"); status != 404 {
+	if _, status := s.rate(t, "KRW"); status != 404 {
 		t.Errorf("KRW row stored as a rate (status %d)", status)
 	}
+}
 
-	// A provider error (result 3, an auth failure, with HTTP 200) changes
-	// nothing and is visible in the run history.
-	exim.mu.Lock()
-	exim.result = 3
-	exim.mu.Unlock()
-	admin := func() {
-		req, _ := http.NewRequest(http.MethodPost, a.Ingestor+"/api/v1/ingest/run", nil)
-		req.Header.Set("Authorization", "Bearer tok")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+// wantHistoryAgrees checks that history's newest observation and the
+// newest daily close of USD both equal the currency API's USD rate.
+func (s *eximStack) wantHistoryAgrees(t *testing.T) {
+	t.Helper()
+	var cur rateBody
+	var last struct{ obs, daily decimal.Decimal }
+	ok := func() bool {
+		cur, _ = s.rate(t, "USD")
+		var stats struct {
+			Current    decimal.Decimal `json:"current"`
+			DataPoints int             `json:"data_points"`
 		}
-		resp.Body.Close()
-	}
-	admin()
-	status, data := get(t, a.Ingestor+"/api/v1/ingest/runs?limit=1")
-	var runs struct {
-		Runs []struct {
-			Status, Error string
-			Provider      string
+		if status, data := get(t, s.addrs.History+"/api/v1/history/stats?target=USD&period=1w"); status != 200 || json.Unmarshal(data, &stats) != nil {
+			return false
 		}
+		var series struct {
+			Results []struct {
+				Date time.Time       `json:"date"`
+				Rate decimal.Decimal `json:"rate"`
+			} `json:"results"`
+		}
+		if status, data := get(t, s.addrs.History+"/api/v1/history?target=USD&period=1m&interval=1d"); status != 200 ||
+			json.Unmarshal(data, &series) != nil || len(series.Results) == 0 {
+			return false
+		}
+		last.obs, last.daily = stats.Current, series.Results[len(series.Results)-1].Rate
+		return stats.DataPoints > 0 && cur.DealBaseRate.Equal(last.obs) && cur.DealBaseRate.Equal(last.daily)
 	}
-	if status != 200 || json.Unmarshal(data, &runs) != nil || len(runs.Runs) != 1 || runs.Runs[0].Status != "failed" ||
-		!strings.Contains(runs.Runs[0].Error, "koreaexim") || strings.Contains(runs.Runs[0].Error, "exim-key") {
-		t.Errorf("last run = %s, want a failed koreaexim run whose error does not leak the key", data)
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("currency USD %s, history's newest observation %s, newest daily close %s: want all equal",
+				cur.DealBaseRate, last.obs, last.daily)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if r, _ := rateOf("USD"); r.Version != 1 || !r.DealBaseRate.Equal(dec("1398.4")) {
-		t.Errorf("USD after a provider error = %+v, want it unchanged", r)
+}
+
+// TestKoreaEximAtAnyHour is the Korea Eximbank acceptance path through the
+// whole stack at fixed instants: a cold start serves the most recent day
+// the bank published, with its spread, its bank day and whether it is
+// carried over, every endpoint has data, and the run history says which
+// day the rates came from.
+func TestKoreaEximAtAnyHour(t *testing.T) {
+	at := func(y int, m time.Month, d, h, min, s int) time.Time { return time.Date(y, m, d, h, min, s, 0, kst) }
+	tests := []struct {
+		name    string
+		now     time.Time
+		wantDay string
+	}{
+		{"Wednesday 00:30", at(2026, 11, 25, 0, 30, 0), "2026-11-24"},
+		{"Wednesday 10:59", at(2026, 11, 25, 10, 59, 0), "2026-11-24"},
+		{"Wednesday 11:01", at(2026, 11, 25, 11, 1, 0), "2026-11-25"},
+		{"Wednesday 23:59", at(2026, 11, 25, 23, 59, 0), "2026-11-25"},
+		{"Saturday", at(2026, 11, 28, 14, 0, 0), "2026-11-27"},
+		{"Monday 09:00", at(2026, 11, 30, 9, 0, 0), "2026-11-27"},
+		{"Monday 09:00 after a three-day holiday", at(2026, 9, 28, 9, 0, 0), "2026-09-22"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startEximStack(t, tt.now, nil)
+			s.wantDay(t, tt.wantDay)
+			s.wantHistoryAgrees(t)
+			var startup *runBody
+			for _, r := range s.runs(t) {
+				if r.Trigger == "startup" {
+					startup = &r
+				}
+			}
+			if startup == nil || startup.Status != "success" || startup.RateDate != tt.wantDay {
+				t.Errorf("start-up run %+v, want a success that stored %s", startup, tt.wantDay)
+			}
+			for _, path := range []string{"/api/v1/currencies/latest", "/api/v1/currencies/convert?from=USD&to=KRW&amount=100&rate_type=tts",
+				"/api/v1/history/analysis?target=USD&period=1m", "/api/v1/rankings?period=daily"} {
+				if status, data := get(t, s.addrs.Gateway+path); status != 200 {
+					t.Errorf("GET %s = %d %s, want 200", path, status, data)
+				}
+			}
+		})
+	}
+}
+
+// TestKoreaEximYearEnd starts at 31 December 23:59:59 KST, a bank
+// holiday, and lets the clock pass midnight into 1 January, another one:
+// the hourly schedule (on the injected clock) runs at 00:00 and still
+// serves 30 December's rates, carried over.
+func TestKoreaEximYearEnd(t *testing.T) {
+	s := startEximStack(t, time.Date(2026, 12, 31, 23, 59, 59, 0, kst), map[string]string{"RATEWIRE_INGEST_SCHEDULE": "0 * * * *"})
+	s.wantDay(t, "2026-12-30")
+	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
+	defer cancel()
+	if err := s.clock.BlockUntilContext(ctx, 2); err != nil { // the ingest and retention schedules wait
+		t.Fatal(err)
+	}
+	s.clock.Advance(2 * time.Second)
+	waitFor(t, 20*time.Second, "the scheduled run of 1 January 00:00", func() bool {
+		for _, r := range s.runs(t) {
+			if r.Trigger == "schedule" {
+				if r.Status != "success" || r.RateDate != "2026-12-30" {
+					t.Fatalf("scheduled run %+v, want a success that found 30 December", r)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	s.wantDay(t, "2026-12-30")
+	s.wantHistoryAgrees(t)
+	asked := s.bank.Asked()
+	if n := len(asked); n < 3 || asked[n-3] != "2027-01-01" || asked[n-2] != "2026-12-31" || asked[n-1] != "2026-12-30" {
+		t.Errorf("the bank was asked %v, want the run to end asking 2027-01-01, 2026-12-31, 2026-12-30", asked)
+	}
+}
+
+// TestKoreaEximRevision: the bank revises the day's rates after 11:00; a
+// run stores the revision as one keyed update, and the currency API, the
+// history series and the daily close agree on it. A provider error (result
+// 3 with HTTP 200) changes nothing and shows in the run history without
+// the key.
+func TestKoreaEximRevision(t *testing.T) {
+	now := time.Date(2026, 11, 25, 14, 5, 0, 0, kst)
+	s := startEximStack(t, now, nil)
+	s.wantDay(t, "2026-11-25")
+	s.wantHistoryAgrees(t)
+	before := map[string]int64{}
+	for _, code := range eximtest.Codes {
+		r, _ := s.rate(t, code)
+		before[code] = r.Version
 	}
 
-	// USD moves: exactly one more update, keyed USD.
-	exim.mu.Lock()
-	exim.result, exim.usd = 1, "1,401.1"
-	exim.mu.Unlock()
-	admin()
-	waitFor(t, 20*time.Second, "USD version 2", func() bool { r, _ := rateOf("USD"); return r.Version == 2 })
+	s.bank.SetResult(3)
+	if r := s.adminRun(t); r.Status != "failed" || !strings.Contains(r.Error, "koreaexim") || strings.Contains(r.Error, "exim-key") {
+		t.Errorf("run with result 3 = %+v, want a failed koreaexim run whose error does not leak the key", r)
+	}
+	if r, _ := s.rate(t, "USD"); r.Version != before["USD"] {
+		t.Errorf("USD after a provider error = %+v, want version %d unchanged", r, before["USD"])
+	}
+	s.bank.SetResult(1)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(a.Kafka...), kgo.ConsumeTopics(event.TopicExchangeRateUpdated),
+	revised := s.bank.Quote("2026-11-25", "USD").DealBaseRate.Add(decimal.RequireFromString("2.235"))
+	s.bank.Revise("2026-11-25", "USD", revised)
+	if r := s.adminRun(t); r.Status != "success" || r.RateDate != "2026-11-25" {
+		t.Errorf("revision run = %+v, want a success for 2026-11-25", r)
+	}
+	waitFor(t, 20*time.Second, "the revised USD", func() bool {
+		r, _ := s.rate(t, "USD")
+		return r.DealBaseRate.Equal(revised) && r.Version == before["USD"]+1 && r.RateDate == "2026-11-25"
+	})
+	s.wantHistoryAgrees(t)
+
+	// Exactly one more update, keyed USD, with the contract headers; the
+	// unchanged currencies publish nothing.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addrs.Kafka...), kgo.ConsumeTopics(event.TopicExchangeRateUpdated),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	perKey := map[string]int{}
+	newer := map[string]int{}
 	deadline := time.Now().Add(15 * time.Second)
-	for (perKey["USD"] < 2 || perKey["JPY"] < 1 || perKey["BND"] < 1) && time.Now().Before(deadline) {
-		fctx, fcancel := context.WithTimeout(ctx, time.Second)
-		cl.PollFetches(fctx).EachRecord(func(r *kgo.Record) {
-			perKey[string(r.Key)]++
+	for quiet := false; !(newer["USD"] >= 1 && quiet) && time.Now().Before(deadline); {
+		fctx, fcancel := context.WithTimeout(s.ctx, time.Second)
+		fetches := cl.PollFetches(fctx)
+		quiet = fetches.NumRecords() == 0 // read on until the topic has nothing more
+		fetches.EachRecord(func(r *kgo.Record) {
+			var ev event.ExchangeRateUpdated
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				t.Errorf("undecodable update: %v", err)
+				return
+			}
+			if ev.Version > before[string(r.Key)] {
+				newer[string(r.Key)]++
+				if ev.RateDate != "2026-11-25" || !ev.DealBaseRate.Equal(revised) {
+					t.Errorf("update %+v, want the revised rate of 2026-11-25", ev)
+				}
+			}
 			hs := map[string]string{}
 			for _, h := range r.Headers {
 				hs[h.Key] = string(h.Value)
@@ -180,8 +355,14 @@ func TestKoreaEximThroughTheStack(t *testing.T) {
 		})
 		fcancel()
 	}
-	want := map[string]int{"BND": 1, "JPY": 1, "USD": 2}
-	if fmt.Sprint(perKey) != fmt.Sprint(want) {
-		t.Errorf("exchange_rate_updated per key = %v, want %v", perKey, want)
+	if fmt.Sprint(newer) != fmt.Sprint(map[string]int{"USD": 1}) {
+		t.Errorf("updates after the revision per key = %v, want one for USD", newer)
 	}
+}
+
+func eqDec(a, b *decimal.Decimal) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/ratewire/ratewire/currency"
 	"github.com/ratewire/ratewire/history"
 	"github.com/ratewire/ratewire/ingestor"
@@ -57,6 +59,10 @@ type Config struct {
 	BackfillDays int
 	// BackfillDone, when set, is called when the start-up backfill ends.
 	BackfillDone func(error)
+	// Clock is every service's clock (provider days, schedules, KST days,
+	// history windows, ranking periods, dedupe days); nil means the real
+	// clock. Tests run the stack on a fake one.
+	Clock clockwork.Clock
 }
 
 // Addrs are the base addresses of a running stack.
@@ -88,6 +94,10 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	logFor := func(svc string) *slog.Logger { return logx.New(c.Log, base.LogLevel, base.LogFormat, svc) }
+	clock := c.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
 	log := logFor("devstack")
 
 	addrs := Addrs{AdminToken: base.AdminToken}
@@ -135,16 +145,16 @@ func Run(ctx context.Context, c Config) error {
 	}
 	services := []*svc{
 		{name: ingestor.ServiceName, port: c.IngestorPort, url: &addrs.Ingestor, run: func(ctx context.Context, ln net.Listener) error {
-			return ingestor.Run(ctx, base, ingestor.Options{Logger: logFor(ingestor.ServiceName), Listener: ln})
+			return ingestor.Run(ctx, base, ingestor.Options{Logger: logFor(ingestor.ServiceName), Listener: ln, Clock: clock})
 		}},
 		{name: currency.ServiceName, port: c.CurrencyPort, url: &addrs.Currency, run: func(ctx context.Context, ln net.Listener) error {
-			return currency.Run(ctx, base, currency.Options{Logger: logFor(currency.ServiceName), Listener: ln})
+			return currency.Run(ctx, base, currency.Options{Logger: logFor(currency.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 		{name: history.ServiceName, port: c.HistoryPort, url: &addrs.History, run: func(ctx context.Context, ln net.Listener) error {
-			return history.Run(ctx, base, history.Options{Logger: logFor(history.ServiceName), Listener: ln})
+			return history.Run(ctx, base, history.Options{Logger: logFor(history.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 		{name: ranking.ServiceName, port: c.RankingPort, url: &addrs.Ranking, run: func(ctx context.Context, ln net.Listener) error {
-			return ranking.Run(ctx, base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln})
+			return ranking.Run(ctx, base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 	}
 	// The gateway is one more listener, serving the others' routes (its
@@ -209,7 +219,7 @@ func Run(ctx context.Context, c Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := runBackfill(runCtx, base, backfill, c.BackfillDays, logFor("backfill"))
+			err := runBackfill(runCtx, base, backfill, c.BackfillDays, logFor("backfill"), clock.Now)
 			if c.BackfillDone != nil {
 				c.BackfillDone(err)
 			}
@@ -224,10 +234,11 @@ func Run(ctx context.Context, c Config) error {
 
 // runBackfill gives a fresh database months of history while the services
 // already serve the start-up run's rates: hourly quotes over the range,
-// then five-minute quotes over the last two days (simulated), or the ECB's
-// daily series (frankfurter).
-func runBackfill(ctx context.Context, cfg config.Config, provider string, days int, log *slog.Logger) error {
-	now := time.Now()
+// then five-minute quotes over the last two days (simulated), or the
+// provider's daily rates (frankfurter's ECB series, or Korea Eximbank day
+// by day).
+func runBackfill(ctx context.Context, cfg config.Config, provider string, days int, log *slog.Logger, clock func() time.Time) error {
+	now := clock()
 	steps := []struct {
 		from time.Time
 		step time.Duration
@@ -240,7 +251,7 @@ func runBackfill(ctx context.Context, cfg config.Config, provider string, days i
 		if i+1 < len(steps) {
 			to = steps[i+1].from
 		}
-		res, err := ingestor.Backfill(ctx, cfg, ingestor.BackfillOptions{Provider: provider, From: s.from, To: to, Step: s.step, Logger: log})
+		res, err := ingestor.Backfill(ctx, cfg, ingestor.BackfillOptions{Provider: provider, From: s.from, To: to, Step: s.step, Logger: log, Now: clock})
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("backfill failed; the services run without history depth", "err", err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -51,6 +52,9 @@ func TestDevstackEndToEnd(t *testing.T) {
 			return ""
 		},
 		Out: &syncBuffer{}, Log: &syncBuffer{},
+		// A fixed instant between two of the simulator's five-minute steps:
+		// nothing here depends on the hour the test runs.
+		Clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst)),
 	}
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }
