@@ -161,7 +161,8 @@ func parseFrankfurterLatest(body []byte) ([]rate.Quote, error) {
 	if err != nil {
 		return nil, err
 	}
-	return invertRates(amount, b.Rates, at)
+	quotes, err := invertRates(amount, b.Rates, at)
+	return onECBDay(quotes, at), err
 }
 
 // parseFrankfurterSeries turns a time-series body into one slice of
@@ -190,7 +191,7 @@ func parseFrankfurterSeries(body []byte) ([][]rate.Quote, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d, err)
 		}
-		out = append(out, quotes)
+		out = append(out, onECBDay(quotes, at))
 	}
 	return out, nil
 }
@@ -212,6 +213,15 @@ func frankfurterHeader(amount json.Number, base string) (a decimal.Decimal, err 
 		return a, fmt.Errorf("amount %s: %w", amount, errNotPositive)
 	}
 	return d, nil
+}
+
+// onECBDay sets the quotes' bank day to the ECB day they are dated: their
+// RecordedAt (15:00 UTC) is already the next day in Korea.
+func onECBDay(quotes []rate.Quote, at time.Time) []rate.Quote {
+	for i := range quotes {
+		quotes[i].RateDate = at.UTC().Format(time.DateOnly)
+	}
+	return quotes
 }
 
 // frankfurterDate is the RecordedAt of an ECB day "2006-01-02".

@@ -35,8 +35,8 @@ func TestFrankfurterFetch(t *testing.T) {
 	wantRate(t, quotes, "AUD", "952.380952381", "", "")   // 1/0.00105 = 952.38095238095...: rounds up
 	wantAt := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 	for _, q := range b.Quotes {
-		if !q.RecordedAt.Equal(wantAt) {
-			t.Errorf("%s recorded_at %s, want the ECB date at 15:00 UTC %s", q.Code, q.RecordedAt, wantAt)
+		if !q.RecordedAt.Equal(wantAt) || q.RateDate != "2026-11-20" {
+			t.Errorf("%s recorded_at %s for %q, want the ECB date 2026-11-20 at 15:00 UTC %s", q.Code, q.RecordedAt, q.RateDate, wantAt)
 		}
 	}
 }
