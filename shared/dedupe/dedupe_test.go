@@ -16,10 +16,38 @@ import (
 // marks included.
 var _ kafkabus.BatchDedupe = (*dedupe.Redis)(nil)
 
+// instants are the clocks the contract tests run at: the edges where a
+// store keyed by the wrong day, or a test reading the wall clock between
+// a mark and its check, would break. Periods (days by default) start at
+// midnight UTC, whatever the machine's zone.
+var instants = []struct {
+	name string
+	at   time.Time
+}{
+	{"last millisecond of a UTC day", time.Date(2026, 11, 21, 23, 59, 59, 999e6, time.UTC)},
+	{"00:30 KST, 15:30 UTC the day before", time.Date(2026, 11, 22, 0, 30, 0, 0, kst)},
+	{"a Saturday noon", time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)},
+	{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, kst)},
+}
+
+var kst = time.FixedZone("KST", 9*3600)
+
+// forEachInstant runs fn on miniredis and a real Redis at each of instants,
+// with a store whose clock is fixed there.
+func forEachInstant(t *testing.T, fn func(t *testing.T, r testinfra.Redis, d *dedupe.Redis, at time.Time)) {
+	for _, in := range instants {
+		t.Run(in.name, func(t *testing.T) {
+			testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+				d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix, Now: func() time.Time { return in.at }})
+				fn(t, r, d, in.at)
+			})
+		})
+	}
+}
+
 func TestRedisContract(t *testing.T) {
-	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+	forEachInstant(t, func(t *testing.T, r testinfra.Redis, d *dedupe.Redis, at time.Time) {
 		ctx := context.Background()
-		d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix})
 
 		seen, err := d.Seen(ctx, "g1", "e1")
 		if err != nil || seen {
@@ -35,7 +63,7 @@ func TestRedisContract(t *testing.T) {
 		if seen, err := d.Seen(ctx, "g2", "e1"); err != nil || seen {
 			t.Errorf("Seen for another group: expected false, nil; got %v, %v", seen, err)
 		}
-		checkTTL(t, r, d.Key("g1", time.Now()))
+		checkTTL(t, r, d.Key("g1", at), at)
 		if _, err := d.Seen(ctx, "", "e1"); err == nil {
 			t.Error("Seen with an empty group: expected an error, got nil")
 		}
@@ -44,9 +72,8 @@ func TestRedisContract(t *testing.T) {
 
 // SeenMany and MarkMany agree with Seen and Mark, id by id.
 func TestRedisBatchContract(t *testing.T) {
-	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+	forEachInstant(t, func(t *testing.T, r testinfra.Redis, d *dedupe.Redis, at time.Time) {
 		ctx := context.Background()
-		d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix})
 
 		if err := d.Mark(ctx, "g1", "e1"); err != nil {
 			t.Fatalf("Mark: %v", err)
@@ -63,7 +90,7 @@ func TestRedisBatchContract(t *testing.T) {
 				t.Errorf("Seen %s after MarkMany: expected true, nil; got %v, %v", id, ok, err)
 			}
 		}
-		checkTTL(t, r, d.Key("g1", time.Now()))
+		checkTTL(t, r, d.Key("g1", at), at)
 		if seen, err := d.SeenMany(ctx, "g2", []string{"e1", "e2"}); err != nil || fmt.Sprint(seen) != "[false false]" {
 			t.Errorf("SeenMany for another group: expected [false false], nil; got %v, %v", seen, err)
 		}
@@ -96,13 +123,21 @@ func TestRedisBatchContract(t *testing.T) {
 	})
 }
 
-// checkTTL fails unless key, a day's set of marks, expires between
-// DefaultTTL and DefaultTTL plus a day from now.
-func checkTTL(t *testing.T, r testinfra.Redis, key string) {
+// checkTTL fails unless key, the set of marks made at the store's clock
+// at, expires DefaultTTL after the end of at's UTC day: the TTL is set
+// from the store's clock, so only the time the test itself took (a
+// minute at most) may be missing from it.
+func checkTTL(t *testing.T, r testinfra.Redis, key string, at time.Time) {
 	t.Helper()
+	if want := "dedupe:{g1}:" + at.UTC().Format("20060102") + "T000000.000Z"; !strings.HasSuffix(key, want) {
+		t.Errorf("key of a mark at %s: expected ...%s, got %s", at, want, key)
+	}
+	y, m, dd := at.UTC().Date()
+	want := time.Date(y, m, dd+1, 0, 0, 0, 0, time.UTC).Add(dedupe.DefaultTTL).Sub(at)
 	ttl, err := r.Client.PTTL(context.Background(), key).Result()
-	if err != nil || ttl < dedupe.DefaultTTL-time.Minute || ttl > dedupe.DefaultTTL+24*time.Hour {
-		t.Errorf("TTL of %s: expected between %s and a day more, got %s (%v)", key, dedupe.DefaultTTL, ttl, err)
+	if err != nil || ttl > want || ttl < want-time.Minute {
+		t.Errorf("TTL of %s marked at %s: expected %s (the end of its UTC day and %s), got %s (%v)",
+			key, at, want, dedupe.DefaultTTL, ttl, err)
 	}
 }
 
@@ -149,7 +184,7 @@ func TestRedisExpires(t *testing.T) {
 
 func TestRedisDownIsAnError(t *testing.T) {
 	r := testinfra.MiniRedis(t)
-	d := dedupe.NewRedis(r.Client, dedupe.Options{})
+	d := dedupe.NewRedis(r.Client, dedupe.Options{Now: func() time.Time { return instants[0].at }})
 	r.Mini.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -172,7 +207,7 @@ func TestRedisDownIsAnError(t *testing.T) {
 func TestRedisKeepsLookalikeIDsApart(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
 		ctx := context.Background()
-		d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix})
+		d := dedupe.NewRedis(r.Client, dedupe.Options{KeyPrefix: r.Prefix, Now: func() time.Time { return instants[0].at }})
 		const id = "3f2b8c1e-9a4d-4e6f-8b1a-2c3d4e5f6a7b"
 		if err := d.Mark(ctx, "g", id); err != nil {
 			t.Fatal(err)

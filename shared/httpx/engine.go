@@ -34,6 +34,9 @@ type Options struct {
 	// Ready reports whether the service's dependencies are usable; nil
 	// means always ready. It is called with a 2 s timeout.
 	Ready func(ctx context.Context) error
+	// Now is the clock behind the envelopes' timestamp; nil means
+	// time.Now. Tests pass a fixed one so responses are reproducible.
+	Now func() time.Time
 }
 
 // RequestIDHeader carries the request id in both directions.
@@ -45,6 +48,7 @@ const (
 
 	ctxKeyRequestID = "ratewire.request_id"
 	ctxKeyLogger    = "ratewire.logger"
+	ctxKeyClock     = "ratewire.clock"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -55,8 +59,8 @@ var discardLogger = slog.New(slog.DiscardHandler)
 // NewEngine returns a gin engine with ratewire's middleware and the
 // /healthz, /readyz and /metrics routes; services add their API routes.
 //
-// Middleware order: request id (and request logger), access log, metrics,
-// panic recovery, body limit. Recovery sits inside the access log and the
+// Middleware order: clock, request id (and request logger), access log,
+// metrics, panic recovery, body limit. Recovery sits inside the access log and the
 // metrics so that a panicking request is still logged and counted as 500;
 // it sits after the request id so the panic log carries it.
 func NewEngine(o Options) *gin.Engine {
@@ -72,6 +76,10 @@ func NewEngine(o Options) *gin.Engine {
 	if limit <= 0 {
 		limit = defaultMaxBody
 	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -81,6 +89,7 @@ func NewEngine(o Options) *gin.Engine {
 	_ = e.SetTrustedProxies(nil)
 
 	e.Use(
+		clock(now),
 		requestID(log),
 		accessLog(),
 		newMetrics(reg, log).middleware,
@@ -133,6 +142,15 @@ func Logger(c *gin.Context) *slog.Logger {
 		}
 	}
 	return discardLogger
+}
+
+// clock makes now the clock of every envelope written for the request,
+// the ones NoRoute, NoMethod and the recovery write included.
+func clock(now func() time.Time) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(ctxKeyClock, now)
+		c.Next()
+	}
 }
 
 // requestID reuses a well-formed incoming X-Request-ID (so ids follow a

@@ -49,7 +49,18 @@ const (
 	msgUnavailable  = "service temporarily unavailable"
 )
 
-func timestamp() string { return time.Now().UTC().Format(timestampLayout) }
+// Timestamp is the envelope timestamp of a response made now: the
+// engine's clock (Options.Now) in UTC with milliseconds, or time.Now
+// outside NewEngine. Handlers that write the envelope themselves use it.
+func Timestamp(c *gin.Context) string {
+	now := time.Now
+	if v, ok := c.Get(ctxKeyClock); ok {
+		if f, ok := v.(func() time.Time); ok {
+			now = f
+		}
+	}
+	return now().UTC().Format(timestampLayout)
+}
 
 // OK writes data in the success envelope with the given status.
 func OK(c *gin.Context, status int, data any) {
@@ -62,11 +73,11 @@ func OK(c *gin.Context, status int, data any) {
 }
 
 func writeSuccess(c *gin.Context, status int, raw json.RawMessage) {
-	writeEnvelope(c, status, Envelope{Success: true, Data: raw, Timestamp: timestamp()})
+	writeEnvelope(c, status, Envelope{Success: true, Data: raw, Timestamp: Timestamp(c)})
 }
 
 func writeError(c *gin.Context, status int, body ErrorBody) {
-	writeEnvelope(c, status, Envelope{Error: &body, Timestamp: timestamp()})
+	writeEnvelope(c, status, Envelope{Error: &body, Timestamp: Timestamp(c)})
 	c.Abort()
 }
 

@@ -115,12 +115,22 @@ func assertError(tb testing.TB, rec *httptest.ResponseRecorder, status int, code
 	return env
 }
 
+// envelopeNow is the engine clock of TestEnvelopeShape: the last
+// nanosecond of a year in KST, which is still 31 December in UTC, so a
+// timestamp that is not UTC, or rounds instead of truncating to
+// milliseconds, shows.
+var envelopeNow = time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("KST", 9*3600))
+
 func TestEnvelopeShape(t *testing.T) {
-	f := newFixture(t, httpx.Options{})
+	f := newFixture(t, httpx.Options{Now: func() time.Time { return envelopeNow }})
 	f.engine.GET("/ok", func(c *gin.Context) { httpx.OK(c, http.StatusCreated, map[string]int{"n": 1}) })
 	f.engine.GET("/nf", func(c *gin.Context) { httpx.Error(c, apperr.NotFound("no such thing")) })
 	f.engine.GET("/bad", func(c *gin.Context) {
 		httpx.Error(c, apperr.Invalid("INVALID_CURRENCY_CODE", "bad code", map[string]any{"currency_code": "XYZ"}))
+	})
+	// A handler that writes the envelope itself takes the same timestamp.
+	f.engine.GET("/raw", func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(`{"success":true,"data":{"n":2},"timestamp":"`+httpx.Timestamp(c)+`"}`))
 	})
 
 	tests := []struct {
@@ -136,6 +146,8 @@ func TestEnvelopeShape(t *testing.T) {
 		{"success", "/ok", 201, true, []string{"success", "data", "timestamp"}, []string{"error"}, `{"n":1}`, false},
 		{"error without details", "/nf", 404, false, []string{"success", "error", "timestamp"}, []string{"data"}, "", false},
 		{"error with details", "/bad", 400, false, []string{"success", "error", "timestamp"}, []string{"data"}, "", true},
+		{"no route", "/nope", 404, false, []string{"success", "error", "timestamp"}, []string{"data"}, "", false},
+		{"written by the handler", "/raw", 200, true, []string{"success", "data", "timestamp"}, []string{"error"}, `{"n":2}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,15 +188,11 @@ func TestEnvelopeShape(t *testing.T) {
 					t.Errorf("details present: expected %v, got %v (%s)", tt.wantDetails, ok, raw["error"])
 				}
 			}
-			ts, err := time.Parse(time.RFC3339Nano, env.Timestamp)
-			if err != nil {
+			if _, err := time.Parse(time.RFC3339Nano, env.Timestamp); err != nil {
 				t.Fatalf("timestamp %q: expected RFC 3339, got parse error %v", env.Timestamp, err)
 			}
-			if !strings.HasSuffix(env.Timestamp, "Z") || len(env.Timestamp) != len("2006-01-02T15:04:05.000Z") {
-				t.Errorf("timestamp: expected UTC with milliseconds, got %q", env.Timestamp)
-			}
-			if d := time.Since(ts); d < -time.Second || d > time.Minute {
-				t.Errorf("timestamp: expected about now, got %v ago", d)
+			if want := "2026-12-31T14:59:59.999Z"; env.Timestamp != want {
+				t.Errorf("timestamp: expected the engine clock in UTC with milliseconds, %q; got %q", want, env.Timestamp)
 			}
 		})
 	}

@@ -177,7 +177,7 @@ func TestCrashHelper(t *testing.T) {
 	}
 	appliedF := mustAppend(t, filepath.Join(dir, "applied"))
 	markedF := mustAppend(t, filepath.Join(dir, "marked"))
-	store := &recordingDedupe{Redis: dedupe.NewRedis(rdb, dedupe.Options{}), f: markedF}
+	store := &recordingDedupe{Redis: dedupe.NewRedis(rdb, dedupe.Options{Now: fixedNow}), f: markedF}
 
 	var mu sync.Mutex
 	frozen := false
@@ -201,7 +201,7 @@ func TestCrashHelper(t *testing.T) {
 	c, err := kafkabus.NewConsumer(kafkabus.ConsumerConfig{
 		Brokers: strings.Split(os.Getenv(envBrokers), ","), GroupID: crashGroup,
 		Topics: []string{event.TopicExchangeRateUpdated}, Handler: handler, Dedupe: store,
-		SessionTimeout: 6e9, HandlerTimeout: 1 << 40,
+		SessionTimeout: 6e9, HandlerTimeout: 1 << 40, Now: fixedNow,
 	})
 	if err != nil {
 		t.Fatal(err)

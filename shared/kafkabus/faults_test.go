@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -56,8 +55,11 @@ func TestFaultPoisonMessageMidPartition(t *testing.T) {
 	if _, err := strconv.Atoi(got[event.HeaderDLQOriginalPartition]); err != nil {
 		t.Errorf("dead-letter header %s: expected a partition number, got %q", event.HeaderDLQOriginalPartition, got[event.HeaderDLQOriginalPartition])
 	}
-	if _, err := time.Parse(time.RFC3339Nano, got[event.HeaderDLQFirstFailureAt]); err != nil {
-		t.Errorf("dead-letter header %s: expected RFC 3339, got %q", event.HeaderDLQFirstFailureAt, got[event.HeaderDLQFirstFailureAt])
+	// Both instants come from the consumer's clock, in UTC.
+	for _, k := range []string{event.HeaderDLQFirstFailureAt, event.HeaderDLQDeadLetteredAt} {
+		if want := "2026-12-31T14:59:59Z"; got[k] != want {
+			t.Errorf("dead-letter header %s: expected the consumer clock in UTC, %q; got %q", k, want, got[k])
+		}
 	}
 	if o, want := h.outcomes(t, "poison"), map[string]int{"ok": 10, "dlq": 1}; !maps.Equal(o, want) {
 		t.Errorf("outcomes: expected %v, got %v", want, o)

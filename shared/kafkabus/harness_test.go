@@ -33,13 +33,20 @@ type harness struct {
 	reg   *prometheus.Registry
 }
 
+// harnessNow is the clock of the harness's consumers and dedupe store, so
+// dead-letter timestamps and the dedupe day are the same at any hour: 23:59:59
+// KST on 31 December, still the 31st in UTC.
+var harnessNow = time.Date(2026, 12, 31, 23, 59, 59, 0, time.FixedZone("KST", 9*3600))
+
+func fixedNow() time.Time { return harnessNow }
+
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	k := startKafka(t)
 	r := testinfra.MiniRedis(t)
 	return &harness{
 		k: k, w: newWriter(t, k), adm: newAdmin(t, k), redis: r,
-		dedup: dedupe.NewRedis(r.Client, dedupe.Options{}),
+		dedup: dedupe.NewRedis(r.Client, dedupe.Options{Now: fixedNow}),
 		reg:   prometheus.NewRegistry(),
 	}
 }
@@ -51,7 +58,7 @@ func (h *harness) consumer(t *testing.T, group string, topics []string, handler 
 	cfg := kafkabus.ConsumerConfig{
 		Brokers: h.k.Brokers(), GroupID: group, Topics: topics, Handler: handler, Logger: testLogger(),
 		Dedupe: h.dedup, Registerer: h.reg, RetryBackoff: time.Millisecond, LagInterval: -1,
-		SessionTimeout: 6 * time.Second,
+		SessionTimeout: 6 * time.Second, Now: fixedNow,
 	}
 	if mutate != nil {
 		mutate(&cfg)
