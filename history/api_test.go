@@ -29,6 +29,9 @@ var at = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
 
 var kst = time.FixedZone("KST", 9*3600)
 
+// wantStamp is the envelope timestamp of every response at the clock at.
+const wantStamp = "2026-11-22T03:00:00.000Z"
+
 // mid is the deterministic KRW rate of code i steps of 5 minutes before at.
 func mid(code string, i int) float64 {
 	x := float64(i)
@@ -188,6 +191,10 @@ func TestHistoryEndpoints(t *testing.T) {
 	if status != 200 || !e.Success {
 		t.Fatalf("history = %d %+v", status, e.Error)
 	}
+	// Responses are stamped by the service's clock, not the wall clock.
+	if e.Timestamp != wantStamp {
+		t.Errorf("history timestamp %q, want the service clock %q", e.Timestamp, wantStamp)
+	}
 	h := data[historyBody](t, e)
 	if h.Base != "KRW" || h.Target != "USD" || h.Interval != "1h" || len(h.Results) != 168 {
 		t.Fatalf("history %s/%s at %s with %d points, want USD/KRW at 1h with 168", h.Target, h.Base, h.Interval, len(h.Results))
@@ -318,8 +325,9 @@ func TestHistoryEndpoints(t *testing.T) {
 		{"/api/v1/history/forecast/CHF", 404, "NOT_FOUND"},
 	} {
 		status, _, body := fetch(t, s.url+tc.path)
-		if status != tc.status || body.Success || body.Error == nil || body.Error.Code != tc.code || body.Error.Message == "" {
-			t.Errorf("GET %s = %d %+v, want %d %s", tc.path, status, body.Error, tc.status, tc.code)
+		if status != tc.status || body.Success || body.Error == nil || body.Error.Code != tc.code || body.Error.Message == "" ||
+			body.Timestamp != wantStamp {
+			t.Errorf("GET %s = %d %+v at %s, want %d %s at %s", tc.path, status, body.Error, body.Timestamp, tc.status, tc.code, wantStamp)
 		}
 	}
 }

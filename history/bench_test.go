@@ -231,7 +231,7 @@ func benchRedis(b *testing.B) testinfra.Redis {
 }
 
 func benchEngine(svc *series.Service) *gin.Engine {
-	e := httpx.NewEngine(httpx.Options{Service: "history"})
+	e := httpx.NewEngine(httpx.Options{Service: "history", Now: svc.Now})
 	httpapi.Register(e, svc)
 	return e
 }

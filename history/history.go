@@ -42,8 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock that decides where a period ends; nil means
-	// time.Now.
+	// Now is the clock that decides where a period ends, and also the
+	// day the consumer files processed event ids under, its dead-letter
+	// timestamps and the responses' timestamp; nil means time.Now.
 	Now func() time.Time
 	// KeyPrefix goes before every Redis key: empty in production, a
 	// namespace of its own for each test sharing a Redis server.
@@ -92,8 +93,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Handler: consumer.Handler(svc, log), Logger: log,
 		// Processed event ids are remembered per group for 7 days, and the
 		// consumer's metrics (outcomes, lag, handler time) join /metrics.
-		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix}),
+		Dedupe:     dedupe.NewRedis(rdb, dedupe.Options{KeyPrefix: opts.KeyPrefix, Now: opts.Now}),
 		Registerer: reg,
+		Now:        opts.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
@@ -103,7 +105,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	go func() { consDone <- cons.Run(consCtx) }()
 
 	engine := httpx.NewEngine(httpx.Options{
-		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
+		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb), Now: opts.Now,
 	})
 	httpapi.Register(engine, svc)
 	httpapi.RegisterOpenAPI(engine)

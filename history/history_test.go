@@ -41,12 +41,15 @@ func TestRunServesProbes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- history.Run(ctx, cfg, history.Options{Listener: ln}) }()
+	// The clock is fixed even though nothing here reads the day: no test
+	// runs on the wall clock.
+	now := func() time.Time { return at }
+	go func() { done <- history.Run(ctx, cfg, history.Options{Listener: ln, Now: now}) }()
 
 	waitHealthy(t, base, done)
 
-	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !body.Success {
-		t.Errorf("/readyz with database and Redis up = %d %+v, want 200 success=true", status, body)
+	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !body.Success || body.Timestamp != wantStamp {
+		t.Errorf("/readyz with database and Redis up = %d %+v, want 200 success=true stamped by the service clock, %s", status, body, wantStamp)
 	}
 
 	r.Mini.Close()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,11 +162,15 @@ func (s *service) click(t testing.TB, country, client string, want int) clickDat
 	return d
 }
 
+// clientSeq numbers the clients of clicks: unique in the test binary, so
+// services sharing a Redis never see one client twice.
+var clientSeq atomic.Int64
+
 // clicks sends n counted clicks on country, each by a different client.
 func (s *service) clicks(t testing.TB, country string, n int) {
 	t.Helper()
-	for i := range n {
-		s.click(t, country, fmt.Sprintf("c-%s-%d-%d", country, i, time.Now().UnixNano()), http.StatusCreated)
+	for range n {
+		s.click(t, country, fmt.Sprintf("c-%s-%d", country, clientSeq.Add(1)), http.StatusCreated)
 	}
 }
 
@@ -336,25 +341,60 @@ func TestTiesShareRank(t *testing.T) {
 	}
 }
 
+// TestKSTDayBoundary clicks once just before and once just after a KST
+// midnight: each click lands on its own KST day, whatever the UTC day (15:00
+// UTC is midnight KST, so UTC-day thinking would put both on one day), and
+// on the week and month of that day: the same or the next.
 func TestKSTDayBoundary(t *testing.T) {
-	s := sqliteMini(t, time.Date(2026, 11, 18, 23, 59, 59, 0, kst), ranking.Options{})
-	if d := s.click(t, "JP", "a", http.StatusCreated); d.Date != "2026-11-18" {
-		t.Errorf("click at 23:59:59 KST: date %s, want 2026-11-18", d.Date)
+	tests := []struct {
+		name                string
+		before, after       time.Time
+		dayBefore, dayAfter string
+		sameWeek, sameMonth bool
+	}{
+		{"a Wednesday night", time.Date(2026, 11, 18, 23, 59, 59, 0, kst), time.Date(2026, 11, 19, 0, 0, 1, 0, kst),
+			"2026-11-18", "2026-11-19", true, true},
+		{"00:30 KST is 15:30 UTC the day before", time.Date(2026, 11, 19, 14, 59, 59, 0, time.UTC), time.Date(2026, 11, 19, 15, 30, 0, 0, time.UTC),
+			"2026-11-19", "2026-11-20", true, true},
+		{"Saturday to Sunday", time.Date(2026, 11, 21, 23, 59, 59, 0, kst), time.Date(2026, 11, 22, 0, 0, 0, 0, kst),
+			"2026-11-21", "2026-11-22", true, true},
+		{"Sunday to Monday starts a week", time.Date(2026, 11, 22, 23, 59, 59, 0, kst), time.Date(2026, 11, 23, 0, 30, 0, 0, kst),
+			"2026-11-22", "2026-11-23", false, true},
+		{"31 December to 1 January, one ISO week", time.Date(2026, 12, 31, 23, 59, 59, 0, kst), time.Date(2027, 1, 1, 0, 30, 0, 0, kst),
+			"2026-12-31", "2027-01-01", true, false},
 	}
-	s.clock.Set(time.Date(2026, 11, 19, 0, 0, 1, 0, kst))
-	d := s.click(t, "JP", "b", http.StatusCreated)
-	if d.Date != "2026-11-19" || d.DailyClicks != 1 || d.TotalClicks != 2 {
-		t.Errorf("click at 00:00:01 KST: date %s daily %d total %d, want 2026-11-19, 1, 2", d.Date, d.DailyClicks, d.TotalClicks)
-	}
-	// 15:00 UTC is midnight KST: UTC-day thinking would put both on the 18th.
-	if got := s.ranking(t, "period=daily&date=2026-11-18").order(); got != "1:JP=1" {
-		t.Errorf("2026-11-18: %s, want 1:JP=1", got)
-	}
-	if got := s.ranking(t, "period=daily&date=2026-11-19").order(); got != "1:JP=1" {
-		t.Errorf("2026-11-19: %s, want 1:JP=1", got)
-	}
-	if got := s.ranking(t, "period=daily").Date; got != "2026-11-19" {
-		t.Errorf("default date: %s, want today in KST, 2026-11-19", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sqliteMini(t, tt.before, ranking.Options{})
+			if d := s.click(t, "JP", "a", http.StatusCreated); d.Date != tt.dayBefore || d.DailyClicks != 1 {
+				t.Errorf("click at %s: date %s daily %d, want %s, 1", tt.before, d.Date, d.DailyClicks, tt.dayBefore)
+			}
+			s.clock.Set(tt.after)
+			d := s.click(t, "JP", "b", http.StatusCreated)
+			if d.Date != tt.dayAfter || d.DailyClicks != 1 || d.TotalClicks != 2 {
+				t.Errorf("click at %s: date %s daily %d total %d, want %s, 1, 2", tt.after, d.Date, d.DailyClicks, d.TotalClicks, tt.dayAfter)
+			}
+			for _, day := range []string{tt.dayBefore, tt.dayAfter} {
+				if got := s.ranking(t, "period=daily&date="+day).order(); got != "1:JP=1" {
+					t.Errorf("daily %s: %s, want 1:JP=1", day, got)
+				}
+			}
+			if got := s.ranking(t, "period=daily").Date; got != tt.dayAfter {
+				t.Errorf("default date: %s, want today in KST, %s", got, tt.dayAfter)
+			}
+			for _, p := range []struct {
+				period string
+				same   bool
+			}{{"weekly", tt.sameWeek}, {"monthly", tt.sameMonth}} {
+				want := "1:JP=1"
+				if p.same {
+					want = "1:JP=2"
+				}
+				if got := s.ranking(t, "period="+p.period).order(); got != want {
+					t.Errorf("%s containing %s: %s, want %s", p.period, tt.dayAfter, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -547,6 +587,7 @@ func TestReset(t *testing.T) {
 			CountryCode string `json:"country_code"`
 			Clicks      int64  `json:"clicks"`
 		} `json:"removed"`
+		ResetAt time.Time `json:"reset_at"`
 	}
 	if err := json.Unmarshal(env.Data, &d); err != nil {
 		t.Fatal(err)
@@ -554,6 +595,9 @@ func TestReset(t *testing.T) {
 	if d.ResetID == 0 || d.Date != "2026-11-18" || d.RemovedCountries != 2 || d.RemovedClicks != 4 ||
 		len(d.Removed) != 2 || d.Removed[0].CountryCode != "JP" || d.Removed[0].Clicks != 3 || d.Removed[1].CountryCode != "US" {
 		t.Errorf("reset answer: %+v, want id, 2026-11-18, 2 countries, 4 clicks, [JP 3, US 1]", d)
+	}
+	if want := noon.AddDate(0, 0, 1); !d.ResetAt.Equal(want) {
+		t.Errorf("reset_at %s, want the service clock, %s", d.ResetAt, want)
 	}
 	if got := s.ranking(t, "period=daily&date=2026-11-18").order(); got != "" {
 		t.Errorf("reset day after reset: %s, want empty", got)
@@ -584,7 +628,9 @@ func TestAdminDisabledWithoutToken(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ranking.Run(ctx, cfg, ranking.Options{Listener: ln}) }()
+	go func() {
+		done <- ranking.Run(ctx, cfg, ranking.Options{Listener: ln, Now: func() time.Time { return noon }})
+	}()
 	defer func() { cancel(); <-done }()
 	base := "http://" + ln.Addr().String()
 	waitHealthy(t, base, done)

@@ -49,9 +49,8 @@ func BenchmarkClicks(b *testing.B) {
 // benchClicks is one run of BenchmarkClicks with a fixed number of
 // concurrent clients, each on its own fresh schema and key namespace.
 func benchClicks(b *testing.B, clients int) {
-	s := startService(b, testinfra.PostgresURL(b), testinfra.RealRedis(b), time.Now(),
+	s := startService(b, testinfra.PostgresURL(b), testinfra.RealRedis(b), noon,
 		ranking.Options{RateLimit: 1 << 30, RateWindow: time.Minute})
-	s.clock.Set(time.Now())
 	codes := []string{}
 	for _, c := range country.New().All() {
 		codes = append(codes, c.Code)

@@ -41,8 +41,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on cfg.HTTPAddr.
 	Listener net.Listener
-	// Now is the clock that decides the KST day of a click; nil means
-	// time.Now.
+	// Now is the clock that decides the KST day of a click, and stamps
+	// resets and responses; nil means time.Now.
 	Now func() time.Time
 	// KeyPrefix goes before every Redis key: empty in production, a
 	// namespace of its own for each test sharing a Redis server.
@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	cancel()
 
 	engine := httpx.NewEngine(httpx.Options{
-		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb),
+		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb), Now: opts.Now,
 	})
 	httpapi.Register(engine, svc, cfg.AdminToken)
 	httpapi.RegisterOpenAPI(engine)

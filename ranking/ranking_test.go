@@ -40,12 +40,14 @@ func TestRunServesProbes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- ranking.Run(ctx, cfg, ranking.Options{Listener: ln}) }()
+	go func() {
+		done <- ranking.Run(ctx, cfg, ranking.Options{Listener: ln, Now: func() time.Time { return noon }})
+	}()
 
 	waitHealthy(t, base, done)
 
-	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !body.Success {
-		t.Errorf("/readyz with database and Redis up = %d %+v, want 200 success=true", status, body)
+	if status, body := get(t, base+"/readyz"); status != http.StatusOK || !body.Success || body.Timestamp != "2026-11-18T03:00:00.000Z" {
+		t.Errorf("/readyz with database and Redis up = %d %+v, want 200 success=true stamped by the service clock, 2026-11-18T03:00:00.000Z", status, body)
 	}
 
 	r.Mini.Close()

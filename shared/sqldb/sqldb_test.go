@@ -90,9 +90,10 @@ func TestStoreContract(t *testing.T) {
 		})
 
 		t.Run("InTx rolls back on error and commits on success", func(t *testing.T) {
+			at := time.Date(2026, 11, 21, 15, 30, 0, 0, time.UTC) // any fixed instant: only the rows matter
 			boom := errors.New("boom")
 			err := sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
-				if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO items (name, amount, at) VALUES (?, ?, ?)`), "lost", "1", time.Now().UTC()); err != nil {
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO items (name, amount, at) VALUES (?, ?, ?)`), "lost", "1", at); err != nil {
 					return err
 				}
 				return boom
@@ -108,7 +109,7 @@ func TestStoreContract(t *testing.T) {
 				t.Fatalf("rolled-back row is visible (%d rows)", n)
 			}
 			if err := sqldb.InTx(ctx, db, func(tx *sqlx.Tx) error {
-				_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO items (name, amount, at) VALUES (?, ?, ?)`), "kept", "2", time.Now().UTC())
+				_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO items (name, amount, at) VALUES (?, ?, ?)`), "kept", "2", at)
 				return err
 			}); err != nil {
 				t.Fatalf("InTx: %v", err)

@@ -114,7 +114,7 @@ func writeCached(c *gin.Context, e series.Encoded) {
 		c.Writer.WriteHeaderNow()
 		return
 	}
-	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	ts := httpx.Timestamp(c)
 	body := make([]byte, 0, len(raw)+64)
 	body = append(body, `{"success":true,"data":`...)
 	body = append(body, raw...)

@@ -56,7 +56,12 @@ func approx(t *testing.T, what string, got series.Num, want float64) {
 // dayRows makes closes into daily rows ending on 2026-11-22 (KST), with
 // open = previous close, high/low = close ± 1.
 func dayRows(closes ...float64) []series.Day {
-	end := time.Date(2026, 11, 22, 0, 0, 0, 0, series.KST)
+	return dayRowsTo(time.Date(2026, 11, 22, 0, 0, 0, 0, series.KST), closes...)
+}
+
+// dayRowsTo is dayRows ending on the KST day of end.
+func dayRowsTo(end time.Time, closes ...float64) []series.Day {
+	end = end.In(series.KST)
 	out := make([]series.Day, len(closes))
 	for i, c := range closes {
 		open := c
@@ -270,30 +275,47 @@ func TestAnalysisOnALinearDailySeries(t *testing.T) {
 	}
 }
 
+// TestForecast runs at instants where the KST day and the UTC day differ
+// or turn over: the history, which holds a row for the KST day of the
+// clock, must end on that day and the forecast start on the next.
 func TestForecast(t *testing.T) {
 	short := make([]float64, 20)
 	for i := range short {
 		short[i] = 1400 + float64(i)
 	}
-	st := &fakeStore{days: map[string][]series.Day{"USD": dayRows(short...)}}
-	svc := series.New(st, nil, nil, func() time.Time { return now })
-	_, err := svc.Forecast(context.Background(), "USD", "KRW", 7)
-	if e, ok := apperr.As(err); !ok || e.Kind != apperr.KindUnprocessable || e.Details["need_days"] != 21 {
-		t.Fatalf("forecast of 7 days on 20 days = %v, want 422 needing 21", err)
-	}
-	f, err := svc.Forecast(context.Background(), "USD", "KRW", 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A straight line: drift 1 a day, no residuals, a perfect backtest.
-	if len(f.Forecast) != 5 || f.Forecast[0].Date != "2026-11-23" || f.HistoryPoints != 20 {
-		t.Fatalf("forecast %+v", f)
-	}
-	approx(t, "drift", f.DriftPerDay, 1)
-	approx(t, "day 5", f.Forecast[4].Rate, 1419+5)
-	approx(t, "backtest MAPE", f.Backtest.MAPEPercent, 0)
-	if _, err := svc.Forecast(context.Background(), "EUR", "KRW", 5); apperr.KindOf(err) != apperr.KindNotFound {
-		t.Errorf("forecast without rows = %v, want not found", err)
+	for _, tc := range []struct {
+		name                string
+		at                  time.Time
+		historyTo, firstDay string
+	}{
+		{"12:00 KST", now, "2026-11-22", "2026-11-23"},
+		{"00:30 KST, still the day before in UTC", time.Date(2026, 11, 22, 15, 30, 0, 0, time.UTC), "2026-11-23", "2026-11-24"},
+		{"23:59:59 KST", time.Date(2026, 11, 22, 23, 59, 59, 0, series.KST), "2026-11-22", "2026-11-23"},
+		{"a Saturday", time.Date(2026, 11, 21, 10, 0, 0, 0, series.KST), "2026-11-21", "2026-11-22"},
+		{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, series.KST), "2026-12-31", "2027-01-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &fakeStore{days: map[string][]series.Day{"USD": dayRowsTo(tc.at, short...)}}
+			svc := series.New(st, nil, nil, func() time.Time { return tc.at })
+			_, err := svc.Forecast(context.Background(), "USD", "KRW", 7)
+			if e, ok := apperr.As(err); !ok || e.Kind != apperr.KindUnprocessable || e.Details["need_days"] != 21 {
+				t.Fatalf("forecast of 7 days on 20 days = %v, want 422 needing 21", err)
+			}
+			f, err := svc.Forecast(context.Background(), "USD", "KRW", 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A straight line: drift 1 a day, no residuals, a perfect backtest.
+			if len(f.Forecast) != 5 || f.HistoryPoints != 20 || f.HistoryTo != tc.historyTo || f.Forecast[0].Date != tc.firstDay {
+				t.Fatalf("forecast %+v, want 5 days from %s after 20 days of history to %s", f, tc.firstDay, tc.historyTo)
+			}
+			approx(t, "drift", f.DriftPerDay, 1)
+			approx(t, "day 5", f.Forecast[4].Rate, 1419+5)
+			approx(t, "backtest MAPE", f.Backtest.MAPEPercent, 0)
+			if _, err := svc.Forecast(context.Background(), "EUR", "KRW", 5); apperr.KindOf(err) != apperr.KindNotFound {
+				t.Errorf("forecast without rows = %v, want not found", err)
+			}
+		})
 	}
 }
 

@@ -125,12 +125,12 @@ func TestQueriesUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO rate_observations (currency_code, source, deal_base_rate, recorded_at, run_id, created_at)
-		SELECT c, 'sim', 1000 + g, TIMESTAMPTZ '2026-01-01' + g * INTERVAL '5 minutes', 'r', now()
+		SELECT c, 'sim', 1000 + g, TIMESTAMPTZ '2026-01-01' + g * INTERVAL '5 minutes', 'r', TIMESTAMPTZ '2026-03-01T00:00:00Z'
 		FROM generate_series(1, 20000) g, unnest(ARRAY['USD','JPY','EUR']) c`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO daily_rates (currency_code, day, open, high, low, close, samples, first_at, last_at, source)
-		SELECT c, to_char(DATE '2020-01-01' + g, 'YYYY-MM-DD'), 1, 1, 1, 1, 1, now(), now(), 'sim'
+		SELECT c, to_char(DATE '2020-01-01' + g, 'YYYY-MM-DD'), 1, 1, 1, 1, 1, TIMESTAMPTZ '2026-03-01T00:00:00Z', TIMESTAMPTZ '2026-03-01T00:00:00Z', 'sim'
 		FROM generate_series(1, 2000) g, unnest(ARRAY['USD','JPY','EUR']) c`); err != nil {
 		t.Fatal(err)
 	}
