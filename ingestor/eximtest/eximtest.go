@@ -88,35 +88,14 @@ func (b *Bank) Asked() []string {
 	return append([]string(nil), b.asked...)
 }
 
-// Published reports whether the bank answers rows for day ("2006-01-02")
+// published reports whether the bank answers rows for day ("2006-01-02")
 // at its current time.
-func (b *Bank) Published(day string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.published(day)
-}
-
 func (b *Bank) published(day string) bool {
 	d, err := time.ParseInLocation(time.DateOnly, day, KST)
 	if err != nil || b.holidays[day] || d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
 		return false
 	}
 	return !b.now().Before(d.Add(PublishHour * time.Hour))
-}
-
-// LastPublished is the most recent day the bank answers rows for at its
-// current time, searching back up to a year.
-func (b *Bank) LastPublished() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d := b.now().In(KST)
-	for range 366 {
-		if day := d.Format(time.DateOnly); b.published(day) {
-			return day
-		}
-		d = d.AddDate(0, 0, -1)
-	}
-	return ""
 }
 
 // Quote returns the rates of code on day as the ingestor should store them
