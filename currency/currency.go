@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	consDone := make(chan error, 1)
 	go func() { consDone <- cons.Run(consCtx) }()
 
-	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg,
+	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Now: opts.Now,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)

@@ -123,7 +123,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	}()
 	defer func() { <-startup }()
 
-	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping})
+	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping, Now: clock.Now})
 	httpapi.RegisterOpenAPI(engine)
 	httpapi.Register(engine, svc, httpapi.Schedule{
 		Spec: spec, Timezone: cfg.IngestTimezone.String(),

@@ -167,12 +167,11 @@ func cachedRaw(c *gin.Context, raw []byte, maxAge time.Duration) {
 		c.Writer.WriteHeaderNow()
 		return
 	}
-	const ts = "2006-01-02T15:04:05.000Z07:00"
 	buf := make([]byte, 0, len(raw)+64)
 	buf = append(buf, `{"success":true,"data":`...)
 	buf = append(buf, raw...)
 	buf = append(buf, `,"timestamp":"`...)
-	buf = time.Now().UTC().AppendFormat(buf, ts)
+	buf = append(buf, httpx.Timestamp(c)...)
 	buf = append(buf, `"}`...)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", buf)
 }
