@@ -20,7 +20,6 @@ import (
 
 	"github.com/ratewire/ratewire/currency"
 	"github.com/ratewire/ratewire/ingestor"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/embedded"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -58,9 +57,9 @@ func newBenchStack(b *testing.B, extra map[string]string) benchStack {
 
 // run starts a service's Run on a fresh listener and returns its base URL;
 // the service stops when the benchmark ends.
-func (s benchStack) run(b *testing.B, run func(ctx context.Context, cfg config.Config, ln net.Listener) error) string {
+func (s benchStack) run(b *testing.B, run func(ctx context.Context, cfg ingestor.Config, ln net.Listener) error) string {
 	b.Helper()
-	cfg, err := config.Load(s.getenv, ":0")
+	cfg, err := ingestor.LoadConfig(s.getenv, ":0")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,8 +79,8 @@ func (s benchStack) run(b *testing.B, run func(ctx context.Context, cfg config.C
 	return "http://" + ln.Addr().String()
 }
 
-func runCurrency(ctx context.Context, cfg config.Config, ln net.Listener) error {
-	return currency.Run(ctx, cfg, currency.Options{Listener: ln})
+func runCurrency(ctx context.Context, cfg ingestor.Config, ln net.Listener) error {
+	return currency.Run(ctx, cfg.Config, currency.Options{Listener: ln})
 }
 
 // rateVersion GETs a rate and returns its version (-1 when not 200).
@@ -138,7 +137,7 @@ func BenchmarkFreshness(b *testing.B) {
 		"RATEWIRE_PROVIDERS": "simulated", "RATEWIRE_INGEST_SCHEDULE": "0 0 1 1 *", // no scheduled runs in the window
 	})
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
-	ing := s.run(b, func(ctx context.Context, cfg config.Config, ln net.Listener) error {
+	ing := s.run(b, func(ctx context.Context, cfg ingestor.Config, ln net.Listener) error {
 		return ingestor.Run(ctx, cfg, ingestor.Options{Listener: ln, Clock: clock})
 	})
 	cur := s.run(b, runCurrency)

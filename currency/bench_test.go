@@ -70,8 +70,8 @@ func benchConsume(b *testing.B, r testinfra.Redis) {
 	for i := range n {
 		code := benchCodes[i%len(benchCodes)]
 		v := int64(i/len(benchCodes) + 1)
-		ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1000+int64(i%500), 0),
-			Source: "simulated", RecordedAt: at.Add(time.Duration(v) * time.Second), UpdatedAt: at, Version: v}
+		ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1000+int64(i%500), 0),
+			Source: "simulated", RecordedAt: at.Add(time.Duration(v) * time.Second), UpdatedAt: at, Version: v}}
 		event.Stamp(ev, "bench")
 		m, err := event.Encode(ev, "bench")
 		if err != nil {

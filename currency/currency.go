@@ -83,10 +83,6 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
-	consDone := make(chan error, 1)
-	go func() { consDone <- cons.Run(consCtx) }()
-
 	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Now: opts.Now,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
@@ -100,16 +96,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	httpapi.Register(engine, svc, cfg.AdminToken)
 	httpapi.RegisterOpenAPI(engine)
 
-	if opts.Listener != nil {
-		err = httpx.ServeListener(ctx, opts.Listener, engine, log)
-	} else {
-		err = httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
-	}
-	// HTTP has stopped (ctx ended or it failed to start): stop consuming
-	// after the message in hand is committed.
-	stopConsumer()
-	if cerr := <-consDone; cerr != nil {
-		err = errors.Join(err, fmt.Errorf("consumer: %w", cerr))
-	}
-	return err
+	// The consumer stops once HTTP has stopped (ctx ended or it failed to
+	// start), after the message in hand is committed.
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log, httpx.Worker{Name: "consumer", Run: cons.Run})
 }

@@ -121,8 +121,8 @@ func rateOf(t *testing.T, e httpx.Envelope) rateBody {
 
 func update(t *testing.T, code, mid string, version int64) kafka.Message {
 	t.Helper()
-	ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.RequireFromString(mid),
-		Source: "koreaexim", RecordedAt: at.Add(time.Duration(version) * time.Minute), UpdatedAt: at, Version: version}
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.RequireFromString(mid),
+		Source: "koreaexim", RecordedAt: at.Add(time.Duration(version) * time.Minute), UpdatedAt: at, Version: version}}
 	event.Stamp(ev, "test-run")
 	m, err := event.Encode(ev, "test")
 	if err != nil {

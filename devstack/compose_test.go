@@ -23,6 +23,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
 )
@@ -43,37 +44,19 @@ var appServices = map[string]string{
 	"ranking":  config.DefaultRankingAddr,
 }
 
-// deliberatelyUnset lists, per service, the RATEWIRE_* variables that
-// shared/config reads but docker-compose.yml leaves unset on purpose, each
-// with the reason. Every other variable must be in the service's
-// environment, so a setting added to config.go fails this test until the
-// compose file sets it or this list says why not.
-var deliberatelyUnset = func() map[string]map[string]string {
-	ingestOnly := map[string]string{
-		"RATEWIRE_PROVIDERS":            "providers are the ingestor's alone",
-		"RATEWIRE_INGEST_SCHEDULE":      "only the ingestor schedules collection",
-		"RATEWIRE_INGEST_TIMEZONE":      "only the ingestor schedules collection",
-		"RATEWIRE_RETENTION_DAYS":       "only the ingestor prunes raw observations",
-		"RATEWIRE_EXCHANGERATE_API_KEY": "provider keys reach the ingestor only, so no other container holds the secret",
-		"RATEWIRE_EXCHANGERATE_API_URL": "provider settings are the ingestor's alone",
-		"RATEWIRE_KOREAEXIM_API_KEY":    "provider keys reach the ingestor only, so no other container holds the secret",
-		"RATEWIRE_KOREAEXIM_API_URL":    "provider settings are the ingestor's alone",
-		"RATEWIRE_FRANKFURTER_URL":      "provider settings are the ingestor's alone",
-	}
-	with := func(m map[string]string, k, why string) map[string]string {
-		out := map[string]string{k: why}
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	return map[string]map[string]string{
-		"ingestor": {"RATEWIRE_REDIS_URL": "the ingestor reaches caches through Kafka events (cache_invalidation), never Redis"},
-		"currency": ingestOnly,
-		"history":  ingestOnly,
-		"ranking":  with(ingestOnly, "RATEWIRE_KAFKA_BROKERS", "ranking is independent of Kafka (DESIGN §1)"),
-	}
-}()
+// deliberatelyUnset lists, per service, the RATEWIRE_* variables that the
+// service reads but docker-compose.yml leaves unset on purpose, each with
+// the reason. Every other variable it reads must be in the service's
+// environment, so a setting added to shared/config (or to the ingestor's
+// own config.go) fails this test until the compose file sets it or this
+// list says why not. Variables a service does not read must not be set on
+// it: provider keys reach the ingestor's container only.
+var deliberatelyUnset = map[string]map[string]string{
+	"ingestor": {"RATEWIRE_REDIS_URL": "the ingestor reaches caches through Kafka events (cache_invalidation), never Redis"},
+	"currency": {},
+	"history":  {},
+	"ranking":  {"RATEWIRE_KAFKA_BROKERS": "ranking is independent of Kafka (DESIGN §1)"},
+}
 
 // loadCompose loads docker-compose.yml the way `docker compose` would with
 // .env.example copied to .env, plus env; the process environment is not
@@ -349,9 +332,9 @@ func mapsEqual(a, b map[string]int) bool {
 func TestComposeServiceSettings(t *testing.T) {
 	p := project(t)
 	nodes := kafkaNodes(t, p)
-	read := configVariables(t)
 	for svcName, defaultAddr := range appServices {
 		t.Run(svcName, func(t *testing.T) {
+			read := configVariables(t, svcName)
 			svc, ok := p.Services[svcName]
 			if !ok {
 				t.Fatalf("no %s service", svcName)
@@ -361,6 +344,11 @@ func TestComposeServiceSettings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config.Load of its environment: %v", err)
 			}
+			if svcName == "ingestor" {
+				if _, err := ingestor.LoadConfig(func(k string) string { return e[k] }, defaultAddr); err != nil {
+					t.Fatalf("ingestor.LoadConfig of its environment: %v", err)
+				}
+			}
 
 			// Set, or deliberately unset with a reason; no stale excuses.
 			for _, v := range read {
@@ -368,19 +356,19 @@ func TestComposeServiceSettings(t *testing.T) {
 				why, excused := deliberatelyUnset[svcName][v]
 				switch {
 				case !set && !excused:
-					t.Errorf("%s is read by shared/config but neither set nor in deliberatelyUnset", v)
+					t.Errorf("%s is read by %s but neither set nor in deliberatelyUnset", v, svcName)
 				case set && excused:
 					t.Errorf("%s is set although deliberatelyUnset says %q", v, why)
 				}
 			}
 			for v := range deliberatelyUnset[svcName] {
 				if !slices.Contains(read, v) {
-					t.Errorf("deliberatelyUnset names %s, which shared/config no longer reads", v)
+					t.Errorf("deliberatelyUnset names %s, which %s no longer reads", v, svcName)
 				}
 			}
 			for k := range e {
 				if strings.HasPrefix(k, "RATEWIRE_") && !slices.Contains(read, k) {
-					t.Errorf("%s is set but shared/config does not read it", k)
+					t.Errorf("%s is set but %s does not read it", k, svcName)
 				}
 			}
 
@@ -475,23 +463,34 @@ func publishes(s types.ServiceConfig, port string) bool {
 	return false
 }
 
-// configVariables returns every "RATEWIRE_*" string literal of
-// shared/config/config.go: the variables the services read at startup.
-func configVariables(t testing.TB) []string {
+// configVariables returns every "RATEWIRE_*" string literal of the files
+// a service reads its settings in: shared/config/config.go, and for the
+// ingestor also ingestor/config.go.
+func configVariables(t testing.TB, svcName string) []string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot, "shared", "config", "config.go"))
-	if err != nil {
-		t.Fatal(err)
+	files := []string{filepath.Join(repoRoot, "shared", "config", "config.go")}
+	if svcName == "ingestor" {
+		files = append(files, filepath.Join(repoRoot, "ingestor", "config.go"))
 	}
 	var out []string
-	for _, m := range regexp.MustCompile(`"(RATEWIRE_[A-Z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
-		if !slices.Contains(out, m[1]) {
-			out = append(out, m[1])
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(RATEWIRE_[A-Z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			if !slices.Contains(out, m[1]) {
+				out = append(out, m[1])
+			}
 		}
 	}
-	for _, v := range []string{"RATEWIRE_HTTP_ADDR", "RATEWIRE_DATABASE_URL", "RATEWIRE_KAFKA_BROKERS"} {
+	want := []string{"RATEWIRE_HTTP_ADDR", "RATEWIRE_DATABASE_URL", "RATEWIRE_KAFKA_BROKERS"}
+	if svcName == "ingestor" {
+		want = append(want, "RATEWIRE_PROVIDERS", "RATEWIRE_KOREAEXIM_API_KEY")
+	}
+	for _, v := range want {
 		if !slices.Contains(out, v) {
-			t.Fatalf("found %v in shared/config/config.go, which lacks %s: is the scan still right?", out, v)
+			t.Fatalf("found %v in %v, which lacks %s: is the scan still right?", out, files, v)
 		}
 	}
 	return out

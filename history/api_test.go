@@ -364,8 +364,8 @@ func TestUpdateDropsExactlyTheEntriesOfThatCurrency(t *testing.T) {
 		t.Fatalf("cached entries %v, want 7 involving USD and 4 not", entries)
 	}
 
-	ev := &event.ExchangeRateUpdated{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1410"),
-		Source: "simulated", RecordedAt: at, UpdatedAt: at, Version: 2}
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1410"),
+		Source: "simulated", RecordedAt: at, UpdatedAt: at, Version: 2}}
 	event.Stamp(ev, "test-run")
 	m, err := event.Encode(ev, "test")
 	if err != nil {

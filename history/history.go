@@ -100,27 +100,14 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
-	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
-	consDone := make(chan error, 1)
-	go func() { consDone <- cons.Run(consCtx) }()
-
 	engine := httpx.NewEngine(httpx.Options{
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb), Now: opts.Now,
 	})
 	httpapi.Register(engine, svc)
 	httpapi.RegisterOpenAPI(engine)
-	if opts.Listener != nil {
-		err = httpx.ServeListener(ctx, opts.Listener, engine, log)
-	} else {
-		err = httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
-	}
-	// HTTP has stopped: stop consuming once the message in hand is
-	// committed.
-	stopConsumer()
-	if cerr := <-consDone; cerr != nil {
-		err = errors.Join(err, fmt.Errorf("consumer: %w", cerr))
-	}
-	return err
+	// The consumer stops once HTTP has stopped (ctx ended or it failed to
+	// start), after the message in hand is committed.
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log, httpx.Worker{Name: "consumer", Run: cons.Run})
 }
 
 // ready reports the service ready when both the database and Redis answer.

@@ -14,7 +14,6 @@ import (
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
@@ -50,7 +49,7 @@ type BackfillResult struct {
 // batches publish no per-batch events; the last batch is committed as a
 // run (trigger "backfill") with its events in the outbox, which the
 // ingestor's relay publishes, so running services refresh their caches.
-func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (BackfillResult, error) {
+func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResult, error) {
 	log := o.Logger
 	if log == nil {
 		log = logx.Discard()
@@ -137,7 +136,7 @@ func Backfill(ctx context.Context, cfg config.Config, o BackfillOptions) (Backfi
 
 // HasRates reports whether the database of cfg already holds current
 // rates; devstack backfills only an empty database.
-func HasRates(ctx context.Context, cfg config.Config) (bool, error) {
+func HasRates(ctx context.Context, cfg Config) (bool, error) {
 	db, err := sqldb.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return false, err
@@ -156,14 +155,14 @@ func HasRates(ctx context.Context, cfg config.Config) (bool, error) {
 // request), else Korea Eximbank, one request per business day (about 125
 // of its 1,000 daily requests for 180 days, and only into an empty
 // database). ExchangeRate-API has no history. It returns "" when none fits.
-func BackfillProvider(cfg config.Config) string {
+func BackfillProvider(cfg Config) string {
 	for _, p := range cfg.Providers {
-		if p == config.ProviderSimulated || p == config.ProviderFrankfurter {
+		if p == ProviderSimulated || p == ProviderFrankfurter {
 			return p
 		}
 	}
-	if slices.Contains(cfg.Providers, config.ProviderKoreaExim) {
-		return config.ProviderKoreaExim
+	if slices.Contains(cfg.Providers, ProviderKoreaExim) {
+		return ProviderKoreaExim
 	}
 	return ""
 }

@@ -7,14 +7,13 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
 func TestBackfillSimulated(t *testing.T) {
 	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
 		ctx := context.Background()
-		cfg, err := config.Load(func(k string) string {
+		cfg, err := ingestor.LoadConfig(func(k string) string {
 			return map[string]string{"RATEWIRE_DATABASE_URL": db.URL}[k]
 		}, ":0")
 		if err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/schedule"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/kafkabus"
 	"github.com/ratewire/ratewire/shared/logx"
@@ -46,7 +45,7 @@ type Options struct {
 // Run starts the ingestor and blocks until ctx ends. It then stops the
 // schedule (waiting for a running collection), the HTTP server and the
 // outbox relay (which makes one last attempt to publish), in that order.
-func Run(ctx context.Context, cfg config.Config, opts Options) error {
+func Run(ctx context.Context, cfg Config, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = logx.Discard()
@@ -129,10 +128,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Spec: spec, Timezone: cfg.IngestTimezone.String(),
 		Next: func() time.Time { return sched.Next(ingestID) },
 	}, st.OutboxBacklog, cfg.AdminToken)
-	if opts.Listener != nil {
-		return httpx.ServeListener(ctx, opts.Listener, engine, log)
-	}
-	return httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log)
 }
 
 // KoreaEximSchedule is the default schedule when Korea Eximbank is the
@@ -148,8 +144,8 @@ const RetentionSchedule = "30 3 * * *"
 
 // Schedule is the collection schedule: RATEWIRE_INGEST_SCHEDULE when set,
 // otherwise a default that suits the first provider.
-func Schedule(cfg config.Config) string {
-	if !cfg.IngestScheduleSet && len(cfg.Providers) > 0 && cfg.Providers[0] == config.ProviderKoreaExim {
+func Schedule(cfg Config) string {
+	if !cfg.IngestScheduleSet && len(cfg.Providers) > 0 && cfg.Providers[0] == ProviderKoreaExim {
 		return KoreaEximSchedule
 	}
 	return cfg.IngestSchedule
@@ -172,7 +168,7 @@ func retention(ctx context.Context, st *store.Store, days int, log *slog.Logger,
 	log.Info("retention done", "observations_deleted", obs, "outbox_deleted", sent, "before", cut.Format(time.RFC3339))
 }
 
-func buildProviders(cfg config.Config, now func() time.Time) ([]provider.Provider, error) {
+func buildProviders(cfg Config, now func() time.Time) ([]provider.Provider, error) {
 	settings := providerSettings(cfg, now)
 	out := make([]provider.Provider, 0, len(cfg.Providers))
 	for _, name := range cfg.Providers {
@@ -186,7 +182,7 @@ func buildProviders(cfg config.Config, now func() time.Time) ([]provider.Provide
 }
 
 // providerSettings is what the providers read of cfg, on clock now.
-func providerSettings(cfg config.Config, now func() time.Time) provider.Settings {
+func providerSettings(cfg Config, now func() time.Time) provider.Settings {
 	return provider.Settings{
 		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
 		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,

@@ -14,7 +14,6 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -25,7 +24,7 @@ import (
 func TestRunPublishesOnStartAndOnDemand(t *testing.T) {
 	brokers := testinfra.Kafka(t)
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-	cfg, err := config.Load(func(k string) string {
+	cfg, err := ingestor.LoadConfig(func(k string) string {
 		return map[string]string{
 			"RATEWIRE_DATABASE_URL":  testinfra.SQLiteURL(t),
 			"RATEWIRE_KAFKA_BROKERS": strings.Join(brokers, ","),

@@ -18,7 +18,6 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -27,7 +26,7 @@ import (
 // against it, and that every documented operation was exercised.
 func TestOpenAPI(t *testing.T) {
 	brokers := testinfra.Kafka(t)
-	cfg, err := config.Load(func(k string) string {
+	cfg, err := ingestor.LoadConfig(func(k string) string {
 		return map[string]string{"RATEWIRE_DATABASE_URL": testinfra.SQLiteURL(t),
 			"RATEWIRE_KAFKA_BROKERS": strings.Join(brokers, ","), "RATEWIRE_ADMIN_TOKEN": "tok"}[k]
 	}, ":0")

@@ -17,7 +17,6 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/embedded"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/testinfra"
@@ -48,7 +47,7 @@ func TestKafkaOutageLosesNoEvent(t *testing.T) {
 
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	dbURL := testinfra.SQLiteURL(t)
-	cfg, err := config.Load(func(key string) string {
+	cfg, err := ingestor.LoadConfig(func(key string) string {
 		return map[string]string{"RATEWIRE_DATABASE_URL": dbURL, "RATEWIRE_KAFKA_BROKERS": strings.Join(k.Brokers(), ",")}[key]
 	}, ":0")
 	if err != nil {

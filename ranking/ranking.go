@@ -79,7 +79,11 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
 
-	rdb, err := openRedis(cfg.RedisURL)
+	// The ranking's scripts are not idempotent (a click added twice, a
+	// rate-limit slot taken twice), so a reply lost to a timeout is a
+	// failure, not a retry: the service rebuilds from SQL the boards it
+	// may or may not have reached.
+	rdb, err := cachex.Open(cfg.RedisURL, cachex.NoRetries)
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceName, err)
 	}
@@ -114,36 +118,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	})
 	httpapi.Register(engine, svc, cfg.AdminToken)
 	httpapi.RegisterOpenAPI(engine)
-	if opts.Listener != nil {
-		return httpx.ServeListener(ctx, opts.Listener, engine, log)
-	}
-	return httpx.Serve(ctx, cfg.HTTPAddr, engine, log)
-}
-
-// openRedis is cachex.Open without retries. The ranking's scripts are not
-// idempotent (a click added twice, a rate-limit slot taken twice), so a
-// reply lost to a timeout must not be retried blindly: the service treats
-// it as a failure instead, and rebuilds from SQL the boards it may or may
-// not have reached.
-func openRedis(url string) (*redis.Client, error) {
-	c, err := cachex.Open(url)
-	if err != nil {
-		return nil, err
-	}
-	opt := c.Options()
-	if err := c.Close(); err != nil {
-		return nil, err
-	}
-	// A fresh copy of the settings cachex chose, minus retries; the copy
-	// is built from the URL again so no client state is shared.
-	fresh, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	fresh.DialTimeout, fresh.ReadTimeout, fresh.WriteTimeout = opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout
-	fresh.DialerRetries, fresh.DialerRetryTimeout = opt.DialerRetries, opt.DialerRetryTimeout
-	fresh.MaxRetries = -1
-	return redis.NewClient(fresh), nil
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log)
 }
 
 // ready reports the service ready when both the database and Redis answer.

@@ -1,7 +1,9 @@
-// Package cachex sets up go-redis clients and the one cache primitive every
-// ratewire cache needs: a version-guarded write, so that a fill that read
-// the database before an update can never overwrite the newer entry written
-// after it (DESIGN §7).
+// Package cachex sets up go-redis clients with the timeouts a cache wants,
+// and reads the versioned value format: a 20-digit zero-padded version, a
+// colon, then the payload. Writers guard on that version in their own Lua
+// scripts (the currency cache's put and tombstone), so that a fill that
+// read the database before an update can never overwrite the newer entry
+// written after it (DESIGN §7).
 package cachex
 
 import (
@@ -14,11 +16,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Option adjusts the client Open builds.
+type Option func(*redis.Options)
+
+// NoRetries makes the client send each command once. A caller whose
+// scripts are not idempotent (a click counted twice) must not have a reply
+// lost to a timeout retried blindly; it treats the timeout as a failure.
+func NoRetries(o *redis.Options) { o.MaxRetries = -1 }
+
 // Open returns a client for a redis:// URL with short timeouts: a cache
 // that answers slowly is worse than a miss, and callers fall back to the
 // database when Redis is unavailable. It does not fail when Redis is down;
 // Ping reports that.
-func Open(redisURL string) (*redis.Client, error) {
+func Open(redisURL string, opts ...Option) (*redis.Client, error) {
 	if redisURL == "" {
 		return nil, errors.New("cachex: empty Redis URL")
 	}
@@ -36,6 +46,9 @@ func Open(redisURL string) (*redis.Client, error) {
 	// server; one quick retry lets a caller fall back to the database fast.
 	opt.DialerRetries = 1
 	opt.DialerRetryTimeout = 50 * time.Millisecond
+	for _, o := range opts {
+		o(opt)
+	}
 	return redis.NewClient(opt), nil
 }
 
@@ -43,43 +56,10 @@ func Open(redisURL string) (*redis.Client, error) {
 // versioned value; 20 digits hold any non-negative int64.
 const versionWidth = 20
 
-// setIfNewer stores ARGV[2] (already prefixed with its version) unless the
-// key holds an entry whose version is greater or equal to ARGV[1]. Equal
-// versions are not rewritten, which keeps the TTL of the first writer.
-var setIfNewer = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local v = tonumber(string.sub(cur, 1, 20))
-  if v and v >= tonumber(ARGV[1]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1
-`)
-
-// SetVersioned writes payload under key with its version and ttl, unless
-// key already holds the same or a newer version. It reports whether it
-// wrote.
-func SetVersioned(ctx context.Context, c redis.Scripter, key string, version int64, payload []byte, ttl time.Duration) (bool, error) {
-	if version < 0 {
-		return false, fmt.Errorf("cachex: negative version %d for %s", version, key)
-	}
-	if ttl <= 0 {
-		return false, fmt.Errorf("cachex: non-positive TTL for %s", key)
-	}
-	v := fmt.Sprintf("%0*d", versionWidth, version)
-	val := make([]byte, 0, len(v)+1+len(payload))
-	val = append(append(append(val, v...), ':'), payload...)
-	n, err := setIfNewer.Run(ctx, c, []string{key}, version, val, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("cachex: set %s: %w", key, err)
-	}
-	return n == 1, nil
-}
-
 // ErrMiss is returned by GetVersioned when the key holds nothing.
 var ErrMiss = errors.New("cachex: miss")
 
-// GetVersioned reads an entry written by SetVersioned. A missing key is
+// GetVersioned reads a versioned entry. A missing key is
 // ErrMiss; an entry not in the versioned format is an error (and should be
 // treated as a miss by callers).
 func GetVersioned(ctx context.Context, c redis.Cmdable, key string) (int64, []byte, error) {

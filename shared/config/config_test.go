@@ -20,14 +20,8 @@ func TestLoadDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8001" {
 		t.Errorf("HTTPAddr = %q, want :8001", c.HTTPAddr)
 	}
-	if !reflect.DeepEqual(c.Providers, []string{"simulated"}) {
-		t.Errorf("Providers = %v, want [simulated]", c.Providers)
-	}
-	if c.IngestSchedule != "*/5 * * * *" || c.IngestTimezone.String() != "Asia/Seoul" {
-		t.Errorf("schedule = %q in %v, want */5 * * * * in Asia/Seoul", c.IngestSchedule, c.IngestTimezone)
-	}
-	if c.LogLevel != "info" || c.LogFormat != "text" || c.RetentionDays != 90 {
-		t.Errorf("got level %q format %q retention %d", c.LogLevel, c.LogFormat, c.RetentionDays)
+	if c.LogLevel != "info" || c.LogFormat != "text" {
+		t.Errorf("got level %q format %q", c.LogLevel, c.LogFormat)
 	}
 	if err := c.RequireDatabase(); err == nil || !strings.Contains(err.Error(), "RATEWIRE_DATABASE_URL") {
 		t.Errorf("RequireDatabase on empty config = %v, want an error naming the variable", err)
@@ -38,11 +32,8 @@ func TestLoadValues(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
 		"RATEWIRE_HTTP_ADDR":       "127.0.0.1:9000",
 		"RATEWIRE_KAFKA_BROKERS":   " a:9092, b:9093 ,,c:9094",
-		"RATEWIRE_PROVIDERS":       "KoreaExim,frankfurter",
-		"RATEWIRE_INGEST_TIMEZONE": "UTC",
 		"RATEWIRE_LOG_LEVEL":       "DEBUG",
 		"RATEWIRE_LOG_FORMAT":      "json",
-		"RATEWIRE_RETENTION_DAYS":  "30",
 		"RATEWIRE_ADMIN_TOKEN":     "s3cret",
 	}), config.DefaultIngestorAddr)
 	if err != nil {
@@ -52,10 +43,7 @@ func TestLoadValues(t *testing.T) {
 	if !reflect.DeepEqual(c.KafkaBrokers, want) {
 		t.Errorf("KafkaBrokers = %v, want %v", c.KafkaBrokers, want)
 	}
-	if !reflect.DeepEqual(c.Providers, []string{"koreaexim", "frankfurter"}) {
-		t.Errorf("Providers = %v", c.Providers)
-	}
-	if c.HTTPAddr != "127.0.0.1:9000" || c.LogLevel != "debug" || c.LogFormat != "json" || c.RetentionDays != 30 || c.AdminToken != "s3cret" {
+	if c.HTTPAddr != "127.0.0.1:9000" || c.LogLevel != "debug" || c.LogFormat != "json" || c.AdminToken != "s3cret" {
 		t.Errorf("unexpected config %+v", c)
 	}
 }
@@ -64,13 +52,8 @@ func TestLoadRejects(t *testing.T) {
 	tests := []struct {
 		name, key, value, wantInErr string
 	}{
-		{"unknown provider", "RATEWIRE_PROVIDERS", "simulated,bogus", `unknown provider "bogus"`},
-		{"duplicate provider", "RATEWIRE_PROVIDERS", "simulated,simulated", "listed twice"},
-		{"bad cron", "RATEWIRE_INGEST_SCHEDULE", "every now and then", "RATEWIRE_INGEST_SCHEDULE"},
-		{"bad zone", "RATEWIRE_INGEST_TIMEZONE", "Mars/Olympus", "RATEWIRE_INGEST_TIMEZONE"},
 		{"bad level", "RATEWIRE_LOG_LEVEL", "loud", "RATEWIRE_LOG_LEVEL"},
 		{"bad format", "RATEWIRE_LOG_FORMAT", "xml", "RATEWIRE_LOG_FORMAT"},
-		{"bad retention", "RATEWIRE_RETENTION_DAYS", "-3", "RATEWIRE_RETENTION_DAYS"},
 		{"bad addr", "RATEWIRE_HTTP_ADDR", "8001", "RATEWIRE_HTTP_ADDR"},
 		{"bad broker", "RATEWIRE_KAFKA_BROKERS", "localhost", "RATEWIRE_KAFKA_BROKERS"},
 	}
@@ -81,5 +64,16 @@ func TestLoadRejects(t *testing.T) {
 				t.Fatalf("Load(%s=%q) error = %v, want it to mention %q", tt.key, tt.value, err, tt.wantInErr)
 			}
 		})
+	}
+}
+
+// TestLoadIgnoresOtherServicesSettings checks that the shared settings do
+// not read the ingestor's: a bad provider list must not stop the currency
+// service from starting.
+func TestLoadIgnoresOtherServicesSettings(t *testing.T) {
+	if _, err := config.Load(env(map[string]string{
+		"RATEWIRE_PROVIDERS": "bogus", "RATEWIRE_INGEST_SCHEDULE": "never", "RATEWIRE_RETENTION_DAYS": "-3",
+	}), config.DefaultCurrencyAddr); err != nil {
+		t.Fatalf("Load with bad ingestor settings: expected no error, got %v", err)
 	}
 }

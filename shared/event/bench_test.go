@@ -14,9 +14,9 @@ import (
 func BenchmarkDecodeExchangeRateUpdated(b *testing.B) {
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	tts, ttb := decimal.RequireFromString("1488.23"), decimal.RequireFromString("1458.76")
-	ev := &event.ExchangeRateUpdated{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1473.5"),
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1473.5"),
 		TTS: &tts, TTB: &ttb,
-		Source: "koreaexim", RecordedAt: at, UpdatedAt: at, Version: 42}
+		Source: "koreaexim", RecordedAt: at, UpdatedAt: at, Version: 42}}
 	event.Stamp(ev, "run-1")
 	m, err := event.Encode(ev, "bench")
 	if err != nil {

@@ -3,12 +3,15 @@ package event
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/segmentio/encoding/json"
 	"github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // SchemaVersion is the payload version every producer writes today.
@@ -68,27 +71,57 @@ type NewDataReceived struct {
 	ProcessingTimeMS int64     `json:"processing_time_ms"`
 }
 
-// ExchangeRateUpdated carries one changed rate, keyed by currency code so
-// every update of one currency lands in one partition, in order. Rates are
-// KRW per one unit, as exact decimals encoded as JSON strings; TTS and TTB
-// are null when the provider quotes no spread.
-type ExchangeRateUpdated struct {
-	Meta
-	CurrencyCode string           `json:"currency_code"`
-	CurrencyName string           `json:"currency_name"`
-	DealBaseRate decimal.Decimal  `json:"deal_base_rate"`
-	TTS          *decimal.Decimal `json:"tts"`
-	TTB          *decimal.Decimal `json:"ttb"`
-	Source       string           `json:"source"`
-	RecordedAt   time.Time        `json:"recorded_at"`
+// Rate is one currency's current rate: what exchange_rate_updated carries,
+// what the ingestor stores in latest_rates and what the currency service
+// reads back and serves. It is the one declaration of these fields: the
+// json tags are the wire contract, the db tags the latest_rates columns,
+// so stores scan rows straight into it. Rates are KRW per one unit, as
+// exact decimals encoded as JSON strings; TTS and TTB are null when the
+// provider quotes no spread.
+type Rate struct {
+	CurrencyCode string           `json:"currency_code" db:"currency_code"`
+	CurrencyName string           `json:"currency_name" db:"currency_name"`
+	DealBaseRate decimal.Decimal  `json:"deal_base_rate" db:"deal_base_rate"`
+	TTS          *decimal.Decimal `json:"tts" db:"tts"`
+	TTB          *decimal.Decimal `json:"ttb" db:"ttb"`
+	Source       string           `json:"source" db:"source"`
+	RecordedAt   time.Time        `json:"recorded_at" db:"recorded_at"`
 	// RateDate is the bank day (KST, YYYY-MM-DD) the rate belongs to:
 	// for Korea Eximbank the day it was published for, which a rate
 	// carried over a weekend or holiday keeps. Optional (omitted by
-	// producers before it existed): consumers then take the KST day of
-	// RecordedAt.
-	RateDate  string    `json:"rate_date,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Version   int64     `json:"version"`
+	// producers before it existed, and NULL in rows stored before then):
+	// readers then take the KST day of RecordedAt (see Day).
+	RateDate  string    `json:"rate_date,omitempty" db:"rate_date"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
+	Version   int64     `json:"version" db:"version"`
+}
+
+// RateColumns lists the latest_rates columns of Rate, in field order, for
+// SELECT lists; a NULL rate_date (rows stored before it existed) reads as
+// "". Adding a field to Rate means adding its column here.
+const RateColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at,
+	COALESCE(rate_date, '') AS rate_date, updated_at, version`
+
+// Day is the bank day of r: RateDate, or the KST day of RecordedAt.
+func (r Rate) Day() string {
+	if r.RateDate != "" {
+		return r.RateDate
+	}
+	return kst.Day(r.RecordedAt)
+}
+
+// UTC returns r with its instants in UTC, as stores return them whatever
+// zone the driver scanned them in.
+func (r Rate) UTC() Rate {
+	r.RecordedAt, r.UpdatedAt = r.RecordedAt.UTC(), r.UpdatedAt.UTC()
+	return r
+}
+
+// ExchangeRateUpdated carries one changed rate, keyed by currency code so
+// every update of one currency lands in one partition, in order.
+type ExchangeRateUpdated struct {
+	Meta
+	Rate
 }
 
 // DataProcessingCompleted closes a run; it is the last event of the run.
@@ -319,4 +352,23 @@ func Header(m kafka.Message, key string) string {
 		}
 	}
 	return ""
+}
+
+// rateKeyPrefix starts the logical cache key of a currency's rate.
+const rateKeyPrefix = "exchange_rate:"
+
+// RateCacheKey is the logical cache key of code's rate, as
+// cache_invalidation lists it: exchange_rate:USD. Each consumer maps it to
+// its own Redis keys (rate:USD, or every history:* key involving USD).
+func RateCacheKey(code string) string { return rateKeyPrefix + code }
+
+// ParseRateCacheKey returns the currency code of a key made by
+// RateCacheKey, and false for any other kind of key (a consumer ignores
+// keys that are not its cache's).
+func ParseRateCacheKey(key string) (string, bool) {
+	code, ok := strings.CutPrefix(key, rateKeyPrefix)
+	if !ok || !isCurrencyCode(code) {
+		return "", false
+	}
+	return code, true
 }

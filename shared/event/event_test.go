@@ -33,11 +33,11 @@ func samples() map[string]event.Event {
 		"new_data_received": &event.NewDataReceived{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e01"),
 			Source: "koreaexim", DataCount: 23, CollectionTime: at, ProcessingTimeMS: 41},
 		"exchange_rate_updated": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e02"),
-			CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.40"),
-			TTS: &tts, TTB: &ttb, Source: "koreaexim", RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second), Version: 42},
+			Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.40"),
+				TTS: &tts, TTB: &ttb, Source: "koreaexim", RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second), Version: 42}},
 		"exchange_rate_updated_no_spread": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e05"),
-			CurrencyCode: "JPY", CurrencyName: "일본 엔", DealBaseRate: decimal.RequireFromString("9.0123456789"),
-			Source: "frankfurter", RecordedAt: at, UpdatedAt: at, Version: 1},
+			Rate: event.Rate{CurrencyCode: "JPY", CurrencyName: "일본 엔", DealBaseRate: decimal.RequireFromString("9.0123456789"),
+				Source: "frankfurter", RecordedAt: at, UpdatedAt: at, Version: 1}},
 		"data_processing_completed": &event.DataProcessingCompleted{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e03"),
 			Source: "koreaexim", TotalProcessed: 23, ProcessingTimeMS: 57, CompletedAt: at.Add(2 * time.Second)},
 		"cache_invalidation": &event.CacheInvalidation{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e04"),
@@ -123,7 +123,7 @@ func TestEncodeRefusesUnstampedOrInvalid(t *testing.T) {
 	if _, err := event.Encode(&event.NewDataReceived{Source: "x", CollectionTime: at}, "p"); err == nil {
 		t.Error("Encode accepted an unstamped event")
 	}
-	bad := &event.ExchangeRateUpdated{CurrencyCode: "usd", DealBaseRate: decimal.NewFromInt(1), Source: "s", RecordedAt: at, Version: 1}
+	bad := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "usd", DealBaseRate: decimal.NewFromInt(1), Source: "s", RecordedAt: at, Version: 1}}
 	event.Stamp(bad, "c")
 	if _, err := event.Encode(bad, "p"); err == nil {
 		t.Error("Encode accepted a lower-case currency code")

@@ -72,8 +72,18 @@ func OK(c *gin.Context, status int, data any) {
 	writeSuccess(c, status, raw)
 }
 
-func writeSuccess(c *gin.Context, status int, raw json.RawMessage) {
-	writeEnvelope(c, status, Envelope{Success: true, Data: raw, Timestamp: Timestamp(c)})
+// writeSuccess writes the success envelope around data that is already
+// compact JSON, by appending bytes: marshalling an Envelope would validate
+// and copy a large cached answer once more.
+func writeSuccess(c *gin.Context, status int, raw []byte) {
+	ts := Timestamp(c)
+	body := make([]byte, 0, len(raw)+len(ts)+48)
+	body = append(body, `{"success":true,"data":`...)
+	body = append(body, raw...)
+	body = append(body, `,"timestamp":"`...)
+	body = append(body, ts...)
+	body = append(body, `"}`...)
+	c.Data(status, contentTypeJSON, body)
 }
 
 func writeError(c *gin.Context, status int, body ErrorBody) {
@@ -113,9 +123,20 @@ func Cached(c *gin.Context, data any, maxAge time.Duration) {
 		Error(c, apperr.Internal(err))
 		return
 	}
-	etag := ETagOf(raw)
-	c.Header("ETag", etag)
-	c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
+	CachedJSON(c, raw, "", maxAge)
+}
+
+// CachedJSON is Cached for data that is already compact JSON, such as an
+// answer read from Redis: it is served as it is, without a decode and
+// re-encode. etag is the data's ETagOf when the caller keeps it beside the
+// data; "" computes it.
+func CachedJSON(c *gin.Context, raw []byte, etag string, maxAge time.Duration) {
+	if etag == "" {
+		etag = ETagOf(raw)
+	}
+	h := c.Writer.Header()
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = []string{"public, max-age=" + strconv.Itoa(int(maxAge/time.Second))}
 	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()
@@ -132,10 +153,7 @@ func etagMatches(header, etag string) bool {
 	}
 	for tag := range strings.SplitSeq(header, ",") {
 		tag = strings.TrimSpace(tag)
-		if tag == "*" {
-			return true
-		}
-		if strings.TrimPrefix(tag, "W/") == etag {
+		if tag == "*" || (tag != "" && strings.TrimPrefix(tag, "W/") == etag) {
 			return true
 		}
 	}

@@ -20,19 +20,51 @@ const (
 	ShutdownTimeout   = 10 * time.Second
 )
 
-// Serve listens on addr and serves h until ctx is done, then shuts down
-// gracefully. A bind failure is returned at once; a clean shutdown is nil.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ServeListener(ctx, ln, h, log)
+// Worker is a long-running part of a service beside its HTTP server,
+// such as its Kafka consumer. Run returns when ctx ends.
+type Worker struct {
+	Name string
+	Run  func(ctx context.Context) error
 }
 
-// ServeListener serves h on ln until ctx is done, then gives in-flight
+// Serve runs a service's HTTP server and its workers until ctx ends. It
+// serves h on ln, or on a new listener at addr when ln is nil (a bind
+// failure is returned at once). The workers run on a context of their own
+// that ends only once HTTP has stopped, so a consumer commits the message
+// in hand after the last request was answered; Serve waits for every
+// worker and joins their errors with the server's. A clean shutdown is nil.
+func Serve(ctx context.Context, ln net.Listener, addr string, h http.Handler, log *slog.Logger, workers ...Worker) error {
+	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	done := make(chan error, len(workers))
+	for _, w := range workers {
+		go func() {
+			if err := w.Run(workCtx); err != nil {
+				done <- fmt.Errorf("%s: %w", w.Name, err)
+				return
+			}
+			done <- nil
+		}()
+	}
+	var err error
+	if ln == nil {
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			err = fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
+	if err == nil {
+		err = serveListener(ctx, ln, h, log)
+	}
+	stopWorkers()
+	for range workers {
+		err = errors.Join(err, <-done)
+	}
+	return err
+}
+
+// serveListener serves h on ln until ctx is done, then gives in-flight
 // requests ShutdownTimeout to finish. It closes ln.
-func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+func serveListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = discardLogger
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/ratewire/ratewire/shared/event"
 )
 
-// Consumer defaults. They are variables, not constants, so that they live in
-// one place; they suit both production Kafka and kfake.
-var (
+// Consumer defaults, in one place; they suit both production Kafka and
+// kfake.
+const (
 	// defaultHandlerTimeout bounds one handler call. kafka-go has no
 	// max.poll.interval, so nothing else stops a stuck handler from holding
 	// its partition forever.

@@ -50,8 +50,8 @@ func (r *recorder) RefreshAll(context.Context) error {
 func rateMsg(t *testing.T, code string, v int64) kafka.Message {
 	t.Helper()
 	at := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-	ev := &event.ExchangeRateUpdated{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1400, 0),
-		Source: "koreaexim", RecordedAt: at, UpdatedAt: at, Version: v}
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.New(1400, 0),
+		Source: "koreaexim", RecordedAt: at, UpdatedAt: at, Version: v}}
 	event.Stamp(ev, "run")
 	m, err := event.Encode(ev, "test")
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"github.com/ratewire/ratewire/history"
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/ranking"
-	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/embedded"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/logx"
@@ -89,10 +88,13 @@ func DefaultConfig() Config {
 // for its running jobs) before the embedded infrastructure goes down.
 func Run(ctx context.Context, c Config) error {
 	getenv := c.Getenv
-	base, err := config.Load(getenv, ":0")
+	// The ingestor's configuration is the shared one plus its own; the
+	// other services get the shared part (base) only.
+	ing, err := ingestor.LoadConfig(getenv, ":0")
 	if err != nil {
 		return err
 	}
+	base := &ing.Config
 	logFor := func(svc string) *slog.Logger { return logx.New(c.Log, base.LogLevel, base.LogFormat, svc) }
 	clock := c.Clock
 	if clock == nil {
@@ -145,23 +147,23 @@ func Run(ctx context.Context, c Config) error {
 	}
 	services := []*svc{
 		{name: ingestor.ServiceName, port: c.IngestorPort, url: &addrs.Ingestor, run: func(ctx context.Context, ln net.Listener) error {
-			return ingestor.Run(ctx, base, ingestor.Options{Logger: logFor(ingestor.ServiceName), Listener: ln, Clock: clock})
+			return ingestor.Run(ctx, ing, ingestor.Options{Logger: logFor(ingestor.ServiceName), Listener: ln, Clock: clock})
 		}},
 		{name: currency.ServiceName, port: c.CurrencyPort, url: &addrs.Currency, run: func(ctx context.Context, ln net.Listener) error {
-			return currency.Run(ctx, base, currency.Options{Logger: logFor(currency.ServiceName), Listener: ln, Now: clock.Now})
+			return currency.Run(ctx, *base, currency.Options{Logger: logFor(currency.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 		{name: history.ServiceName, port: c.HistoryPort, url: &addrs.History, run: func(ctx context.Context, ln net.Listener) error {
-			return history.Run(ctx, base, history.Options{Logger: logFor(history.ServiceName), Listener: ln, Now: clock.Now})
+			return history.Run(ctx, *base, history.Options{Logger: logFor(history.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 		{name: ranking.ServiceName, port: c.RankingPort, url: &addrs.Ranking, run: func(ctx context.Context, ln net.Listener) error {
-			return ranking.Run(ctx, base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln, Now: clock.Now})
+			return ranking.Run(ctx, *base, ranking.Options{Logger: logFor(ranking.ServiceName), Listener: ln, Now: clock.Now})
 		}},
 	}
 	// The gateway is one more listener, serving the others' routes (its
 	// handler needs their addresses, so it is built once they are known).
 	var gateway http.Handler
 	services = append(services, &svc{name: "gateway", port: c.GatewayPort, url: &addrs.Gateway, run: func(ctx context.Context, ln net.Listener) error {
-		return httpx.ServeListener(ctx, ln, gateway, logFor("gateway"))
+		return httpx.Serve(ctx, ln, "", gateway, logFor("gateway"))
 	}})
 	for _, s := range services {
 		ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, fmt.Sprint(s.port)))
@@ -187,12 +189,12 @@ func Run(ctx context.Context, c Config) error {
 	// database.
 	backfill := ""
 	if c.BackfillDays > 0 {
-		has, err := ingestor.HasRates(ctx, base)
+		has, err := ingestor.HasRates(ctx, ing)
 		if err != nil {
 			return fmt.Errorf("devstack: %w", err)
 		}
 		if !has {
-			backfill = ingestor.BackfillProvider(base)
+			backfill = ingestor.BackfillProvider(ing)
 		}
 	}
 
@@ -219,7 +221,7 @@ func Run(ctx context.Context, c Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := runBackfill(runCtx, base, backfill, c.BackfillDays, logFor("backfill"), clock.Now)
+			err := runBackfill(runCtx, ing, backfill, c.BackfillDays, logFor("backfill"), clock.Now)
 			if c.BackfillDone != nil {
 				c.BackfillDone(err)
 			}
@@ -237,13 +239,13 @@ func Run(ctx context.Context, c Config) error {
 // then five-minute quotes over the last two days (simulated), or the
 // provider's daily rates (frankfurter's ECB series, or Korea Eximbank day
 // by day).
-func runBackfill(ctx context.Context, cfg config.Config, provider string, days int, log *slog.Logger, clock func() time.Time) error {
+func runBackfill(ctx context.Context, cfg ingestor.Config, provider string, days int, log *slog.Logger, clock func() time.Time) error {
 	now := clock()
 	steps := []struct {
 		from time.Time
 		step time.Duration
 	}{{now.AddDate(0, 0, -days), time.Hour}, {now.Add(-48 * time.Hour), 5 * time.Minute}}
-	if provider != config.ProviderSimulated {
+	if provider != ingestor.ProviderSimulated {
 		steps = steps[:1]
 	}
 	for i, s := range steps {

@@ -38,8 +38,8 @@ func TestHandler(t *testing.T) {
 	h := consumer.Handler(rec, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	msgs := []kafka.Message{
-		encode(t, &event.ExchangeRateUpdated{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1400"),
-			Source: "simulated", RecordedAt: at, UpdatedAt: at, Version: 3}),
+		encode(t, &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1400"),
+			Source: "simulated", RecordedAt: at, UpdatedAt: at, Version: 3}}),
 		encode(t, &event.CacheInvalidation{CacheKeys: []string{"exchange_rate:JPY", "exchange_rate:bad1", "ranking:daily"},
 			InvalidationType: "exchange_rate", InvalidatedAt: at}),
 		encode(t, &event.NewDataReceived{Source: "simulated", DataCount: 3, CollectionTime: at}),

@@ -31,7 +31,7 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	gin.SetMode(gin.ReleaseMode) // process-wide, so only main may set it
-	cfg, err := config.Load(os.Getenv, config.DefaultIngestorAddr)
+	cfg, err := ingestor.LoadConfig(os.Getenv, config.DefaultIngestorAddr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -51,9 +51,9 @@ func run(ctx context.Context, args []string) int {
 	return 0
 }
 
-func backfill(ctx context.Context, cfg config.Config, args []string) int {
+func backfill(ctx context.Context, cfg ingestor.Config, args []string) int {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	prov := fs.String("provider", config.ProviderFrankfurter, "frankfurter, koreaexim or simulated")
+	prov := fs.String("provider", ingestor.ProviderFrankfurter, "frankfurter, koreaexim or simulated")
 	from := fs.String("from", time.Now().AddDate(0, -6, 0).Format(time.DateOnly), "first day, YYYY-MM-DD (KST)")
 	to := fs.String("to", time.Now().Format(time.DateOnly), "last day, YYYY-MM-DD (KST)")
 	step := fs.Duration("step", 0, "spacing of simulated quotes (default 5m)")

@@ -324,10 +324,10 @@ func Events(b rate.Batch, changed []rate.Latest, runID string, started, now time
 	})
 	keys := make([]string, 0, len(changed))
 	for _, l := range changed {
-		evs = append(evs, &event.ExchangeRateUpdated{
+		evs = append(evs, &event.ExchangeRateUpdated{Rate: event.Rate{
 			CurrencyCode: l.Code, CurrencyName: l.Name, DealBaseRate: l.DealBaseRate, TTS: l.TTS, TTB: l.TTB,
 			Source: l.Source, RecordedAt: l.RecordedAt, RateDate: l.RateDate, UpdatedAt: l.UpdatedAt, Version: l.Version,
-		})
+		}})
 		keys = append(keys, "exchange_rate:"+l.Code)
 	}
 	evs = append(evs,
