@@ -30,11 +30,11 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadValues(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
-		"RATEWIRE_HTTP_ADDR":       "127.0.0.1:9000",
-		"RATEWIRE_KAFKA_BROKERS":   " a:9092, b:9093 ,,c:9094",
-		"RATEWIRE_LOG_LEVEL":       "DEBUG",
-		"RATEWIRE_LOG_FORMAT":      "json",
-		"RATEWIRE_ADMIN_TOKEN":     "s3cret",
+		"RATEWIRE_HTTP_ADDR":     "127.0.0.1:9000",
+		"RATEWIRE_KAFKA_BROKERS": " a:9092, b:9093 ,,c:9094",
+		"RATEWIRE_LOG_LEVEL":     "DEBUG",
+		"RATEWIRE_LOG_FORMAT":    "json",
+		"RATEWIRE_ADMIN_TOKEN":   "s3cret",
 	}), config.DefaultIngestorAddr)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
