@@ -35,8 +35,8 @@ const repoRoot = ".."
 // testPassword stands in for the POSTGRES_PASSWORD that .env must supply.
 const testPassword = "compose-test-password"
 
-// appServices are the four service modules, each with its own Dockerfile
-// and cmd/<name>, and the listen address it defaults to.
+// appServices are the four service modules, each built by deploy/Dockerfile
+// from its cmd/<name>, and the listen address it defaults to.
 var appServices = map[string]string{
 	"ingestor": config.DefaultIngestorAddr,
 	"currency": config.DefaultCurrencyAddr,
@@ -588,25 +588,42 @@ func TestComposeGateway(t *testing.T) {
 }
 
 // TestDockerfiles checks each service's image: built from the repository
-// root with <svc>/Dockerfile, multi-stage, its go build run with GOWORK=off
-// on a cmd package that exists, the healthcheck binary built and copied,
-// and a non-root user in a distroless or scratch final stage.
+// root with deploy/Dockerfile, whose SERVICE and PORT build arguments name
+// the service and its default port; multi-stage, its go build run with
+// GOWORK=off on a cmd package that exists, the healthcheck binary built and
+// copied, and a non-root user in a distroless or scratch final stage that
+// runs the service binary.
 func TestDockerfiles(t *testing.T) {
 	p := project(t)
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for svcName := range appServices {
+	for svcName, defaultAddr := range appServices {
 		t.Run(svcName, func(t *testing.T) {
 			b := p.Services[svcName].Build
 			if b == nil {
 				t.Fatal("not built from a Dockerfile")
 			}
-			if filepath.Clean(b.Context) != root || filepath.ToSlash(b.Dockerfile) != svcName+"/Dockerfile" {
-				t.Fatalf("build %s with %s, want the repository root with %s/Dockerfile", b.Context, b.Dockerfile, svcName)
+			if filepath.Clean(b.Context) != root || filepath.ToSlash(b.Dockerfile) != "deploy/Dockerfile" {
+				t.Fatalf("build %s with %s, want the repository root with deploy/Dockerfile", b.Context, b.Dockerfile)
 			}
-			steps := dockerfile(t, filepath.Join(root, svcName, "Dockerfile"))
+			args := map[string]string{}
+			for k, v := range b.Args {
+				if v != nil {
+					args[k] = *v
+				}
+			}
+			if want := strings.TrimPrefix(defaultAddr, ":"); args["SERVICE"] != svcName || args["PORT"] != want {
+				t.Fatalf("build args %v, want SERVICE=%s PORT=%s", args, svcName, want)
+			}
+			steps := dockerfile(t, filepath.Join(root, "deploy", "Dockerfile"))
+			for i := range steps {
+				for k, v := range args {
+					steps[i].args = strings.ReplaceAll(steps[i].args, "${"+k+"}", v)
+				}
+			}
+			var entrypoint, env string
 			var froms int
 			var workdir, user, finalFrom string
 			var goenv []string
@@ -620,8 +637,11 @@ func TestDockerfiles(t *testing.T) {
 					workdir = st.args
 				case "ENV":
 					goenv = append(goenv, strings.Fields(st.args)...)
+					env = st.args
 				case "USER":
 					user = st.args
+				case "ENTRYPOINT":
+					entrypoint = st.args
 				case "RUN":
 					if !strings.Contains(st.args, "go build") {
 						continue
@@ -651,7 +671,13 @@ func TestDockerfiles(t *testing.T) {
 			if u, _, _ := strings.Cut(user, ":"); u == "" || u == "root" || u == "0" {
 				t.Errorf("final stage runs as %q, want a non-root USER", user)
 			}
-			want := map[string]string{"/out/" + svcName: svcName + "/cmd/" + svcName, "/out/healthcheck": "deploy/healthcheck"}
+			if entrypoint != `["/service"]` {
+				t.Errorf("ENTRYPOINT %s, want [\"/service\"]", entrypoint)
+			}
+			if env != "RATEWIRE_HTTP_ADDR="+defaultAddr {
+				t.Errorf("final stage ENV %q, want RATEWIRE_HTTP_ADDR=%s", env, defaultAddr)
+			}
+			want := map[string]string{"/out/service": svcName + "/cmd/" + svcName, "/out/healthcheck": "deploy/healthcheck"}
 			for out, pkg := range want {
 				if builds[out] != pkg {
 					t.Errorf("builds %s from %q, want %q", out, builds[out], pkg)

@@ -5,6 +5,10 @@
 //
 //	/healthcheck http://127.0.0.1:8001/readyz
 //
+// Without a URL (the image's own HEALTHCHECK, which cannot expand
+// variables) it probes /readyz on 127.0.0.1 at the port of
+// RATEWIRE_HTTP_ADDR, the address the service listens on.
+//
 // It exits 0 when the URL answers 2xx within the timeout and 1 otherwise,
 // printing why, which `docker inspect` shows in the container's health log.
 // It has no dependencies beyond the standard library so every Dockerfile can
@@ -14,6 +18,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -24,14 +29,35 @@ import (
 const timeout = 4 * time.Second
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: healthcheck URL")
+	var url string
+	switch len(os.Args) {
+	case 1:
+		u, err := readyURL(os.Getenv("RATEWIRE_HTTP_ADDR"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "healthcheck:", err)
+			os.Exit(2)
+		}
+		url = u
+	case 2:
+		url = os.Args[1]
+	default:
+		fmt.Fprintln(os.Stderr, "usage: healthcheck [URL]")
 		os.Exit(2)
 	}
-	if err := check(os.Args[1]); err != nil {
+	if err := check(url); err != nil {
 		fmt.Fprintln(os.Stderr, "unhealthy:", err)
 		os.Exit(1)
 	}
+}
+
+// readyURL is the /readyz URL of a service listening on addr (host:port;
+// the host is ignored, the probe runs in the service's container).
+func readyURL(addr string) (string, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "", fmt.Errorf("RATEWIRE_HTTP_ADDR %q: want host:port (or pass the URL)", addr)
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port) + "/readyz", nil
 }
 
 func check(url string) error {

@@ -23,3 +23,20 @@ func TestCheck(t *testing.T) {
 		t.Error("closed port: healthy, want unhealthy")
 	}
 }
+
+// TestReadyURL checks the URL probed without an argument.
+func TestReadyURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8001":        "http://127.0.0.1:8001/readyz",
+		"0.0.0.0:8004": "http://127.0.0.1:8004/readyz",
+		"[::]:8002":    "http://127.0.0.1:8002/readyz",
+		"8001":         "",
+		"":             "",
+		"127.0.0.1:":   "",
+	} {
+		got, err := readyURL(addr)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("readyURL(%q): expected %q, got %q (%v)", addr, want, got, err)
+		}
+	}
+}
