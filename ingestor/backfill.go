@@ -12,8 +12,8 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
-	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
@@ -122,7 +122,7 @@ func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResul
 	run := store.Run{ID: res.RunID, Trigger: "backfill", Status: ingest.StatusSuccess, Provider: last.Source, RateDate: ingest.RateDate(last),
 		Fetched: res.Observations + len(last.Quotes), StartedAt: started, FinishedAt: now().UTC()}
 	run.DurationMS = run.FinishedAt.Sub(started).Milliseconds()
-	if _, err := st.CommitRun(ctx, last, run, func(changed []rate.Latest) ([]store.OutboxMessage, error) {
+	if _, err := st.CommitRun(ctx, last, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 		return ingest.Outbox(ingest.Events(last, changed, run.ID, started, run.FinishedAt))
 	}); err != nil {
 		return res, fmt.Errorf("backfill: %w", err)

@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	svc, err := ingest.New(ingest.Config{
-		Providers: providers, Store: st, Logger: log, Registry: reg, Classify: classify, Now: clock.Now,
+		Providers: providers, Store: st, Logger: log, Registry: reg, Now: clock.Now,
 		Published: relay.Wake,
 	})
 	if err != nil {
@@ -187,24 +187,6 @@ func providerSettings(cfg Config, now func() time.Time) provider.Settings {
 		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
 		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
 		FrankfurterURL: cfg.FrankfurterURL, Now: now,
-	}
-}
-
-// classify maps the providers' error kinds onto the run's failover rules.
-func classify(err error) (ingest.Failure, time.Duration) {
-	kind, after := provider.Classify(err)
-	switch kind {
-	case provider.NoData:
-		return ingest.NoData, 0
-	case provider.Permanent:
-		return ingest.NextNow, 0
-	case provider.RateLimited:
-		if after <= 0 {
-			return ingest.NextNow, 0
-		}
-		return ingest.RateLimit, after
-	default:
-		return ingest.Retry, 0
 	}
 }
 

@@ -18,13 +18,12 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Path is the AP01 endpoint's path.
 const Path = "/site/program/financial/exchangeJSON"
-
-// KST is Korea Standard Time, the bank's calendar.
-var KST = time.FixedZone("KST", 9*3600)
 
 // PublishHour is when the bank publishes a business day's rates (KST).
 const PublishHour = 11
@@ -91,7 +90,7 @@ func (b *Bank) Asked() []string {
 // published reports whether the bank answers rows for day ("2006-01-02")
 // at its current time.
 func (b *Bank) published(day string) bool {
-	d, err := time.ParseInLocation(time.DateOnly, day, KST)
+	d, err := kst.ParseDay(day)
 	if err != nil || b.holidays[day] || d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
 		return false
 	}
@@ -107,8 +106,8 @@ func (b *Bank) Quote(day, code string) Quote {
 }
 
 func (b *Bank) quote(day, code string) Quote {
-	d, _ := time.ParseInLocation(time.DateOnly, day, KST)
-	n := int64(d.Sub(time.Date(2020, 1, 1, 0, 0, 0, 0, KST)) / (24 * time.Hour))
+	d, _ := kst.ParseDay(day)
+	n := int64(d.Sub(time.Date(2020, 1, 1, 0, 0, 0, 0, kst.Zone)) / (24 * time.Hour))
 	// A deterministic level per day: each day differs from its neighbours,
 	// by far less than the ingestor's 20 % plausibility bound.
 	var mid decimal.Decimal
@@ -147,7 +146,7 @@ func (b *Bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8") // as the real site labels its JSON
-	sd, err := time.ParseInLocation("20060102", q.Get("searchdate"), KST)
+	sd, err := time.ParseInLocation("20060102", q.Get("searchdate"), kst.Zone)
 	if err != nil {
 		fmt.Fprint(w, "[]")
 		return

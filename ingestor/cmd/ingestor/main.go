@@ -19,6 +19,7 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/logx"
 )
 
@@ -60,9 +61,8 @@ func backfill(ctx context.Context, cfg ingestor.Config, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	kst := time.FixedZone("KST", 9*3600)
-	f, err1 := time.ParseInLocation(time.DateOnly, *from, kst)
-	t, err2 := time.ParseInLocation(time.DateOnly, *to, kst)
+	f, err1 := kst.ParseDay(*from)
+	t, err2 := kst.ParseDay(*to)
 	if err1 != nil || err2 != nil {
 		fmt.Fprintln(os.Stderr, "backfill: -from and -to must be dates like 2026-01-31")
 		return 2

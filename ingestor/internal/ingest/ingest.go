@@ -1,6 +1,7 @@
 // Package ingest is the ingestor's service: a run fetches rates from the
 // first provider that answers (bounded retries with backoff, then the next
-// provider), validates them against the last known rates, and commits the
+// provider, as the provider's classification of each failure says),
+// validates them against the last known rates, and commits the
 // rates, the daily aggregates, the run record and the run's events in one
 // transaction (the transactional outbox). A relay publishes the outbox.
 // HTTP handlers, the cron schedule and the backfill command are thin
@@ -26,8 +27,8 @@ import (
 
 // Store is the storage the service needs.
 type Store interface {
-	Latest(ctx context.Context) ([]rate.Latest, error)
-	CommitRun(ctx context.Context, b rate.Batch, run store.Run, events func([]rate.Latest) ([]store.OutboxMessage, error)) ([]rate.Latest, error)
+	Latest(ctx context.Context) ([]event.Rate, error)
+	CommitRun(ctx context.Context, b rate.Batch, run store.Run, events func([]event.Rate) ([]store.OutboxMessage, error)) ([]event.Rate, error)
 	RecordRun(ctx context.Context, run store.Run) error
 	Runs(ctx context.Context, limit int) ([]store.Run, error)
 	LastRun(ctx context.Context, statuses ...string) (store.Run, bool, error)
@@ -40,28 +41,12 @@ const (
 	StatusFailed  = "failed"  // no usable data, or storing failed
 )
 
-// Failure is what a provider error means for the run.
-type Failure int
-
-// Failure kinds.
-const (
-	Retry     Failure = iota // try the same provider again after a backoff
-	NextNow                  // give up on this provider, try the next one
-	NoData                   // the provider has nothing published now: not an error
-	RateLimit                // retry after the given delay, or move on if it is long
-)
-
-// Classifier tells what a provider error means and how long to wait.
-type Classifier func(err error) (Failure, time.Duration)
-
 // Config wires a Service.
 type Config struct {
 	Providers []provider.Provider
 	Store     Store
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
-	// Classify maps provider errors to failures; nil retries every error.
-	Classify Classifier
 	// Attempts per provider (default 3), first backoff (default 500 ms,
 	// doubling) and the longest Retry-After the run will wait (default
 	// 30 s; longer means moving on to the next provider).
@@ -92,9 +77,6 @@ type Service struct {
 func New(c Config) (*Service, error) {
 	if len(c.Providers) == 0 || c.Store == nil || c.Logger == nil {
 		return nil, errors.New("ingest: providers, store and logger are required")
-	}
-	if c.Classify == nil {
-		c.Classify = func(error) (Failure, time.Duration) { return Retry, 0 }
 	}
 	if c.Attempts <= 0 {
 		c.Attempts = 3
@@ -190,7 +172,7 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.Status = StatusSuccess
 	run.FinishedAt = s.cfg.Now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
-	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []rate.Latest) ([]store.OutboxMessage, error) {
+	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 		return Outbox(Events(batch, changed, run.ID, run.StartedAt, run.FinishedAt))
 	})
 	if err != nil {
@@ -222,7 +204,7 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 		if err == nil {
 			return b, nil
 		}
-		if errors.Is(err, errNoData) {
+		if kind, _ := provider.Classify(err); kind == provider.NoData {
 			noData++
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
@@ -236,8 +218,14 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 	return rate.Batch{}, fmt.Errorf("no provider answered: %w", errors.Join(errs...))
 }
 
-var errNoData = errors.New("no rates published")
-
+// fetchOne asks p up to Attempts times. What each failure means is the
+// provider's classification (provider.Classify), the one translation of
+// provider errors: Temporary retries after a doubling backoff (a 503's
+// Retry-After is not waited for); RateLimited retries after its
+// RetryAfter when that is at most MaxRetryAfter, else, or when the
+// provider does not say, moves on; Permanent moves on at once; NoData
+// (an answer without rates included) ends the provider's turn as no_data.
+// The error returned keeps the failure's classification.
 func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Provider, run *store.Run) (rate.Batch, error) {
 	backoff := s.cfg.Backoff
 	var last error
@@ -247,7 +235,7 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 		elapsed := s.cfg.Now().Sub(start)
 		a := store.Attempt{Provider: p.Name(), Attempt: attempt, DurationMS: elapsed.Milliseconds()}
 		if err == nil && len(b.Quotes) == 0 {
-			err = errNoData
+			err = fmt.Errorf("answer without rates: %w", provider.ErrNoData)
 		}
 		if err == nil {
 			a.Outcome = "ok"
@@ -255,12 +243,9 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 			s.m.provider.WithLabelValues(p.Name(), "ok").Observe(elapsed.Seconds())
 			return b, nil
 		}
-		kind, wait := s.cfg.Classify(err)
-		if errors.Is(err, errNoData) {
-			kind = NoData
-		}
+		kind, wait := provider.Classify(err)
 		a.Outcome, a.Error = "failed", err.Error()
-		if kind == NoData {
+		if kind == provider.NoData {
 			a.Outcome = "no_data"
 		}
 		run.Attempts = append(run.Attempts, a)
@@ -268,14 +253,17 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 		log.Warn("provider attempt failed", "provider", p.Name(), "attempt", attempt, "outcome", a.Outcome, "err", err)
 		last = err
 		switch kind {
-		case NoData:
-			return rate.Batch{}, fmt.Errorf("%w: %v", errNoData, err)
-		case NextNow:
+		case provider.NoData, provider.Permanent:
 			return rate.Batch{}, err
-		case RateLimit:
+		case provider.RateLimited:
+			if wait <= 0 { // a quota without a reset time: not worth a short wait
+				return rate.Batch{}, err
+			}
 			if wait > s.cfg.MaxRetryAfter {
 				return rate.Batch{}, fmt.Errorf("rate limited for %s: %w", wait, err)
 			}
+		default:
+			wait = 0
 		}
 		if attempt == s.cfg.Attempts {
 			break
@@ -315,7 +303,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Events builds a run's events in publication order: new_data_received,
 // one exchange_rate_updated per changed currency, cache_invalidation, and
 // data_processing_completed last. All carry the run id as correlation id.
-func Events(b rate.Batch, changed []rate.Latest, runID string, started, now time.Time) []event.Event {
+func Events(b rate.Batch, changed []event.Rate, runID string, started, now time.Time) []event.Event {
 	now = now.UTC()
 	evs := make([]event.Event, 0, len(changed)+3)
 	evs = append(evs, &event.NewDataReceived{
@@ -324,11 +312,8 @@ func Events(b rate.Batch, changed []rate.Latest, runID string, started, now time
 	})
 	keys := make([]string, 0, len(changed))
 	for _, l := range changed {
-		evs = append(evs, &event.ExchangeRateUpdated{Rate: event.Rate{
-			CurrencyCode: l.Code, CurrencyName: l.Name, DealBaseRate: l.DealBaseRate, TTS: l.TTS, TTB: l.TTB,
-			Source: l.Source, RecordedAt: l.RecordedAt, RateDate: l.RateDate, UpdatedAt: l.UpdatedAt, Version: l.Version,
-		}})
-		keys = append(keys, "exchange_rate:"+l.Code)
+		evs = append(evs, &event.ExchangeRateUpdated{Rate: l})
+		keys = append(keys, event.RateCacheKey(l.CurrencyCode))
 	}
 	evs = append(evs,
 		&event.CacheInvalidation{CacheKeys: keys, InvalidationType: "exchange_rate", InvalidatedAt: now},

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -62,14 +63,15 @@ func (f *fixed) Fetch(context.Context) (rate.Batch, error) {
 }
 
 type harness struct {
-	svc   *ingest.Service
-	st    *store.Store
-	relay *ingest.Relay
-	pub   *fakePublisher
-	reg   *prometheus.Registry
+	svc    *ingest.Service
+	st     *store.Store
+	relay  *ingest.Relay
+	pub    *fakePublisher
+	reg    *prometheus.Registry
+	sleeps *[]time.Duration // every wait between attempts, in order
 }
 
-func newHarness(t *testing.T, classify ingest.Classifier, ps ...provider.Provider) harness {
+func newHarness(t *testing.T, ps ...provider.Provider) harness {
 	t.Helper()
 	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
 	if err := st.Migrate(context.Background()); err != nil {
@@ -81,17 +83,18 @@ func newHarness(t *testing.T, classify ingest.Classifier, ps ...provider.Provide
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sleeps []time.Duration
 	svc, err := ingest.New(ingest.Config{Providers: ps, Store: st, Logger: logx.Discard(), Registry: reg,
-		Classify: classify, Now: func() time.Time { return at },
-		Sleep: func(context.Context, time.Duration) error { return nil }})
+		Now:   func() time.Time { return at },
+		Sleep: func(_ context.Context, d time.Duration) error { sleeps = append(sleeps, d); return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return harness{svc: svc, st: st, relay: relay, pub: pub, reg: reg}
+	return harness{svc: svc, st: st, relay: relay, pub: pub, reg: reg, sleeps: &sleeps}
 }
 
 func TestRunCommitsEventsToTheOutboxAndTheRelayPublishesThemInOrder(t *testing.T) {
-	h := newHarness(t, nil, &provider.Simulated{Now: func() time.Time { return at }})
+	h := newHarness(t, &provider.Simulated{Now: func() time.Time { return at }})
 	ctx := context.Background()
 	run, err := h.svc.Run(ctx, "test")
 	if err != nil {
@@ -150,14 +153,8 @@ func TestRunCommitsEventsToTheOutboxAndTheRelayPublishesThemInOrder(t *testing.T
 }
 
 func TestFailoverRetriesAndValidation(t *testing.T) {
-	down := errors.New("connection refused")
-	bad := errors.New("invalid key")
-	classify := func(err error) (ingest.Failure, time.Duration) {
-		if errors.Is(err, bad) {
-			return ingest.NextNow, 0
-		}
-		return ingest.Retry, 0
-	}
+	down := errors.New("connection refused") // unclassified: Temporary
+	bad := &provider.Error{Provider: "exchangerate-api", Kind: provider.Permanent, Status: 403, Err: errors.New("invalid key")}
 	first := &fixed{name: "exchangerate-api", errs: []error{bad}}
 	second := &fixed{name: "koreaexim", errs: []error{down, down}, batch: rate.Batch{Source: "koreaexim", FetchedAt: at, Quotes: []rate.Quote{
 		{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), TTS: ptr("1412.38"), TTB: ptr("1384.42"), RecordedAt: at},
@@ -165,7 +162,7 @@ func TestFailoverRetriesAndValidation(t *testing.T) {
 		{Code: "JPY", Name: "일본 옌", DealBaseRate: d("9.1"), TTS: ptr("9.0"), RecordedAt: at}, // spread inverted
 		{Code: "GBP", Name: "영국 파운드", DealBaseRate: d("99999999"), RecordedAt: at},
 	}}}
-	h := newHarness(t, classify, first, second)
+	h := newHarness(t, first, second)
 	run, err := h.svc.Run(context.Background(), "test")
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -174,7 +171,7 @@ func TestFailoverRetriesAndValidation(t *testing.T) {
 		t.Fatalf("calls %d/%d, run %+v; want 1 call to the permanently failing provider, 3 to the flaky one, 3 rejected", first.calls, second.calls, run)
 	}
 	latest, _ := h.st.Latest(context.Background())
-	if len(latest) != 1 || latest[0].Code != "USD" || !latest[0].TTS.Equal(d("1412.38")) {
+	if len(latest) != 1 || latest[0].CurrencyCode != "USD" || !latest[0].TTS.Equal(d("1412.38")) {
 		t.Errorf("stored %+v, want only USD with its real spread", latest)
 	}
 
@@ -191,20 +188,15 @@ func TestFailoverRetriesAndValidation(t *testing.T) {
 }
 
 func TestNoDataAndProviderErrorsChangeNothingAndAreRecorded(t *testing.T) {
-	classify := func(err error) (ingest.Failure, time.Duration) {
-		if strings.Contains(err.Error(), "weekend") {
-			return ingest.NoData, 0
-		}
-		return ingest.Retry, 0
-	}
-	exim := &fixed{name: "koreaexim", errs: []error{errors.New("weekend: nothing published")}}
-	h := newHarness(t, classify, exim)
+	weekend := &provider.Error{Provider: "koreaexim", Kind: provider.NoData, Err: fmt.Errorf("weekend: %w", provider.ErrNoData)}
+	exim := &fixed{name: "koreaexim", errs: []error{weekend}}
+	h := newHarness(t, exim)
 	run, err := h.svc.Run(context.Background(), "schedule")
 	if err != nil || run.Status != ingest.StatusNoData || exim.calls != 1 {
 		t.Fatalf("no-data run = %+v (%v), want no_data after 1 call", run, err)
 	}
 	broken := &fixed{name: "frankfurter", errs: []error{errors.New("500"), errors.New("500"), errors.New("500")}}
-	h2 := newHarness(t, nil, broken)
+	h2 := newHarness(t, broken)
 	run, err = h2.svc.Run(context.Background(), "schedule")
 	if err == nil || run.Status != ingest.StatusFailed || broken.calls != 3 {
 		t.Fatalf("failed run = %+v (%v), want failed after 3 attempts", run, err)
@@ -222,3 +214,88 @@ func TestNoDataAndProviderErrorsChangeNothingAndAreRecorded(t *testing.T) {
 }
 
 func ptr(s string) *decimal.Decimal { v := d(s); return &v }
+
+// TestProviderFailuresFollowTheirClassification drives one provider
+// through each kind of failure provider.Classify reports and checks how
+// many times it is asked, how long the run waits between attempts and how
+// the run ends (README, Ingestion).
+func TestProviderFailuresFollowTheirClassification(t *testing.T) {
+	ok := rate.Batch{Source: "p", FetchedAt: at, Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), RecordedAt: at}}}
+	limited := func(after time.Duration) error {
+		return &provider.Error{Provider: "p", Kind: provider.RateLimited, Status: 429, RetryAfter: after, Err: errors.New("too many requests")}
+	}
+	unavailable := &provider.Error{Provider: "p", Kind: provider.Temporary, Status: 503, RetryAfter: 20 * time.Second, Err: errors.New("server error")}
+	for _, tc := range []struct {
+		name       string
+		errs       []error
+		empty      bool // the provider answers, without rates
+		wantCalls  int
+		wantSleeps []time.Duration
+		wantStatus string
+		wantErr    string // in the run's error
+	}{
+		{"temporary twice, then rates", []error{errors.New("reset"), errors.New("reset")}, false, 3,
+			[]time.Duration{500 * time.Millisecond, time.Second}, ingest.StatusSuccess, ""},
+		{"a 503's Retry-After is not waited for", []error{unavailable}, false, 2,
+			[]time.Duration{500 * time.Millisecond}, ingest.StatusSuccess, ""},
+		{"temporary three times", []error{errors.New("reset"), errors.New("reset"), errors.New("reset")}, false, 3,
+			[]time.Duration{500 * time.Millisecond, time.Second}, ingest.StatusFailed, "3 attempts"},
+		{"429 with a short Retry-After is honoured", []error{limited(20 * time.Second)}, false, 2,
+			[]time.Duration{20 * time.Second}, ingest.StatusSuccess, ""},
+		{"429 with a Retry-After under the backoff waits the backoff", []error{limited(100 * time.Millisecond)}, false, 2,
+			[]time.Duration{500 * time.Millisecond}, ingest.StatusSuccess, ""},
+		{"429 with a long Retry-After moves on", []error{limited(31 * time.Second)}, false, 1, nil,
+			ingest.StatusFailed, "rate limited for 31s"},
+		{"a quota without a reset time moves on", []error{limited(0)}, false, 1, nil, ingest.StatusFailed, "rate_limited"},
+		{"a bad key moves on at once", []error{&provider.Error{Provider: "p", Kind: provider.Permanent, Status: 401, Err: errors.New("invalid key")}},
+			false, 1, nil, ingest.StatusFailed, "permanent"},
+		{"a cancelled request moves on at once", []error{context.Canceled}, false, 1, nil, ingest.StatusFailed, "canceled"},
+		{"no data published", []error{fmt.Errorf("searchdate: %w", provider.ErrNoData)}, false, 1, nil, ingest.StatusNoData, ""},
+		{"an answer without rates is no data", nil, true, 1, nil, ingest.StatusNoData, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fixed{name: "p", errs: tc.errs, batch: ok}
+			if tc.empty {
+				p.batch = rate.Batch{Source: "p", FetchedAt: at}
+			}
+			h := newHarness(t, p)
+			run, err := h.svc.Run(context.Background(), "test")
+			if run.Status != tc.wantStatus || (err != nil) != (tc.wantStatus == ingest.StatusFailed) {
+				t.Fatalf("run = %+v (%v), want status %s", run, err, tc.wantStatus)
+			}
+			if !strings.Contains(run.Error, tc.wantErr) {
+				t.Errorf("run error %q, want it to mention %q", run.Error, tc.wantErr)
+			}
+			if p.calls != tc.wantCalls || len(run.Attempts) != tc.wantCalls {
+				t.Errorf("%d calls and %d recorded attempts, want %d", p.calls, len(run.Attempts), tc.wantCalls)
+			}
+			if fmt.Sprint(*h.sleeps) != fmt.Sprint(tc.wantSleeps) {
+				t.Errorf("waited %v, want %v", *h.sleeps, tc.wantSleeps)
+			}
+			if tc.wantStatus == ingest.StatusNoData && run.Attempts[len(run.Attempts)-1].Outcome != "no_data" {
+				t.Errorf("attempts %+v, want the last one no_data", run.Attempts)
+			}
+		})
+	}
+}
+
+// TestEventsCarryTheStoredRates: each changed rate is published as it was
+// stored, with its cache key.
+func TestEventsCarryTheStoredRates(t *testing.T) {
+	tts := d("1412.38")
+	l := event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: d("1398.4"), TTS: &tts, Source: "koreaexim",
+		RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second), Version: 7}
+	evs := ingest.Events(rate.Batch{Source: "koreaexim", FetchedAt: at}, []event.Rate{l}, "run-1", at, at.Add(time.Second))
+	if len(evs) != 4 {
+		t.Fatalf("%d events, want 4", len(evs))
+	}
+	up, ok := evs[1].(*event.ExchangeRateUpdated)
+	if !ok || up.Rate.CurrencyCode != "USD" || up.Version != 7 || up.RateDate != "2026-11-22" || !up.TTS.Equal(tts) || up.TTB != nil ||
+		up.CorrelationID != "run-1" {
+		t.Errorf("second event = %#v, want USD v7 of 2026-11-22 as stored, correlated to run-1", evs[1])
+	}
+	inv, ok := evs[2].(*event.CacheInvalidation)
+	if !ok || len(inv.CacheKeys) != 1 || inv.CacheKeys[0] != event.RateCacheKey("USD") {
+		t.Errorf("third event = %#v, want cache_invalidation of %s", evs[2], event.RateCacheKey("USD"))
+	}
+}

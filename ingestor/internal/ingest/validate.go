@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/event"
 )
 
 var (
@@ -25,10 +26,10 @@ var (
 // future" is more than an hour past the batch's fetch time, or past now
 // when the batch has none. It returns the quotes kept and how many were
 // rejected.
-func Validate(log *slog.Logger, b rate.Batch, known []rate.Latest, maxJump float64, now time.Time) ([]rate.Quote, int) {
+func Validate(log *slog.Logger, b rate.Batch, known []event.Rate, maxJump float64, now time.Time) ([]rate.Quote, int) {
 	last := make(map[string]decimal.Decimal, len(known))
 	for _, l := range known {
-		last[l.Code] = l.DealBaseRate
+		last[l.CurrencyCode] = l.DealBaseRate
 	}
 	limit := decimal.NewFromFloat(maxJump)
 	horizon := b.FetchedAt.Add(time.Hour)

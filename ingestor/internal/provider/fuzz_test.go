@@ -7,6 +7,7 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // The fuzz targets below cover every parser of provider bodies. Their seed
@@ -45,7 +46,7 @@ func FuzzParseKoreaExim(f *testing.F) {
 	f.Add([]byte(`[{"result":1,"cur_unit":"JPY(100)","ttb":"903.22","tts":"921.46","deal_bas_r":"912.34","cur_nm":"일본 옌"}]`))
 	f.Add([]byte(`[{"result":1,"cur_unit":"VND(1000)","ttb":"0","tts":"","deal_bas_r":"1,234,567.8","cur_nm":""}]`))
 	f.Add([]byte(`<html>error</html>`))
-	day := time.Date(2026, 11, 23, 0, 0, 0, 0, provider.KST)
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, kst.Zone)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		quotes, err := provider.ParseKoreaExim(body, day, day.Add(11*time.Hour))
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // KoreaEximName is the source label of Korea Eximbank quotes.
@@ -26,11 +27,6 @@ const KoreaEximName = "koreaexim"
 // bank moved it from www.koreaexim.go.kr on 2025-06-25 and cut the old
 // host off on 2026-04-30.
 const KoreaEximURL = "https://oapi.koreaexim.go.kr"
-
-// KST is Korea Standard Time. A fixed zone rather than
-// time.LoadLocation("Asia/Seoul"): Korea has kept UTC+9 without DST since
-// 1988, and a fixed zone works in images without a tz database.
-var KST = time.FixedZone("KST", 9*60*60)
 
 // koreaEximPublishHour is when Korea Eximbank publishes a business day's
 // rates, about 11:00 KST.
@@ -94,7 +90,7 @@ func (p *KoreaExim) getter() getter {
 // KoreaEximLookback answers rows it returns an error wrapping ErrNoData.
 func (p *KoreaExim) Fetch(ctx context.Context) (rate.Batch, error) {
 	g := p.getter()
-	today := kstDay(g.clock())
+	today := kst.Midnight(g.clock())
 	asked := 0
 	for d := today; asked < KoreaEximLookback; d = d.AddDate(0, 0, -1) {
 		asked++
@@ -124,7 +120,7 @@ func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.
 		to = now
 	}
 	var days []time.Time
-	for d := kstDay(from); !d.After(to); d = d.AddDate(0, 0, 1) {
+	for d := kst.Midnight(from); !d.After(to); d = d.AddDate(0, 0, 1) {
 		at := koreaEximRecorded(d, now)
 		if at.Before(from) || at.After(to) || isWeekend(d) {
 			continue
@@ -201,14 +197,8 @@ func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.
 	return batches, firstErr
 }
 
-// kstDay is midnight KST of t's KST date.
-func kstDay(t time.Time) time.Time {
-	y, m, d := t.In(KST).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, KST)
-}
-
 func isWeekend(d time.Time) bool {
-	wd := d.In(KST).Weekday()
+	wd := d.In(kst.Zone).Weekday()
 	return wd == time.Saturday || wd == time.Sunday
 }
 
@@ -216,7 +206,7 @@ func isWeekend(d time.Time) bool {
 // when fetched at now: the day's publication (11:00 KST), or now if that
 // is earlier. Never after now.
 func koreaEximRecorded(d, now time.Time) time.Time {
-	pub := kstDay(d).Add(koreaEximPublishHour * time.Hour)
+	pub := kst.Midnight(d).Add(koreaEximPublishHour * time.Hour)
 	if now.Before(pub) {
 		return now.UTC()
 	}
@@ -234,7 +224,7 @@ func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate
 	}
 	q := url.Values{}
 	q.Set("authkey", p.Key)
-	q.Set("searchdate", day.In(KST).Format("20060102"))
+	q.Set("searchdate", day.In(kst.Zone).Format("20060102"))
 	q.Set("data", "AP01")
 	u := strings.TrimRight(base, "/") + "/site/program/financial/exchangeJSON?" + q.Encode()
 
@@ -249,14 +239,14 @@ func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate
 		return rate.Batch{}, e
 	}
 	fetched := g.clock().UTC()
-	quotes, err := parseKoreaExim(r.body, kstDay(day), koreaEximRecorded(day, fetched))
+	quotes, err := parseKoreaExim(r.body, kst.Midnight(day), koreaEximRecorded(day, fetched))
 	if err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
 			pe.Status = r.status
 			if pe.Kind == RateLimited { // the daily limit resets at midnight KST
 				now := g.clock()
-				pe.RetryAfter = kstDay(now).AddDate(0, 0, 1).Sub(now).Round(time.Second)
+				pe.RetryAfter = kst.Midnight(now).AddDate(0, 0, 1).Sub(now).Round(time.Second)
 			}
 			return rate.Batch{}, pe
 		}
@@ -310,7 +300,7 @@ func parseKoreaExim(body []byte, day, recorded time.Time) ([]rate.Quote, error) 
 	if len(rows) == 0 {
 		return nil, &Error{Provider: KoreaEximName, Kind: NoData, Err: fmt.Errorf("searchdate %s: %w", day.Format("20060102"), ErrNoData)}
 	}
-	rateDate := kstDay(day).Format(time.DateOnly)
+	rateDate := kst.Day(day)
 	quotes := make([]rate.Quote, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	for _, row := range rows {

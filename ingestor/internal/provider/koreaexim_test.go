@@ -16,6 +16,7 @@ import (
 	"github.com/ratewire/ratewire/ingestor/eximtest"
 
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // eximNow is Monday 2026-11-23 12:00 KST, after the day's publication.
@@ -61,7 +62,7 @@ func TestKoreaEximFetch(t *testing.T) {
 	if q := quotes["JPY"]; q.Name != "일본 옌" {
 		t.Errorf("JPY name %q, want cur_nm 일본 옌", q.Name)
 	}
-	wantAt := time.Date(2026, 11, 23, 11, 0, 0, 0, provider.KST)
+	wantAt := time.Date(2026, 11, 23, 11, 0, 0, 0, kst.Zone)
 	for _, q := range b.Quotes {
 		if !q.RecordedAt.Equal(wantAt) {
 			t.Errorf("%s recorded_at %s, want publication time %s", q.Code, q.RecordedAt, wantAt)
@@ -216,7 +217,7 @@ func TestKoreaEximFetchRange(t *testing.T) {
 		w.Write(sample(t, "koreaexim-ap01.json"))
 	})
 	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(eximNow), Concurrency: 5}
-	from := time.Date(2026, 11, 19, 0, 0, 0, 0, provider.KST)
+	from := time.Date(2026, 11, 19, 0, 0, 0, 0, kst.Zone)
 	batches, err := p.FetchRange(context.Background(), from, eximNow.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func TestKoreaEximFetchRange(t *testing.T) {
 	if m := maxInFlight.Load(); m > 2 {
 		t.Errorf("%d requests in flight, want at most 2", m)
 	}
-	want := []time.Time{time.Date(2026, 11, 19, 11, 0, 0, 0, provider.KST), time.Date(2026, 11, 23, 11, 0, 0, 0, provider.KST)}
+	want := []time.Time{time.Date(2026, 11, 19, 11, 0, 0, 0, kst.Zone), time.Date(2026, 11, 23, 11, 0, 0, 0, kst.Zone)}
 	if len(batches) != len(want) {
 		t.Fatalf("%d batches, want %d (the holiday skipped)", len(batches), len(want))
 	}
@@ -249,7 +250,7 @@ func TestKoreaEximFetchRangeStopsOnError(t *testing.T) {
 		w.Write(sample(t, "koreaexim-ap01.json"))
 	})
 	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(eximNow), Delay: time.Millisecond}
-	from := time.Date(2026, 11, 16, 0, 0, 0, 0, provider.KST) // Mon 16 .. Mon 23: 6 weekdays
+	from := time.Date(2026, 11, 16, 0, 0, 0, 0, kst.Zone) // Mon 16 .. Mon 23: 6 weekdays
 	batches, err := p.FetchRange(context.Background(), from, eximNow)
 	wantFailure(t, err, "koreaexim", provider.RateLimited, "2026-11-18")
 	if len(batches) != 2 || calls.Load() != 3 {
@@ -262,8 +263,8 @@ func TestKoreaEximFetchRangeStopsOnError(t *testing.T) {
 // most recent day that answers rows, recorded at that day's publication
 // or at the fetch time if earlier, never in the future.
 func TestKoreaEximLatestAtAnyHour(t *testing.T) {
-	kst := func(y int, m time.Month, d, h, min, s int) time.Time {
-		return time.Date(y, m, d, h, min, s, 0, provider.KST)
+	inKST := func(y int, m time.Month, d, h, min, s int) time.Time {
+		return time.Date(y, m, d, h, min, s, 0, kst.Zone)
 	}
 	// Wed 23 - Fri 25 September 2026 are a three-day holiday; 31 December
 	// and 1 January are bank holidays.
@@ -275,15 +276,15 @@ func TestKoreaEximLatestAtAnyHour(t *testing.T) {
 		wantAt   time.Time
 		wantAsks int // requests made (weekends are not asked)
 	}{
-		{"weekday 00:30", kst(2026, 11, 25, 0, 30, 0), "2026-11-24", kst(2026, 11, 24, 11, 0, 0), 2},
-		{"weekday 10:59", kst(2026, 11, 25, 10, 59, 0), "2026-11-24", kst(2026, 11, 24, 11, 0, 0), 2},
-		{"weekday 11:01", kst(2026, 11, 25, 11, 1, 0), "2026-11-25", kst(2026, 11, 25, 11, 0, 0), 1},
-		{"weekday 23:59", kst(2026, 11, 25, 23, 59, 0), "2026-11-25", kst(2026, 11, 25, 11, 0, 0), 1},
-		{"Saturday", kst(2026, 11, 28, 12, 0, 0), "2026-11-27", kst(2026, 11, 27, 11, 0, 0), 1},
-		{"Monday 09:00", kst(2026, 11, 30, 9, 0, 0), "2026-11-27", kst(2026, 11, 27, 11, 0, 0), 2},
-		{"Monday 09:00 after a three-day holiday", kst(2026, 9, 28, 9, 0, 0), "2026-09-22", kst(2026, 9, 22, 11, 0, 0), 5},
-		{"31 December 23:59:59", kst(2026, 12, 31, 23, 59, 59), "2026-12-30", kst(2026, 12, 30, 11, 0, 0), 2},
-		{"1 January 00:00:01", kst(2027, 1, 1, 0, 0, 1), "2026-12-30", kst(2026, 12, 30, 11, 0, 0), 3},
+		{"weekday 00:30", inKST(2026, 11, 25, 0, 30, 0), "2026-11-24", inKST(2026, 11, 24, 11, 0, 0), 2},
+		{"weekday 10:59", inKST(2026, 11, 25, 10, 59, 0), "2026-11-24", inKST(2026, 11, 24, 11, 0, 0), 2},
+		{"weekday 11:01", inKST(2026, 11, 25, 11, 1, 0), "2026-11-25", inKST(2026, 11, 25, 11, 0, 0), 1},
+		{"weekday 23:59", inKST(2026, 11, 25, 23, 59, 0), "2026-11-25", inKST(2026, 11, 25, 11, 0, 0), 1},
+		{"Saturday", inKST(2026, 11, 28, 12, 0, 0), "2026-11-27", inKST(2026, 11, 27, 11, 0, 0), 1},
+		{"Monday 09:00", inKST(2026, 11, 30, 9, 0, 0), "2026-11-27", inKST(2026, 11, 27, 11, 0, 0), 2},
+		{"Monday 09:00 after a three-day holiday", inKST(2026, 9, 28, 9, 0, 0), "2026-09-22", inKST(2026, 9, 22, 11, 0, 0), 5},
+		{"31 December 23:59:59", inKST(2026, 12, 31, 23, 59, 59), "2026-12-30", inKST(2026, 12, 30, 11, 0, 0), 2},
+		{"1 January 00:00:01", inKST(2027, 1, 1, 0, 0, 1), "2026-12-30", inKST(2026, 12, 30, 11, 0, 0), 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,7 +318,7 @@ func TestKoreaEximLatestAtAnyHour(t *testing.T) {
 // TestKoreaEximEarlyPublication: rows for today before 11:00 KST are
 // recorded at the fetch time, not in the future.
 func TestKoreaEximEarlyPublication(t *testing.T) {
-	now := time.Date(2026, 11, 25, 10, 30, 0, 0, provider.KST)
+	now := time.Date(2026, 11, 25, 10, 30, 0, 0, kst.Zone)
 	srv := serve(t, answer(200, "text/html", sample(t, "koreaexim-ap01.json")))
 	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: clock(now)}
 	b, err := p.Fetch(context.Background())
@@ -332,7 +333,7 @@ func TestKoreaEximEarlyPublication(t *testing.T) {
 // TestKoreaEximNothingFor10Days: a bank silent for the whole lookback is
 // no data, not an error, after at most KoreaEximLookback days.
 func TestKoreaEximNothingFor10Days(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, provider.KST)
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, kst.Zone)
 	var days []string
 	for d := range provider.KoreaEximLookback {
 		days = append(days, now.AddDate(0, 0, -d).Format(time.DateOnly))

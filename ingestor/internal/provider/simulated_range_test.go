@@ -61,7 +61,7 @@ func sameBatch(t testing.TB, a, b []rate.Quote) {
 		t.Fatalf("%d quotes vs %d", len(a), len(b))
 	}
 	for i := range a {
-		if a[i].Code != b[i].Code || !rate.SameRate(a[i], b[i]) || !a[i].RecordedAt.Equal(b[i].RecordedAt) {
+		if a[i].Code != b[i].Code || !a[i].DealBaseRate.Equal(b[i].DealBaseRate) || !eqDec(a[i].TTS, b[i].TTS) || !eqDec(a[i].TTB, b[i].TTB) || !a[i].RecordedAt.Equal(b[i].RecordedAt) {
 			t.Errorf("quote %d differs: %s %s@%s vs %s %s@%s", i, a[i].Code, a[i].DealBaseRate, a[i].RecordedAt, b[i].Code, b[i].DealBaseRate, b[i].RecordedAt)
 		}
 	}

@@ -1,12 +1,16 @@
 // Package rate holds the ingestor's domain types: quotes as providers
 // deliver them, normalised to KRW per one unit of the foreign currency as
-// exact decimals (DESIGN §4).
+// exact decimals (DESIGN §4). A stored current rate is event.Rate, the one
+// type the currency service and the events share.
 package rate
 
 import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Quote is one currency's rate from one provider at one moment. TTS (the
@@ -25,15 +29,12 @@ type Quote struct {
 	RateDate string
 }
 
-// kst is Korea Standard Time: bank days are KST days.
-var kst = time.FixedZone("KST", 9*3600)
-
 // Day is the bank day of q: RateDate, or the KST day of RecordedAt.
 func (q Quote) Day() string {
 	if q.RateDate != "" {
 		return q.RateDate
 	}
-	return q.RecordedAt.In(kst).Format(time.DateOnly)
+	return kst.Day(q.RecordedAt)
 }
 
 // Batch is what one provider returned for one collection.
@@ -47,18 +48,10 @@ type Batch struct {
 	Daily bool
 }
 
-// Latest is the stored current rate of one currency. Version grows by one
-// each time the rate changes; caches use it to refuse stale fills.
-type Latest struct {
-	Quote
-	Source    string
-	UpdatedAt time.Time
-	Version   int64
-}
-
-// SameRate reports whether two quotes carry the same mid rate and spread.
-func SameRate(a, b Quote) bool {
-	return a.DealBaseRate.Equal(b.DealBaseRate) && eqPtr(a.TTS, b.TTS) && eqPtr(a.TTB, b.TTB)
+// SameRate reports whether q carries the same mid rate and spread as r, a
+// stored rate: when it does, storing q changes nothing a reader sees.
+func SameRate(q Quote, r event.Rate) bool {
+	return q.DealBaseRate.Equal(r.DealBaseRate) && eqPtr(q.TTS, r.TTS) && eqPtr(q.TTB, r.TTB)
 }
 
 func eqPtr(a, b *decimal.Decimal) bool {

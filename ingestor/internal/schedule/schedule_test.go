@@ -9,10 +9,9 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/ingestor/internal/schedule"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/logx"
 )
-
-var kst = time.FixedZone("KST", 9*3600)
 
 // run starts s and returns a function that stops it and waits.
 func run(t *testing.T, s *schedule.Scheduler) func() {
@@ -26,15 +25,15 @@ func run(t *testing.T, s *schedule.Scheduler) func() {
 // TestRunsAtActivationsInItsZone: a Korea Eximbank schedule on a fake
 // clock fires at 11:05 KST on weekdays only, whatever the machine's zone.
 func TestRunsAtActivationsInItsZone(t *testing.T) {
-	start := time.Date(2026, 11, 27, 10, 0, 0, 0, kst) // Friday 10:00 KST
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, kst.Zone) // Friday 10:00 KST
 	clk := clockwork.NewFakeClockAt(start)
-	s := schedule.New(clk, kst, logx.Discard())
+	s := schedule.New(clk, kst.Zone, logx.Discard())
 	fired := make(chan time.Time, 10)
 	id, err := s.Add("ingest", "5 11-18 * * 1-5", func(context.Context) { fired <- clk.Now() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next := s.Next(id); !next.Equal(time.Date(2026, 11, 27, 11, 5, 0, 0, kst)) {
+	if next := s.Next(id); !next.Equal(time.Date(2026, 11, 27, 11, 5, 0, 0, kst.Zone)) {
 		t.Errorf("next = %s, want Friday 11:05 KST", next)
 	}
 	stop := run(t, s)
@@ -59,7 +58,7 @@ func TestRunsAtActivationsInItsZone(t *testing.T) {
 		if st.fires { // the clock stays put until the run has read it
 			select {
 			case at := <-fired:
-				got = append(got, at.In(kst))
+				got = append(got, at.In(kst.Zone))
 			case <-ctx.Done():
 				t.Fatalf("step %d: no run", i)
 			}
@@ -71,12 +70,12 @@ func TestRunsAtActivationsInItsZone(t *testing.T) {
 	stop()
 	close(fired)
 	for at := range fired { // a run that should not have happened
-		got = append(got, at.In(kst))
+		got = append(got, at.In(kst.Zone))
 	}
 	want := []time.Time{
-		time.Date(2026, 11, 27, 11, 5, 0, 0, kst),
-		time.Date(2026, 11, 27, 18, 35, 0, 0, kst),
-		time.Date(2026, 11, 30, 11, 5, 0, 0, kst),
+		time.Date(2026, 11, 27, 11, 5, 0, 0, kst.Zone),
+		time.Date(2026, 11, 27, 18, 35, 0, 0, kst.Zone),
+		time.Date(2026, 11, 30, 11, 5, 0, 0, kst.Zone),
 	}
 	if len(got) != len(want) {
 		t.Fatalf("ran at %v, want %v", got, want)
@@ -92,9 +91,9 @@ func TestRunsAtActivationsInItsZone(t *testing.T) {
 // is still going is skipped, across a year boundary, and a panicking run
 // does not stop the schedule.
 func TestSkipsWhileRunningAndRecovers(t *testing.T) {
-	start := time.Date(2026, 12, 31, 23, 59, 59, 0, kst)
+	start := time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone)
 	clk := clockwork.NewFakeClockAt(start)
-	s := schedule.New(clk, kst, logx.Discard())
+	s := schedule.New(clk, kst.Zone, logx.Discard())
 	var mu sync.Mutex
 	var runs []time.Time
 	release := make(chan struct{})
@@ -141,14 +140,14 @@ func TestSkipsWhileRunningAndRecovers(t *testing.T) {
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
-	want := []time.Time{time.Date(2027, 1, 1, 0, 0, 1, 0, kst), time.Date(2027, 1, 3, 0, 0, 1, 0, kst)}
+	want := []time.Time{time.Date(2027, 1, 1, 0, 0, 1, 0, kst.Zone), time.Date(2027, 1, 3, 0, 0, 1, 0, kst.Zone)}
 	if len(runs) != len(want) || !runs[0].Equal(want[0]) || !runs[1].Equal(want[1]) {
 		t.Errorf("runs at %v, want %v", runs, want)
 	}
 }
 
 func TestRejectsBadSpec(t *testing.T) {
-	s := schedule.New(clockwork.NewFakeClock(), kst, logx.Discard())
+	s := schedule.New(clockwork.NewFakeClock(), kst.Zone, logx.Discard())
 	if _, err := s.Add("ingest", "61 * * * *", func(context.Context) {}); err == nil {
 		t.Error("minute 61 accepted")
 	}

@@ -10,14 +10,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/kst"
 )
-
-// KST is Korea Standard Time (UTC+9, no daylight saving): calendar days
-// of daily aggregates are KST days.
-var KST = time.FixedZone("KST", 9*3600)
-
-// KSTDay is the KST calendar day of t as YYYY-MM-DD.
-func KSTDay(t time.Time) string { return t.In(KST).Format(time.DateOnly) }
 
 // Daily is one currency's OHLC of the mid rate over one KST day.
 type Daily struct {
@@ -48,7 +42,7 @@ func dailyForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (dail
 	var args []any
 	for _, q := range quotes {
 		codes[q.Code] = true
-		days[KSTDay(q.RecordedAt)] = true
+		days[kst.Day(q.RecordedAt)] = true
 	}
 	for c := range codes {
 		args = append(args, c)
@@ -72,7 +66,7 @@ func dailyForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (dail
 
 // add folds one new observation into its day's OHLC.
 func (s dailySet) add(q rate.Quote, source string) {
-	day := KSTDay(q.RecordedAt)
+	day := kst.Day(q.RecordedAt)
 	k := [2]string{q.Code, day}
 	e, ok := s[k]
 	mid := q.DealBaseRate
@@ -103,7 +97,7 @@ func (s dailySet) add(q rate.Quote, source string) {
 // revision cannot be folded in like a new sample, since the value it
 // replaces may have been the day's high, low or close.
 func (s dailySet) recompute(ctx context.Context, tx *sqlx.Tx, code, day string) error {
-	start, err := time.ParseInLocation(time.DateOnly, day, KST)
+	start, err := kst.ParseDay(day)
 	if err != nil {
 		return fmt.Errorf("recompute daily rate %s %s: %w", code, day, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
 
@@ -65,8 +66,8 @@ type OutboxMessage struct {
 // builds the outbox messages from the rates that changed, inside the
 // transaction, so the events carry exactly the versions stored. If any
 // part fails nothing is stored and nothing will be published.
-func (s *Store) CommitRun(ctx context.Context, b rate.Batch, run Run, events func(changed []rate.Latest) ([]OutboxMessage, error)) ([]rate.Latest, error) {
-	var changed []rate.Latest
+func (s *Store) CommitRun(ctx context.Context, b rate.Batch, run Run, events func(changed []event.Rate) ([]OutboxMessage, error)) ([]event.Rate, error) {
+	var changed []event.Rate
 	err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
 		if changed, err = saveBatch(ctx, tx, b, run.ID, run.FinishedAt); err != nil {

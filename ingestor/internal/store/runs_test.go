@@ -8,6 +8,7 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -25,10 +26,10 @@ func TestRunsAndOutbox(t *testing.T) {
 		}}
 		run := store.Run{ID: "run-1", Trigger: "test", Status: "success", Provider: "koreaexim", Fetched: 2,
 			Attempts: []store.Attempt{{Provider: "koreaexim", Attempt: 1, Outcome: "ok"}}, StartedAt: t0, FinishedAt: t0.Add(time.Second), DurationMS: 1000}
-		changed, err := s.CommitRun(ctx, b, run, func(changed []rate.Latest) ([]store.OutboxMessage, error) {
+		changed, err := s.CommitRun(ctx, b, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 			var out []store.OutboxMessage
 			for _, l := range changed {
-				out = append(out, store.OutboxMessage{EventID: "ev-" + l.Code, Topic: "exchange_rate_updated", Key: l.Code, Payload: `{"v":1}`, Headers: `{}`})
+				out = append(out, store.OutboxMessage{EventID: "ev-" + l.CurrencyCode, Topic: "exchange_rate_updated", Key: l.CurrencyCode, Payload: `{"v":1}`, Headers: `{}`})
 			}
 			return out, nil
 		})
@@ -47,14 +48,14 @@ func TestRunsAndOutbox(t *testing.T) {
 		// A failure while building events stores nothing: no rates, no run.
 		boom := errors.New("boom")
 		b2 := rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1500"), RecordedAt: t0.Add(time.Hour)}}}
-		if _, err := s.CommitRun(ctx, b2, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]rate.Latest) ([]store.OutboxMessage, error) {
+		if _, err := s.CommitRun(ctx, b2, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
 			return nil, boom
 		}); !errors.Is(err, boom) {
 			t.Fatalf("CommitRun error = %v, want boom", err)
 		}
 		latest, _ := s.Latest(ctx)
 		for _, l := range latest {
-			if l.Code == "USD" && !l.DealBaseRate.Equal(d("1398.4")) {
+			if l.CurrencyCode == "USD" && !l.DealBaseRate.Equal(d("1398.4")) {
 				t.Errorf("USD = %s after a failed commit, want 1398.4", l.DealBaseRate)
 			}
 		}

@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/shopspring/decimal"
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
 
@@ -47,8 +48,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // changed and is not older than the stored one, a new latest rate with the
 // next version. It returns the latest rates it changed, in the batch's
 // order; unchanged rates are not returned. Nothing is stored when it fails.
-func (s *Store) SaveBatch(ctx context.Context, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error) {
-	var changed []rate.Latest
+func (s *Store) SaveBatch(ctx context.Context, b rate.Batch, runID string, now time.Time) ([]event.Rate, error) {
+	var changed []event.Rate
 	err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
 		changed, err = saveBatch(ctx, tx, b, runID, now)
@@ -92,7 +93,7 @@ func (s *Store) SaveBatches(ctx context.Context, bs []rate.Batch, runID string, 
 // its recorded_at, the day's OHLC is recomputed from its observations,
 // and the latest rate moves with them, so the currency API, the history
 // series and the daily close agree. The same numbers again change nothing.
-func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now time.Time) ([]rate.Latest, error) {
+func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now time.Time) ([]event.Rate, error) {
 	now = now.UTC()
 	quotes := make([]rate.Quote, len(b.Quotes))
 	for i, q := range b.Quotes {
@@ -120,14 +121,14 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 			continue
 		}
 		quotes[i].RecordedAt = o.RecordedAt // the day keeps its first recorded time
-		if rate.SameRate(o.Quote, q) {
+		if rate.SameRate(q, o.Rate) {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE rate_observations SET deal_base_rate = ?, tts = ?, ttb = ?,
 			run_id = ?, created_at = ? WHERE id = ?`), q.DealBaseRate, q.TTS, q.TTB, runID, now, o.ID); err != nil {
 			return nil, fmt.Errorf("revise observation %s of %s: %w", q.Code, q.RateDate, err)
 		}
-		revisedDays[[2]string{q.Code, KSTDay(o.RecordedAt)}] = true
+		revisedDays[[2]string{q.Code, kst.Day(o.RecordedAt)}] = true
 	}
 
 	obs := make([][]any, len(fresh))
@@ -163,7 +164,7 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 	for _, q := range fresh {
 		// A new observation (not a replay) moves its day's OHLC, unless the
 		// day was recomputed from its observations, this one included.
-		if inserted[[2]string{q.Code, q.RecordedAt.Format(time.RFC3339Nano)}] && !revisedDays[[2]string{q.Code, KSTDay(q.RecordedAt)}] {
+		if inserted[[2]string{q.Code, q.RecordedAt.Format(time.RFC3339Nano)}] && !revisedDays[[2]string{q.Code, kst.Day(q.RecordedAt)}] {
 			days.add(q, b.Source)
 		}
 	}
@@ -181,18 +182,23 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 			newest[q.Code] = q
 		}
 	}
-	var changed []rate.Latest
+	var changed []event.Rate
 	var latestRows [][]any
 	for _, code := range order {
 		q := newest[code]
 		cur, ok := current[code]
-		if ok && ((rate.SameRate(cur.Quote, q) && cur.RateDate == q.RateDate) || q.RecordedAt.Before(cur.RecordedAt)) {
+		if ok && ((rate.SameRate(q, cur) && cur.Day() == q.RateDate) || q.RecordedAt.Before(cur.RecordedAt)) {
 			continue
 		}
-		changed = append(changed, rate.Latest{Quote: q, Source: b.Source, UpdatedAt: now, Version: cur.Version + 1})
+		// The one place a provider's quote becomes a stored rate.
+		changed = append(changed, event.Rate{
+			CurrencyCode: q.Code, CurrencyName: q.Name, DealBaseRate: q.DealBaseRate, TTS: q.TTS, TTB: q.TTB,
+			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, UpdatedAt: now, Version: cur.Version + 1,
+		})
 	}
 	for _, l := range changed {
-		latestRows = append(latestRows, []any{l.Code, l.Name, l.DealBaseRate, l.TTS, l.TTB, l.Source, l.RecordedAt, l.RateDate, l.UpdatedAt, l.Version})
+		latestRows = append(latestRows, []any{l.CurrencyCode, l.CurrencyName, l.DealBaseRate, l.TTS, l.TTB, l.Source,
+			l.RecordedAt, l.RateDate, l.UpdatedAt, l.Version})
 	}
 	if err := execRows(ctx, tx, `INSERT INTO latest_rates
 		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, updated_at, version) VALUES `, latestRows,
@@ -210,10 +216,10 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 }
 
 // storedObservation is an observation already stored for a daily source's
-// day.
+// day: its id and, as a stored rate, the columns a revision compares.
 type storedObservation struct {
-	ID int64
-	rate.Quote
+	ID int64 `db:"id"`
+	event.Rate
 }
 
 // dailyObservations reads source's stored observations of the quotes'
@@ -241,11 +247,11 @@ func dailyObservations(ctx context.Context, tx *sqlx.Tx, source string, quotes [
 	defer rows.Close()
 	for rows.Next() {
 		var o storedObservation
-		if err := rows.Scan(&o.ID, &o.Code, &o.DealBaseRate, &o.TTS, &o.TTB, &o.RecordedAt, &o.RateDate); err != nil {
+		if err := rows.StructScan(&o); err != nil {
 			return nil, fmt.Errorf("read stored observations of %s: %w", source, err)
 		}
-		o.RecordedAt = o.RecordedAt.UTC()
-		k := [2]string{o.Code, o.RateDate}
+		o.Rate = o.Rate.UTC()
+		k := [2]string{o.CurrencyCode, o.RateDate}
 		if _, dup := out[k]; !dup { // the day's first observation is the day's
 			out[k] = o
 		}
@@ -262,39 +268,12 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date,
-	updated_at, version`
-
-// latestRow is the scan target of latest_rates.
-type latestRow struct {
-	Code         string           `db:"currency_code"`
-	Name         string           `db:"currency_name"`
-	DealBaseRate decimal.Decimal  `db:"deal_base_rate"`
-	TTS          *decimal.Decimal `db:"tts"`
-	TTB          *decimal.Decimal `db:"ttb"`
-	Source       string           `db:"source"`
-	RecordedAt   time.Time        `db:"recorded_at"`
-	RateDate     *string          `db:"rate_date"`
-	UpdatedAt    time.Time        `db:"updated_at"`
-	Version      int64            `db:"version"`
-}
-
-func (r latestRow) latest() rate.Latest {
-	q := rate.Quote{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
-		RecordedAt: r.RecordedAt.UTC()}
-	if r.RateDate != nil {
-		q.RateDate = *r.RateDate
-	}
-	q.RateDate = q.Day()
-	return rate.Latest{Quote: q, Source: r.Source, UpdatedAt: r.UpdatedAt.UTC(), Version: r.Version}
-}
-
 // latestForUpdate reads the stored latest rates of the batch's currencies,
 // locking them on PostgreSQL so two concurrent runs cannot hand out the
 // same version twice (SQLite's immediate transaction already holds the
 // write lock).
-func latestForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (map[string]rate.Latest, error) {
-	out := make(map[string]rate.Latest, len(quotes))
+func latestForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (map[string]event.Rate, error) {
+	out := make(map[string]event.Rate, len(quotes))
 	if len(quotes) == 0 {
 		return out, nil
 	}
@@ -302,32 +281,33 @@ func latestForUpdate(ctx context.Context, tx *sqlx.Tx, quotes []rate.Quote) (map
 	for i, q := range quotes {
 		codes[i] = q.Code
 	}
-	q := `SELECT ` + latestColumns + `
+	q := `SELECT ` + event.RateColumns + `
 		FROM latest_rates WHERE currency_code IN (?` + strings.Repeat(", ?", len(codes)-1) + `)`
 	if sqldb.DialectFromDriver(tx.DriverName()) == sqldb.Postgres {
 		q += ` FOR UPDATE`
 	}
-	var rows []latestRow
+	var rows []event.Rate
 	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), codes...); err != nil {
 		return nil, fmt.Errorf("read latest rates: %w", err)
 	}
 	for _, r := range rows {
-		out[r.Code] = r.latest()
+		out[r.CurrencyCode] = r.UTC()
 	}
 	return out, nil
 }
 
-// Latest returns every stored latest rate, ordered by currency code.
-func (s *Store) Latest(ctx context.Context) ([]rate.Latest, error) {
-	var rows []latestRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+latestColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
+// Latest returns every stored latest rate, ordered by currency code. A
+// row stored before rate_date existed has an empty RateDate (see
+// event.Rate.Day).
+func (s *Store) Latest(ctx context.Context) ([]event.Rate, error) {
+	var rows []event.Rate
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+event.RateColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
 		return nil, fmt.Errorf("read latest rates: %w", err)
 	}
-	out := make([]rate.Latest, len(rows))
-	for i, r := range rows {
-		out[i] = r.latest()
+	for i := range rows {
+		rows[i] = rows[i].UTC()
 	}
-	return out, nil
+	return rows, nil
 }
 
 // CountObservations returns how many observations are stored for a

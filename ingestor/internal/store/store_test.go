@@ -9,6 +9,7 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -53,7 +54,7 @@ func TestStoreContract(t *testing.T) {
 		usd3.RecordedAt = t0.Add(10 * time.Minute)
 		usd3.DealBaseRate, usd3.TTS = d("1401.15"), nil
 		changed, err = s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{usd3, jpy2}}, "run-3", now)
-		if err != nil || len(changed) != 1 || changed[0].Code != "USD" || changed[0].Version != 2 {
+		if err != nil || len(changed) != 1 || changed[0].CurrencyCode != "USD" || changed[0].Version != 2 {
 			t.Fatalf("changed batch: %+v (%v), want USD at version 2", changed, err)
 		}
 
@@ -77,12 +78,12 @@ func TestStoreContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(latest) != 2 || latest[0].Code != "JPY" || latest[1].Code != "USD" {
+		if len(latest) != 2 || latest[0].CurrencyCode != "JPY" || latest[1].CurrencyCode != "USD" {
 			t.Fatalf("latest = %+v, want JPY then USD", latest)
 		}
 		got := latest[1]
 		if !got.DealBaseRate.Equal(d("1401.15")) || got.TTS != nil || !got.TTB.Equal(d("1384.42")) ||
-			got.Version != 2 || !got.RecordedAt.Equal(usd3.RecordedAt) || got.Source != "koreaexim" || got.Name != "미국 달러" {
+			got.Version != 2 || !got.RecordedAt.Equal(usd3.RecordedAt) || got.Source != "koreaexim" || got.CurrencyName != "미국 달러" {
 			t.Errorf("latest USD = %+v, want 1401.15 / tts null / ttb 1384.42 / v2", got)
 		}
 		if !latest[0].DealBaseRate.Equal(d("9.2514")) || latest[0].TTS != nil {
@@ -120,15 +121,15 @@ func TestDailyOHLC(t *testing.T) {
 		}
 		// 23:50 KST on the 21st, then 00:10, 09:00 and 12:00 KST on the 22nd,
 		// the 09:00 quote arriving last.
-		kst := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, store.KST) }
+		inKST := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, kst.Zone) }
 		quotes := []struct {
 			at  time.Time
 			mid string
 		}{
-			{kst(21, 23, 50), "1390"},
-			{kst(22, 0, 10), "1400.5"},
-			{kst(22, 12, 0), "1398.25"},
-			{kst(22, 9, 0), "1410"},
+			{inKST(21, 23, 50), "1390"},
+			{inKST(22, 0, 10), "1400.5"},
+			{inKST(22, 12, 0), "1398.25"},
+			{inKST(22, 9, 0), "1410"},
 		}
 		for i, q := range quotes {
 			b := rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d(q.mid), RecordedAt: q.at}}}
@@ -137,7 +138,7 @@ func TestDailyOHLC(t *testing.T) {
 			}
 		}
 		// A replayed quote must not count twice.
-		if _, err := s.SaveBatch(ctx, rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "x", DealBaseRate: d("1400.5"), RecordedAt: kst(22, 0, 10)}}}, "r", kst(22, 13, 0)); err != nil {
+		if _, err := s.SaveBatch(ctx, rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "x", DealBaseRate: d("1400.5"), RecordedAt: inKST(22, 0, 10)}}}, "r", inKST(22, 13, 0)); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := s.DailyRates(ctx, "USD", "2026-11-21", "2026-11-22")
@@ -152,7 +153,7 @@ func TestDailyOHLC(t *testing.T) {
 			t.Errorf("21st = %+v", d21)
 		}
 		if d22.Day != "2026-11-22" || !d22.Open.Equal(d("1400.5")) || !d22.High.Equal(d("1410")) || !d22.Low.Equal(d("1398.25")) ||
-			!d22.Close.Equal(d("1398.25")) || d22.Samples != 3 || !d22.LastAt.Equal(kst(22, 12, 0)) || !d22.FirstAt.Equal(kst(22, 0, 10)) {
+			!d22.Close.Equal(d("1398.25")) || d22.Samples != 3 || !d22.LastAt.Equal(inKST(22, 12, 0)) || !d22.FirstAt.Equal(inKST(22, 0, 10)) {
 			t.Errorf("22nd = %+v, want O 1400.5 H 1410 L 1398.25 C 1398.25 over 3 samples", d22)
 		}
 	})
@@ -169,9 +170,8 @@ func TestDailyRevision(t *testing.T) {
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		kst := time.FixedZone("KST", 9*3600)
-		early := time.Date(2026, 11, 25, 10, 30, 0, 0, kst) // published early: recorded at the fetch
-		pub := time.Date(2026, 11, 25, 11, 0, 0, 0, kst)
+		early := time.Date(2026, 11, 25, 10, 30, 0, 0, kst.Zone) // published early: recorded at the fetch
+		pub := time.Date(2026, 11, 25, 11, 0, 0, 0, kst.Zone)
 		day := func(at time.Time, mid, tts string) rate.Batch {
 			return rate.Batch{Source: "koreaexim", Daily: true, FetchedAt: at, Quotes: []rate.Quote{{
 				Code: "USD", Name: "미국 달러", DealBaseRate: d(mid), TTS: dp(tts), TTB: dp("1370.00"),
@@ -225,7 +225,7 @@ func TestDailyRevision(t *testing.T) {
 		}
 
 		// The next bank day is a new observation and a new day.
-		next := day(time.Date(2026, 11, 26, 11, 0, 0, 0, kst), "1385.1", "1399.00")
+		next := day(time.Date(2026, 11, 26, 11, 0, 0, 0, kst.Zone), "1385.1", "1399.00")
 		next.Quotes[0].RateDate = "2026-11-26"
 		if changed, err := s.SaveBatch(ctx, next, "run", pub.Add(24*time.Hour)); err != nil || len(changed) != 1 || changed[0].Version != 3 {
 			t.Fatalf("next day: %+v (%v), want USD v3", changed, err)
@@ -253,4 +253,36 @@ func observations(t *testing.T, s *store.Store, code string) []observation {
 		out[i] = observation{p.DealBaseRate, p.RecordedAt}
 	}
 	return out
+}
+
+// TestLatestStoredBeforeRateDate: a latest rate stored before rate_date
+// existed (NULL) reads with an empty RateDate whose Day is the KST day of
+// its recorded time, and the same quote again changes nothing.
+func TestLatestStoredBeforeRateDate(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		sdb := testinfra.OpenDB(t, db.URL)
+		s := store.New(sdb)
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC) // 01:00 KST on the 23rd
+		b := rate.Batch{Source: "simulated", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), RecordedAt: at}}}
+		if _, err := s.SaveBatch(ctx, b, "r", at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sdb.ExecContext(ctx, `UPDATE latest_rates SET rate_date = NULL`); err != nil {
+			t.Fatal(err)
+		}
+		latest, err := s.Latest(ctx)
+		if err != nil || len(latest) != 1 {
+			t.Fatalf("latest = %+v (%v), want USD", latest, err)
+		}
+		if l := latest[0]; l.RateDate != "" || l.Day() != "2026-11-23" || l.Version != 1 || l.RecordedAt.Location() != time.UTC {
+			t.Errorf("latest USD = %+v (day %s), want no rate_date, day 2026-11-23, v1, UTC", l, l.Day())
+		}
+		if changed, err := s.SaveBatch(ctx, b, "r2", at.Add(time.Minute)); err != nil || len(changed) != 0 {
+			t.Errorf("the same quote again changed %+v (%v), want nothing", changed, err)
+		}
+	})
 }
