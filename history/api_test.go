@@ -21,13 +21,12 @@ import (
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
 // at is the service's clock in these tests: 12:00 KST on 2026-11-22.
 var at = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-
-var kst = time.FixedZone("KST", 9*3600)
 
 // wantStamp is the envelope timestamp of every response at the clock at.
 const wantStamp = "2026-11-22T03:00:00.000Z"
@@ -73,14 +72,14 @@ func seed(t *testing.T, db *sqlx.DB) {
 		for d := 0; d < 60; d++ {
 			c := mid(code, d*288)
 			o := mid(code, d*288+287)
-			dd := at.In(kst).AddDate(0, 0, -d).Format(time.DateOnly)
+			dd := at.In(kst.Zone).AddDate(0, 0, -d).Format(time.DateOnly)
 			if _, err := tx.Exec(day, code, dd, f(o), f(math.Max(o, c)*1.001), f(math.Min(o, c)*0.999), f(c), at, at); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	for d := 0; d < 10; d++ {
-		dd := at.In(kst).AddDate(0, 0, -d).Format(time.DateOnly)
+		dd := at.In(kst.Zone).AddDate(0, 0, -d).Format(time.DateOnly)
 		if _, err := tx.Exec(day, "GBP", dd, "1800", "1810", "1790", "1805", at, at); err != nil {
 			t.Fatal(err)
 		}

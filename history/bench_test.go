@@ -24,6 +24,7 @@ import (
 	"github.com/ratewire/ratewire/history/internal/store"
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/sqldb"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -135,7 +136,7 @@ func benchDB(b *testing.B) *sqlx.DB {
 				if r <= 0 {
 					r = 0.0001
 				}
-				day := at.In(series.KST).Format(time.DateOnly)
+				day := kst.Day(at)
 				if d, ok := agg[day]; ok {
 					d.h, d.l, d.c, d.n, d.last = math.Max(d.h, r), math.Min(d.l, r), r, d.n+1, at
 				} else {

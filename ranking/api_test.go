@@ -17,12 +17,11 @@ import (
 	"github.com/ratewire/ratewire/ranking"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
 const adminToken = "test-admin-token"
-
-var kst = time.FixedZone("KST", 9*3600)
 
 // clock is a settable clock for Options.Now.
 type clock struct {
@@ -212,7 +211,7 @@ func sqliteMini(t *testing.T, start time.Time, opts ranking.Options) *service {
 }
 
 // noon is a KST midday, far from any day boundary.
-var noon = time.Date(2026, 11, 18, 12, 0, 0, 0, kst) // a Wednesday
+var noon = time.Date(2026, 11, 18, 12, 0, 0, 0, kst.Zone) // a Wednesday
 
 func TestClickAcceptsEveryNameOfJapan(t *testing.T) {
 	s := sqliteMini(t, noon, ranking.Options{})
@@ -352,15 +351,15 @@ func TestKSTDayBoundary(t *testing.T) {
 		dayBefore, dayAfter string
 		sameWeek, sameMonth bool
 	}{
-		{"a Wednesday night", time.Date(2026, 11, 18, 23, 59, 59, 0, kst), time.Date(2026, 11, 19, 0, 0, 1, 0, kst),
+		{"a Wednesday night", time.Date(2026, 11, 18, 23, 59, 59, 0, kst.Zone), time.Date(2026, 11, 19, 0, 0, 1, 0, kst.Zone),
 			"2026-11-18", "2026-11-19", true, true},
 		{"00:30 KST is 15:30 UTC the day before", time.Date(2026, 11, 19, 14, 59, 59, 0, time.UTC), time.Date(2026, 11, 19, 15, 30, 0, 0, time.UTC),
 			"2026-11-19", "2026-11-20", true, true},
-		{"Saturday to Sunday", time.Date(2026, 11, 21, 23, 59, 59, 0, kst), time.Date(2026, 11, 22, 0, 0, 0, 0, kst),
+		{"Saturday to Sunday", time.Date(2026, 11, 21, 23, 59, 59, 0, kst.Zone), time.Date(2026, 11, 22, 0, 0, 0, 0, kst.Zone),
 			"2026-11-21", "2026-11-22", true, true},
-		{"Sunday to Monday starts a week", time.Date(2026, 11, 22, 23, 59, 59, 0, kst), time.Date(2026, 11, 23, 0, 30, 0, 0, kst),
+		{"Sunday to Monday starts a week", time.Date(2026, 11, 22, 23, 59, 59, 0, kst.Zone), time.Date(2026, 11, 23, 0, 30, 0, 0, kst.Zone),
 			"2026-11-22", "2026-11-23", false, true},
-		{"31 December to 1 January, one ISO week", time.Date(2026, 12, 31, 23, 59, 59, 0, kst), time.Date(2027, 1, 1, 0, 30, 0, 0, kst),
+		{"31 December to 1 January, one ISO week", time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone), time.Date(2027, 1, 1, 0, 30, 0, 0, kst.Zone),
 			"2026-12-31", "2027-01-01", true, false},
 	}
 	for _, tt := range tests {
@@ -400,8 +399,8 @@ func TestKSTDayBoundary(t *testing.T) {
 
 func TestPeriodsOrderCountries(t *testing.T) {
 	// Monday 2026-11-16 .. Sunday 2026-11-22 is one week; 2026-11-23 starts the next.
-	s := sqliteMini(t, time.Date(2026, 10, 31, 12, 0, 0, 0, kst), ranking.Options{})
-	at := func(day int, month time.Month) { s.clock.Set(time.Date(2026, month, day, 12, 0, 0, 0, kst)) }
+	s := sqliteMini(t, time.Date(2026, 10, 31, 12, 0, 0, 0, kst.Zone), ranking.Options{})
+	at := func(day int, month time.Month) { s.clock.Set(time.Date(2026, month, day, 12, 0, 0, 0, kst.Zone)) }
 	s.clicks(t, "FR", 5) // October: outside November's month
 	at(15, time.November)
 	s.clicks(t, "DE", 4) // Sunday before the week
@@ -497,9 +496,9 @@ func TestRateLimitSharedAcrossInstances(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	s := sqliteMini(t, time.Date(2026, 11, 16, 9, 0, 0, 0, kst), ranking.Options{})
+	s := sqliteMini(t, time.Date(2026, 11, 16, 9, 0, 0, 0, kst.Zone), ranking.Options{})
 	s.clicks(t, "JP", 2)
-	s.clock.Set(time.Date(2026, 11, 18, 9, 0, 0, 0, kst))
+	s.clock.Set(time.Date(2026, 11, 18, 9, 0, 0, 0, kst.Zone))
 	s.clicks(t, "JP", 3)
 	s.clicks(t, "US", 1)
 	resp, env := call(t, http.MethodGet, s.base+"/api/v1/rankings/stats/jpn?days=4", nil, nil)

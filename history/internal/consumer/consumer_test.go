@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -15,16 +16,31 @@ import (
 	"github.com/ratewire/ratewire/shared/event"
 )
 
-type recorder struct{ codes []string }
+// recorder records the codes it invalidated; an invalidation of a code in
+// fail fails (once) and is not recorded.
+type recorder struct {
+	codes []string
+	fail  map[string]bool
+}
 
 func (r *recorder) Invalidate(_ context.Context, code string) (int, error) {
+	if r.fail[code] {
+		delete(r.fail, code)
+		return 0, errors.New("redis down")
+	}
 	r.codes = append(r.codes, code)
 	return 1, nil
 }
 
-func encode(t *testing.T, ev event.Event) kafka.Message {
+func encode(t testing.TB, ev event.Event) kafka.Message {
 	t.Helper()
-	event.Stamp(ev, "run-1")
+	return encodeRun(t, "run-1", ev)
+}
+
+// encodeRun encodes ev as an event of the run with correlation id run.
+func encodeRun(t testing.TB, run string, ev event.Event) kafka.Message {
+	t.Helper()
+	event.Stamp(ev, run)
 	m, err := event.Encode(ev, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +84,99 @@ func TestHandler(t *testing.T) {
 	if len(rec.codes) != 0 {
 		t.Errorf("invalid messages invalidated %v", rec.codes)
 	}
+}
+
+// runEvents are the events of one run that changed USD and JPY, in the
+// order the ingestor publishes them.
+func runEvents(t testing.TB, run string, at time.Time) []kafka.Message {
+	t.Helper()
+	upd := func(code string) event.Event {
+		return &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: code, CurrencyName: code, DealBaseRate: decimal.RequireFromString("10"),
+			Source: "simulated", RecordedAt: at, UpdatedAt: at, Version: 2}}
+	}
+	return []kafka.Message{
+		encodeRun(t, run, &event.NewDataReceived{Source: "simulated", DataCount: 2, CollectionTime: at}),
+		encodeRun(t, run, upd("USD")),
+		encodeRun(t, run, upd("JPY")),
+		encodeRun(t, run, &event.CacheInvalidation{CacheKeys: []string{"exchange_rate:USD", "exchange_rate:JPY"},
+			InvalidationType: "exchange_rate", InvalidatedAt: at}),
+		encodeRun(t, run, &event.DataProcessingCompleted{Source: "simulated", TotalProcessed: 2, CompletedAt: at}),
+	}
+}
+
+// TestOneInvalidationPerCurrencyPerRun checks that a run, which announces
+// each changed currency on exchange_rate_updated and again on
+// cache_invalidation, drops each currency once, whichever topic's message
+// comes first; that the next run drops them again; and that a failed
+// invalidation is not remembered as done.
+func TestOneInvalidationPerCurrencyPerRun(t *testing.T) {
+	at := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	handle := func(t *testing.T, h func(context.Context, kafka.Message) error, msgs ...kafka.Message) {
+		t.Helper()
+		for _, m := range msgs {
+			if err := h(ctx, m); err != nil {
+				t.Fatalf("handle %s: %v", m.Topic, err)
+			}
+		}
+	}
+	reversed := func(ms []kafka.Message) []kafka.Message {
+		ms = slices.Clone(ms)
+		slices.Reverse(ms)
+		return ms
+	}
+	for _, tc := range []struct {
+		name  string
+		order func([]kafka.Message) []kafka.Message
+		want  []string
+	}{
+		{"publication order", func(ms []kafka.Message) []kafka.Message { return ms }, []string{"USD", "JPY"}},
+		{"cache_invalidation first", reversed, []string{"USD", "JPY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			h := consumer.Handler(rec, slog.New(slog.DiscardHandler))
+			handle(t, h, tc.order(runEvents(t, "run-1", at))...)
+			if !slices.Equal(rec.codes, tc.want) {
+				t.Fatalf("one run invalidated %v, want each changed currency once: %v", rec.codes, tc.want)
+			}
+			// The next run changes the same currencies: they go again.
+			rec.codes = nil
+			handle(t, h, tc.order(runEvents(t, "run-2", at))...)
+			if !slices.Equal(rec.codes, tc.want) {
+				t.Errorf("the next run invalidated %v, want %v again", rec.codes, tc.want)
+			}
+		})
+	}
+
+	t.Run("failed invalidation is retried by the run's other event", func(t *testing.T) {
+		rec := &recorder{fail: map[string]bool{"USD": true}}
+		h := consumer.Handler(rec, slog.New(slog.DiscardHandler))
+		ms := runEvents(t, "run-1", at)
+		if err := h(ctx, ms[1]); err == nil {
+			t.Fatal("a failing invalidation was not reported")
+		}
+		handle(t, h, ms[2:]...)
+		if !slices.Equal(rec.codes, []string{"JPY", "USD"}) {
+			t.Errorf("invalidated %v, want JPY from its update and USD from cache_invalidation", rec.codes)
+		}
+	})
+
+	t.Run("memory is bounded", func(t *testing.T) {
+		rec := &recorder{}
+		h := consumer.Handler(rec, slog.New(slog.DiscardHandler))
+		// Far more runs than the handler remembers, each a lone update.
+		const runs = 2000
+		for i := range runs {
+			handle(t, h, runEvents(t, fmt.Sprintf("run-%d", i), at)[1])
+		}
+		rec.codes = nil
+		first, last := runEvents(t, "run-0", at)[3], runEvents(t, fmt.Sprintf("run-%d", runs-1), at)[3]
+		handle(t, h, first, last)
+		// The oldest run is forgotten (so dropped again, harmlessly); the
+		// newest is remembered and its USD skipped.
+		if !slices.Equal(rec.codes, []string{"USD", "JPY", "JPY"}) {
+			t.Errorf("invalidated %v, want [USD JPY] for the forgotten run and [JPY] for the last one", rec.codes)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ratewire/ratewire/history/internal/quant"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Indicator parameters: the conventional ones.
@@ -90,15 +91,11 @@ type Analysis struct {
 	Series       []AnalysisPoint `json:"series"`
 }
 
-// Analysis computes technical indicators of target in base over w. The
-// buckets of warmupBuckets intervals before w are read too, so moving
-// averages are defined from the window's start when that history exists.
-func (s *Service) Analysis(ctx context.Context, target, base string, w Window) (Analysis, error) {
-	return decode[Analysis](s.AnalysisJSON(ctx, target, base, w))
-}
-
-// AnalysisJSON is Analysis as encoded JSON, served from the cache when it can be.
-func (s *Service) AnalysisJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
+// Analysis computes technical indicators of target in base over w, as an
+// encoded Analysis served from the cache when it can be. The buckets of
+// warmupBuckets intervals before w are read too, so moving averages are
+// defined from the window's start when that history exists.
+func (s *Service) Analysis(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("analysis", base, target, w), []string{base, target}, TTL(w), func() (Analysis, error) {
 		wide := w
 		if w.Interval.Weekly() {
@@ -116,7 +113,7 @@ func (s *Service) AnalysisJSON(ctx context.Context, target, base string, w Windo
 		}
 		first := bucketStart(w.From, w.Interval.Step)
 		if w.Interval.Daily() {
-			d, _ := time.ParseInLocation(time.DateOnly, w.From.In(KST).Format(time.DateOnly), KST)
+			d := kst.Midnight(w.From)
 			if w.Interval.Weekly() {
 				d = d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
 			}
@@ -150,7 +147,7 @@ func analyse(all []Bucket, start int, target, base string, w Window) Analysis {
 	last := len(all) - 1
 	bb := bands[last]
 	a := Analysis{Base: base, Target: target, Period: periodName(w), Interval: w.Interval.Name,
-		From: w.From.In(KST), To: w.To.In(KST), DataPoints: len(all) - start, WarmupPoints: start,
+		From: w.From.In(kst.Zone), To: w.To.In(kst.Zone), DataPoints: len(all) - start, WarmupPoints: start,
 		LastClose: Num(cs[last]), SMA20: Num(sma20[last]), SMA50: Num(sma50[last]), EMA20: Num(ema20[last]), RSI14: Num(rsi[last]),
 		Bollinger: Bollinger{Middle: Num(bb.Middle), Upper: Num(bb.Upper), Lower: Num(bb.Lower),
 			BandwidthPercent: Num(100 * (bb.Upper - bb.Lower) / bb.Middle), PercentB: Num((cs[last] - bb.Lower) / (bb.Upper - bb.Lower))},
@@ -184,7 +181,7 @@ func analyse(all []Bucket, start int, target, base string, w Window) Analysis {
 	}
 	a.Series = make([]AnalysisPoint, 0, len(all)-start)
 	for i := start; i < len(all); i++ {
-		a.Series = append(a.Series, AnalysisPoint{Date: all[i].Start.In(KST), Close: Num(cs[i]), SMA20: Num(sma20[i]),
+		a.Series = append(a.Series, AnalysisPoint{Date: all[i].Start.In(kst.Zone), Close: Num(cs[i]), SMA20: Num(sma20[i]),
 			SMA50: Num(sma50[i]), EMA20: Num(ema20[i]), RSI14: Num(rsi[i]), BBUpper: Num(bands[i].Upper), BBLower: Num(bands[i].Lower)})
 	}
 	return a
@@ -236,17 +233,12 @@ const forecastHistoryDays = 365
 
 // Forecast predicts target in base for the next days observed days, with
 // 80% and 95% prediction intervals and the method's backtested error over
-// the last days days. Fewer than quant.MinFitPoints+days daily closes is
-// 422.
-func (s *Service) Forecast(ctx context.Context, target, base string, days int) (Forecast, error) {
-	return decode[Forecast](s.ForecastJSON(ctx, target, base, days))
-}
-
-// ForecastJSON is Forecast as encoded JSON, served from the cache when it can be.
-func (s *Service) ForecastJSON(ctx context.Context, target, base string, days int) (Encoded, error) {
+// the last days days, as an encoded Forecast served from the cache when it
+// can be. Fewer than quant.MinFitPoints+days daily closes is 422.
+func (s *Service) Forecast(ctx context.Context, target, base string, days int) (Encoded, error) {
 	now := s.now().UTC()
 	w := Window{From: now.AddDate(0, 0, -forecastHistoryDays), To: now, Interval: Interval{"1d", 24 * time.Hour}}
-	k := "analysis:forecast:" + base + ":" + target + ":" + w.To.In(KST).Format(time.DateOnly) + ":" + strconv.Itoa(days)
+	k := "analysis:forecast:" + base + ":" + target + ":" + kst.Day(w.To) + ":" + strconv.Itoa(days)
 	return cached(ctx, s, k, []string{base, target}, time.Hour, func() (Forecast, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {
@@ -267,13 +259,13 @@ func (s *Service) ForecastJSON(ctx context.Context, target, base string, days in
 		if err != nil {
 			return Forecast{}, err
 		}
-		day := func(i int) string { return bs[i].Start.In(KST).Format(time.DateOnly) }
+		day := func(i int) string { return kst.Day(bs[i].Start) }
 		f := Forecast{Base: base, Target: target, Method: forecastMethod, Days: days,
 			HistoryFrom: day(0), HistoryTo: day(len(bs) - 1), HistoryPoints: len(bs),
 			LastRate: Num(fit.Last), DriftPerDay: Num(fit.Drift), ResidualStd: Num(fit.Sigma),
 			Backtest: BacktestResult{HorizonDays: days, TrainedThrough: day(len(bs) - 1 - days), MAPEPercent: Num(bt.MAPE),
 				MAE: Num(bt.MAE), Coverage80: Num(bt.Coverage80), Coverage95: Num(bt.Coverage95)}}
-		lastDay := bs[len(bs)-1].Start.In(KST)
+		lastDay := bs[len(bs)-1].Start.In(kst.Zone)
 		for _, p := range fit.Predict(days) {
 			f.Forecast = append(f.Forecast, ForecastPoint{Date: lastDay.AddDate(0, 0, p.H).Format(time.DateOnly),
 				Rate: Num(p.Mean), Lower80: Num(p.Lower80), Upper80: Num(p.Upper80), Lower95: Num(p.Lower95), Upper95: Num(p.Upper95)})

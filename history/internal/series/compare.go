@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/history/internal/quant"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Compared is one currency of a comparison. Ranks are 1 for the largest
@@ -61,17 +62,13 @@ func CompareWindow(w Window) Window {
 	return w
 }
 
-// Compare answers how targets moved against base over w.
-func (s *Service) Compare(ctx context.Context, targets []string, base string, w Window) (Comparison, error) {
-	return decode[Comparison](s.CompareJSON(ctx, targets, base, w))
-}
-
-// CompareJSON is Compare as encoded JSON, served from the cache when it can be.
-func (s *Service) CompareJSON(ctx context.Context, targets []string, base string, w Window) (Encoded, error) {
+// Compare answers how targets moved against base over w as an encoded
+// Comparison, served from the cache when it can be.
+func (s *Service) Compare(ctx context.Context, targets []string, base string, w Window) (Encoded, error) {
 	k := "stats:compare:" + base + ":" + strings.Join(targets, ",") + ":" + w.Label() + ":" + w.Interval.Name
 	return cached(ctx, s, k, append([]string{base}, targets...), TTL(w), func() (Comparison, error) {
 		series := make([][]Bucket, len(targets))
-		c := Comparison{Base: base, Period: periodName(w), Interval: w.Interval.Name, From: w.From.In(KST), To: w.To.In(KST),
+		c := Comparison{Base: base, Period: periodName(w), Interval: w.Interval.Name, From: w.From.In(kst.Zone), To: w.To.In(kst.Zone),
 			Currencies: make([]Compared, len(targets)), Correlation: Correlation{Codes: targets}}
 		for i, t := range targets {
 			bs, err := s.buckets(ctx, t, base, w)

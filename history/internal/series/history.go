@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/history/internal/quant"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // TrendThresholdPercent is how far, relative to the average level, the
@@ -87,31 +88,23 @@ func key(kind, base, target string, w Window) string {
 	return kind + ":" + base + ":" + target + ":" + w.Label() + ":" + w.Interval.Name
 }
 
-// History answers target's rate in base over w, bucketed.
-func (s *Service) History(ctx context.Context, target, base string, w Window) (History, error) {
-	return decode[History](s.HistoryJSON(ctx, target, base, w))
-}
-
-// HistoryJSON is History as encoded JSON, served from the cache when it can be.
-func (s *Service) HistoryJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
+// History answers target's rate in base over w, bucketed, as an encoded
+// History, served from the cache when it can be.
+func (s *Service) History(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("history", base, target, w), []string{base, target}, TTL(w), func() (History, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {
 			return History{}, err
 		}
 		h := History{Base: base, Target: target, Period: periodName(w), Interval: w.Interval.Name,
-			From: w.From.In(KST), To: w.To.In(KST), Results: points(bs), Statistics: statsOf(bs, target, base, w)}
+			From: w.From.In(kst.Zone), To: w.To.In(kst.Zone), Results: points(bs), Statistics: statsOf(bs, target, base, w)}
 		return h, nil
 	})
 }
 
-// Stats answers the statistics of target in base over w.
-func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Stats, error) {
-	return decode[Stats](s.StatsJSON(ctx, target, base, w))
-}
-
-// StatsJSON is Stats as encoded JSON, served from the cache when it can be.
-func (s *Service) StatsJSON(ctx context.Context, target, base string, w Window) (Encoded, error) {
+// Stats answers the statistics of target in base over w as an encoded
+// Stats, served from the cache when it can be.
+func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("stats", base, target, w), []string{base, target}, TTL(w), func() (Stats, error) {
 		bs, err := s.buckets(ctx, target, base, w)
 		if err != nil {
@@ -138,7 +131,7 @@ func points(bs []Bucket) []Point {
 	prev := bs[0].Open
 	for i, b := range bs {
 		ch := b.Close - prev
-		out[i] = Point{Date: b.Start.In(KST), Rate: Num(b.Close), Open: Num(b.Open), High: Num(b.High), Low: Num(b.Low),
+		out[i] = Point{Date: b.Start.In(kst.Zone), Rate: Num(b.Close), Open: Num(b.Open), High: Num(b.High), Low: Num(b.Low),
 			Change: Num(ch), ChangePercent: Num(pct(ch, prev)), Samples: b.Samples}
 		prev = b.Close
 	}
@@ -164,7 +157,7 @@ func closes(bs []Bucket) []float64 {
 func statsOf(bs []Bucket, target, base string, w Window) Stats {
 	cs := closes(bs)
 	st := Stats{Base: base, Target: target, Period: periodName(w), Interval: w.Interval.Name,
-		From: w.From.In(KST), To: w.To.In(KST), FirstAt: bs[0].Start.In(KST), LastAt: bs[len(bs)-1].Start.In(KST),
+		From: w.From.In(kst.Zone), To: w.To.In(kst.Zone), FirstAt: bs[0].Start.In(kst.Zone), LastAt: bs[len(bs)-1].Start.In(kst.Zone),
 		Current: Num(quant.Last(cs)), Average: Num(quant.Mean(cs)), Volatility: Num(quant.Volatility(cs)),
 		DataPoints: len(bs), Trend: trendOf(bs)}
 	lo, hi := math.Inf(1), math.Inf(-1)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Home is the currency every stored rate is quoted in (KRW per one unit of
@@ -141,7 +142,7 @@ func bucketize(obs []Observation, w Window) []Bucket {
 
 // dayBounds are the KST days a window touches, inclusive.
 func dayBounds(w Window) (string, string) {
-	return w.From.In(KST).Format(time.DateOnly), w.To.Add(-time.Nanosecond).In(KST).Format(time.DateOnly)
+	return kst.Day(w.From), kst.Day(w.To.Add(-time.Nanosecond))
 }
 
 // loadDaily builds daily or weekly buckets from daily_rates. For a cross
@@ -174,7 +175,7 @@ func (s *Service) loadDaily(ctx context.Context, target, base string, w Window) 
 	days := crossDays(td, bd)
 	out := make([]Bucket, 0, len(days))
 	for _, d := range days {
-		start, err := time.ParseInLocation(time.DateOnly, d.Day, KST)
+		start, err := kst.ParseDay(d.Day)
 		if err != nil {
 			return nil, fmt.Errorf("daily rates: bad day %q: %w", d.Day, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // Error codes of the history API beyond apperr's.
@@ -23,9 +24,6 @@ const MaxPoints = 1000
 
 // MaxTargets bounds the currencies one comparison may hold.
 const MaxTargets = 10
-
-// KST is the zone of calendar days and of bucket boundaries.
-var KST = time.FixedZone("KST", 9*60*60)
 
 // Interval is the width of one bucket. Daily and weekly buckets are KST
 // calendar days (and Monday-started weeks of them) read from daily_rates;
@@ -204,7 +202,7 @@ func parseInstant(name, s string, endOfDay bool) (time.Time, error) {
 	}
 	var t time.Time
 	if len(s) == len("2006-01-02") {
-		d, err := time.ParseInLocation("2006-01-02", s, KST)
+		d, err := kst.ParseDay(s)
 		if err != nil {
 			return time.Time{}, bad("is not a date")
 		}

@@ -7,7 +7,6 @@ package series
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -94,8 +93,10 @@ func involved(codes ...string) []string {
 }
 
 // Encoded is an answer as JSON with its strong ETag (httpx.ETagOf of the
-// JSON). Both are cached together, so a hit is served without decoding or
-// hashing.
+// JSON), the one form the service answers in: the handlers serve it and
+// the cache keeps it as it is, so a hit is served without decoding or
+// hashing. The answer types (History, Stats, ...) are what is marshalled,
+// and what a client decodes the JSON into.
 type Encoded struct {
 	JSON []byte
 	ETag string
@@ -147,17 +148,4 @@ func cached[T any](ctx context.Context, s *Service, key string, codes []string, 
 		s.log.Warn("history cache fill failed", "key", key, "err", err)
 	}
 	return e, nil
-}
-
-// decode turns an encoded answer back into its type, for callers that want
-// values rather than bytes.
-func decode[T any](e Encoded, err error) (T, error) {
-	var v T
-	if err != nil {
-		return v, err
-	}
-	if err := json.Unmarshal(e.JSON, &v); err != nil {
-		return v, fmt.Errorf("decode answer: %w", err)
-	}
-	return v, nil
 }

@@ -2,12 +2,15 @@ package series_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/ratewire/ratewire/history/internal/series"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // fakeStore serves in-memory observations and days.
@@ -46,6 +49,18 @@ func (f *fakeStore) Days(_ context.Context, code, from, to string) ([]series.Day
 	return out, nil
 }
 
+// decode reads an encoded answer into its type, as a client would.
+func decode[T any](e series.Encoded, err error) (T, error) {
+	var v T
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(e.JSON, &v); err != nil {
+		return v, fmt.Errorf("decode answer: %w", err)
+	}
+	return v, nil
+}
+
 func approx(t *testing.T, what string, got series.Num, want float64) {
 	t.Helper()
 	if math.Abs(float64(got)-want) > 1e-9*math.Max(1, math.Abs(want)) {
@@ -56,12 +71,12 @@ func approx(t *testing.T, what string, got series.Num, want float64) {
 // dayRows makes closes into daily rows ending on 2026-11-22 (KST), with
 // open = previous close, high/low = close ± 1.
 func dayRows(closes ...float64) []series.Day {
-	return dayRowsTo(time.Date(2026, 11, 22, 0, 0, 0, 0, series.KST), closes...)
+	return dayRowsTo(time.Date(2026, 11, 22, 0, 0, 0, 0, kst.Zone), closes...)
 }
 
 // dayRowsTo is dayRows ending on the KST day of end.
 func dayRowsTo(end time.Time, closes ...float64) []series.Day {
-	end = end.In(series.KST)
+	end = end.In(kst.Zone)
 	out := make([]series.Day, len(closes))
 	for i, c := range closes {
 		open := c
@@ -88,7 +103,7 @@ func TestIntradayBucketsAndCrossRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := svc.History(context.Background(), "USD", "KRW", w)
+	h, err := decode[series.History](svc.History(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +123,7 @@ func TestIntradayBucketsAndCrossRates(t *testing.T) {
 	}
 
 	// USD in JPY: 1400/9, 1410/9, 1390/9 | 1405/10, 1420/10.
-	h, err = svc.History(context.Background(), "USD", "JPY", w)
+	h, err = decode[series.History](svc.History(context.Background(), "USD", "JPY", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +131,7 @@ func TestIntradayBucketsAndCrossRates(t *testing.T) {
 	approx(t, "cross high", h.Results[0].High, 1410.0/9)
 	approx(t, "cross close", h.Results[1].Rate, 142)
 	// KRW in USD is the inverse: high is 1/lowest.
-	h, err = svc.History(context.Background(), "KRW", "USD", w)
+	h, err = decode[series.History](svc.History(context.Background(), "KRW", "USD", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +156,7 @@ func TestStatsOfDailySeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := svc.Stats(context.Background(), "USD", "KRW", w)
+	s, err := decode[series.Stats](svc.Stats(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +197,7 @@ func TestStatsOfDailySeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := svc.History(context.Background(), "USD", "KRW", w)
+	h, err := decode[series.History](svc.History(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +222,7 @@ func TestCompare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := svc.Compare(context.Background(), []string{"USD", "EUR", "JPY", "GBP"}, "KRW", series.CompareWindow(w))
+	c, err := decode[series.Comparison](svc.Compare(context.Background(), []string{"USD", "EUR", "JPY", "GBP"}, "KRW", series.CompareWindow(w)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +264,7 @@ func TestAnalysisOnALinearDailySeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := svc.Analysis(context.Background(), "USD", "KRW", w)
+	a, err := decode[series.Analysis](svc.Analysis(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,9 +305,9 @@ func TestForecast(t *testing.T) {
 	}{
 		{"12:00 KST", now, "2026-11-22", "2026-11-23"},
 		{"00:30 KST, still the day before in UTC", time.Date(2026, 11, 22, 15, 30, 0, 0, time.UTC), "2026-11-23", "2026-11-24"},
-		{"23:59:59 KST", time.Date(2026, 11, 22, 23, 59, 59, 0, series.KST), "2026-11-22", "2026-11-23"},
-		{"a Saturday", time.Date(2026, 11, 21, 10, 0, 0, 0, series.KST), "2026-11-21", "2026-11-22"},
-		{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, series.KST), "2026-12-31", "2027-01-01"},
+		{"23:59:59 KST", time.Date(2026, 11, 22, 23, 59, 59, 0, kst.Zone), "2026-11-22", "2026-11-23"},
+		{"a Saturday", time.Date(2026, 11, 21, 10, 0, 0, 0, kst.Zone), "2026-11-21", "2026-11-22"},
+		{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone), "2026-12-31", "2027-01-01"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &fakeStore{days: map[string][]series.Day{"USD": dayRowsTo(tc.at, short...)}}
@@ -301,7 +316,7 @@ func TestForecast(t *testing.T) {
 			if e, ok := apperr.As(err); !ok || e.Kind != apperr.KindUnprocessable || e.Details["need_days"] != 21 {
 				t.Fatalf("forecast of 7 days on 20 days = %v, want 422 needing 21", err)
 			}
-			f, err := svc.Forecast(context.Background(), "USD", "KRW", 5)
+			f, err := decode[series.Forecast](svc.Forecast(context.Background(), "USD", "KRW", 5))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +403,7 @@ func TestUpdateDuringAReadIsNotOverwritten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := svc.Stats(context.Background(), "USD", "KRW", w)
+	s, err := decode[series.Stats](svc.Stats(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +411,7 @@ func TestUpdateDuringAReadIsNotOverwritten(t *testing.T) {
 	if mc.fills != 0 || len(mc.entries) != 0 {
 		t.Fatalf("a fill that read before the update was written (%d fills, %v)", mc.fills, mc.entries)
 	}
-	s, err = svc.Stats(context.Background(), "USD", "KRW", w)
+	s, err = decode[series.Stats](svc.Stats(context.Background(), "USD", "KRW", w))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +420,7 @@ func TestUpdateDuringAReadIsNotOverwritten(t *testing.T) {
 		t.Errorf("fills = %d, want the second read cached", mc.fills)
 	}
 	// A third request is a hit: no new fill, same answer.
-	if s, _ = svc.Stats(context.Background(), "USD", "KRW", w); mc.fills != 1 || float64(s.Current) != 150 {
+	if s, _ = decode[series.Stats](svc.Stats(context.Background(), "USD", "KRW", w)); mc.fills != 1 || float64(s.Current) != 150 {
 		t.Errorf("third request: fills %d current %v, want a cache hit of 150", mc.fills, s.Current)
 	}
 	// KRW is never indexed: its rate cannot change.

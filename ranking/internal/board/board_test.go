@@ -7,10 +7,11 @@ import (
 
 	"github.com/ratewire/ratewire/ranking/internal/board"
 	"github.com/ratewire/ratewire/ranking/internal/rank"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
-var today = rank.DayOf(time.Date(2026, 11, 18, 12, 0, 0, 0, rank.KST))
+var today = rank.DayOf(time.Date(2026, 11, 18, 12, 0, 0, 0, kst.Zone))
 
 func deltas(kv ...any) []rank.Delta {
 	var out []rank.Delta

@@ -3,11 +3,9 @@ package rank
 import (
 	"fmt"
 	"time"
-)
 
-// KST is Korea Standard Time. Korea has kept UTC+9 without daylight saving
-// since 1988, so a fixed zone is exact and needs no tzdata in the image.
-var KST = time.FixedZone("KST", 9*60*60)
+	"github.com/ratewire/ratewire/shared/kst"
+)
 
 // dayLayout is how a Day is written in the API, in SQL and in Redis keys.
 const dayLayout = "2006-01-02"
@@ -18,7 +16,7 @@ type Day struct{ t time.Time }
 
 // DayOf returns the KST day that instant t falls on.
 func DayOf(t time.Time) Day {
-	y, m, d := t.In(KST).Date()
+	y, m, d := t.In(kst.Zone).Date()
 	return Day{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
 }
 
@@ -46,7 +44,7 @@ func (d Day) Before(e Day) bool { return d.t.Before(e.t) }
 // Start is the instant the KST day begins.
 func (d Day) Start() time.Time {
 	y, m, dd := d.t.Date()
-	return time.Date(y, m, dd, 0, 0, 0, 0, KST)
+	return time.Date(y, m, dd, 0, 0, 0, 0, kst.Zone)
 }
 
 // Period is a ranking period of DESIGN §8.

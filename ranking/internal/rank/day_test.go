@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/ranking/internal/rank"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 func TestDayOfUsesKST(t *testing.T) {
@@ -12,8 +13,8 @@ func TestDayOfUsesKST(t *testing.T) {
 		at   time.Time
 		want string
 	}{
-		{time.Date(2026, 11, 18, 23, 59, 59, 0, rank.KST), "2026-11-18"},
-		{time.Date(2026, 11, 19, 0, 0, 1, 0, rank.KST), "2026-11-19"},
+		{time.Date(2026, 11, 18, 23, 59, 59, 0, kst.Zone), "2026-11-18"},
+		{time.Date(2026, 11, 19, 0, 0, 1, 0, kst.Zone), "2026-11-19"},
 		{time.Date(2026, 11, 18, 14, 59, 59, 0, time.UTC), "2026-11-18"}, // 23:59:59 KST
 		{time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC), "2026-11-19"},   // midnight KST
 		{time.Date(2026, 12, 31, 15, 0, 0, 0, time.UTC), "2027-01-01"},
