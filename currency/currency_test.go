@@ -104,15 +104,10 @@ func get(t *testing.T, url string, hdr ...string) (int, http.Header, httpx.Envel
 	return resp.StatusCode, resp.Header, e
 }
 
-type rateBody struct {
-	Code         string          `json:"currency_code"`
-	DealBaseRate decimal.Decimal `json:"deal_base_rate"`
-	Version      int64           `json:"version"`
-}
-
-func rateOf(t *testing.T, e httpx.Envelope) rateBody {
+// rateOf decodes a rate answer's wire fields, which are event.Rate's.
+func rateOf(t *testing.T, e httpx.Envelope) event.Rate {
 	t.Helper()
-	var r rateBody
+	var r event.Rate
 	if err := json.Unmarshal(e.Data, &r); err != nil {
 		t.Fatalf("data %s: %v", e.Data, err)
 	}

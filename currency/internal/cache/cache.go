@@ -93,45 +93,56 @@ func (c *Cache) GetMany(ctx context.Context, codes []string) (map[string]rates.R
 
 // putScript writes, for each key KEYS[i], the value ARGV[2+2i] (already
 // prefixed with its version ARGV[1+2i]) unless the key holds a newer
-// version, or the same version with a payload and ARGV[2] is not '1'
-// (equal live entries keep the first writer's TTL). ARGV[1] is the TTL in
-// milliseconds. Keys are taken in order, so a key listed twice ends as the
-// calls one by one would leave it. Zero-padded versions compare as strings
-// exactly as they do as numbers, so no Lua number conversion can lose
-// precision. It returns how many keys it wrote.
+// version, or the same version with a payload and either ARGV[2] is not
+// '1' (equal live entries keep the first writer's TTL) or the stored
+// value is the same bytes (a refresh that changes nothing writes
+// nothing). ARGV[1] is the TTL in milliseconds. Keys are taken in order,
+// so a key listed twice ends as the calls one by one would leave it.
+// Zero-padded versions compare as strings exactly as they do as numbers,
+// so no Lua number conversion can lose precision. It returns how many keys
+// it wrote.
 var putScript = redis.NewScript(`
 local ttl, eq, n = ARGV[1], ARGV[2], 0
 for i, k in ipairs(KEYS) do
-  local v = ARGV[1 + 2 * i]
+  local v, val = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
   local write = true
   local cur = redis.call('GET', k)
   if cur and string.sub(cur, 21, 21) == ':' then
     local held = string.sub(cur, 1, 20)
-    if held > v or (held == v and string.len(cur) > 21 and eq ~= '1') then write = false end
+    if held > v or (held == v and string.len(cur) > 21 and (eq ~= '1' or cur == val)) then write = false end
   end
   if write then
-    redis.call('SET', k, ARGV[2 + 2 * i], 'PX', ttl)
+    redis.call('SET', k, val, 'PX', ttl)
     n = n + 1
   end
 end
 return n
 `)
 
-// tombstoneScript replaces each key with a tombstone whose floor is the
-// larger of ARGV[i] and the version the key holds; ARGV[#KEYS+1] is the
-// tombstone TTL in milliseconds.
+// tombstoneScript replaces keys with tombstones. ARGV[i] is the floor of
+// KEYS[i], ARGV[#KEYS+1] the tombstone TTL in milliseconds, and
+// ARGV[#KEYS+2] '1' to replace every key (the floor is then the larger of
+// ARGV[i] and the version the key holds) or '0' to replace only keys that
+// are absent or hold a version below their floor. It returns how many
+// keys it wrote.
 var tombstoneScript = redis.NewScript(`
-local ttl = ARGV[#KEYS + 1]
+local ttl, all, n = ARGV[#KEYS + 1], ARGV[#KEYS + 2], 0
 for i, k in ipairs(KEYS) do
   local floor = ARGV[i]
+  local write = true
   local cur = redis.call('GET', k)
   if cur and string.sub(cur, 21, 21) == ':' then
     local v = string.sub(cur, 1, 20)
-    if v > floor then floor = v end
+    if v >= floor then
+      if all == '1' then floor = v else write = false end
+    end
   end
-  redis.call('SET', k, floor .. ':', 'PX', ttl)
+  if write then
+    redis.call('SET', k, floor .. ':', 'PX', ttl)
+    n = n + 1
+  end
 end
-return #KEYS
+return n
 `)
 
 func version(v int64) string { return fmt.Sprintf("%020d", max(v, 0)) }
@@ -146,10 +157,11 @@ func (c *Cache) Put(ctx context.Context, r rates.Rate) error {
 // script call.
 func (c *Cache) PutMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, false) }
 
-// RefreshMany implements rates.Cache: like PutMany, but entries of the
-// same version are replaced too, for what is derived at fill time (the
-// change against the previous KST day) may have moved without a new
-// version.
+// RefreshMany implements rates.Cache: like PutMany, but an entry of the
+// same version is replaced too when its stored value differs, for what is
+// derived at fill time (the change against the previous KST day) may have
+// moved without a new version. The comparison is of the stored bytes, in
+// the script, so an unchanged entry costs no write and keeps its TTL.
 func (c *Cache) RefreshMany(ctx context.Context, rs []rates.Rate) error { return c.put(ctx, rs, true) }
 
 func (c *Cache) put(ctx context.Context, rs []rates.Rate, replaceEqual bool) error {
@@ -165,39 +177,53 @@ func (c *Cache) put(ctx context.Context, rs []rates.Rate, replaceEqual bool) err
 	}
 	for i, r := range rs {
 		if r.Version < 0 {
-			return fmt.Errorf("rate cache: negative version %d for %s", r.Version, r.Code)
+			return fmt.Errorf("rate cache: negative version %d for %s", r.Version, r.CurrencyCode)
 		}
 		body, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("rate cache: encode %s: %w", r.Code, err)
+			return fmt.Errorf("rate cache: encode %s: %w", r.CurrencyCode, err)
 		}
 		v := version(r.Version)
 		val := make([]byte, 0, len(v)+1+len(body))
 		val = append(append(append(val, v...), ':'), body...)
-		keys[i] = c.Key(r.Code)
+		keys[i] = c.Key(r.CurrencyCode)
 		args = append(args, v, val)
 	}
 	if err := putScript.Run(ctx, c.c, keys, args...).Err(); err != nil {
 		if len(rs) == 1 {
-			return fmt.Errorf("rate cache: put %s: %w", rs[0].Code, err)
+			return fmt.Errorf("rate cache: put %s: %w", rs[0].CurrencyCode, err)
 		}
 		return fmt.Errorf("rate cache: put %d rates: %w", len(rs), err)
 	}
 	return nil
 }
 
-// Invalidate implements rates.Cache with one script call for all codes.
+// Invalidate implements rates.Cache with one script call for all codes:
+// only absent entries and entries below their floor become tombstones.
 func (c *Cache) Invalidate(ctx context.Context, floors map[string]int64) error {
+	return c.tombstone(ctx, floors, false)
+}
+
+// Clear implements rates.Cache with one script call for all codes.
+func (c *Cache) Clear(ctx context.Context, floors map[string]int64) error {
+	return c.tombstone(ctx, floors, true)
+}
+
+func (c *Cache) tombstone(ctx context.Context, floors map[string]int64, all bool) error {
 	if len(floors) == 0 {
 		return nil
 	}
 	keys := make([]string, 0, len(floors))
-	args := make([]any, 0, len(floors)+1)
+	args := make([]any, 0, len(floors)+2)
 	for code, v := range floors {
 		keys = append(keys, c.Key(code))
 		args = append(args, version(v))
 	}
-	args = append(args, rates.TombstoneTTL.Milliseconds())
+	replaceAll := "0"
+	if all {
+		replaceAll = "1"
+	}
+	args = append(args, rates.TombstoneTTL.Milliseconds(), replaceAll)
 	if err := tombstoneScript.Run(ctx, c.c, keys, args...).Err(); err != nil {
 		return fmt.Errorf("rate cache: invalidate: %w", err)
 	}

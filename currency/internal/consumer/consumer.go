@@ -1,14 +1,13 @@
 // Package consumer adapts the ingestor's events to the currency service:
 // exchange_rate_updated replaces one cached rate, cache_invalidation drops
-// the listed ones and data_processing_completed refreshes them all
-// (DESIGN §7).
+// the listed ones older than the database and data_processing_completed
+// refreshes what is missing or differs (DESIGN §7).
 package consumer
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/segmentio/kafka-go"
 
@@ -44,7 +43,7 @@ func Handler(svc Service, log *slog.Logger) func(ctx context.Context, m kafka.Me
 		meta := event.MetaOf(ev)
 		switch e := ev.(type) {
 		case *event.ExchangeRateUpdated:
-			err = svc.Apply(ctx, rateOf(e))
+			err = svc.Apply(ctx, rates.Rate{Rate: e.Rate})
 		case *event.CacheInvalidation:
 			err = svc.Invalidate(ctx, codesOf(e.CacheKeys)...)
 		case *event.DataProcessingCompleted:
@@ -101,7 +100,7 @@ func BatchHandler(svc Service, log *slog.Logger) func(ctx context.Context, ms []
 			if !ok {
 				return fmt.Errorf("%w: %s payload decoded as %T", event.ErrInvalid, m.Topic, ev)
 			}
-			rs = append(rs, rateOf(e))
+			rs = append(rs, rates.Rate{Rate: e.Rate})
 		}
 		if err := flush(); err != nil {
 			return err
@@ -112,23 +111,13 @@ func BatchHandler(svc Service, log *slog.Logger) func(ctx context.Context, ms []
 	}
 }
 
-// rateOf is the rate an exchange_rate_updated event carries.
-func rateOf(e *event.ExchangeRateUpdated) rates.Rate {
-	return rates.Rate{
-		Code: e.CurrencyCode, Name: e.CurrencyName, DealBaseRate: e.DealBaseRate, TTS: e.TTS, TTB: e.TTB,
-		Source: e.Source, RecordedAt: e.RecordedAt, RateDate: e.RateDate, Version: e.Version,
-	}
-}
-
 // codesOf picks the currency codes out of logical keys such as
 // exchange_rate:USD; other kinds of key are not the currency cache's.
 func codesOf(keys []string) []string {
 	var codes []string
 	for _, k := range keys {
-		if code, ok := strings.CutPrefix(k, "exchange_rate:"); ok {
-			if c, err := rates.ParseCode(code); err == nil {
-				codes = append(codes, c)
-			}
+		if code, ok := event.ParseRateCacheKey(k); ok {
+			codes = append(codes, code)
 		}
 	}
 	return codes

@@ -24,14 +24,14 @@ type recorder struct {
 }
 
 func (r *recorder) Apply(_ context.Context, x rates.Rate) error {
-	r.calls = append(r.calls, fmt.Sprintf("apply %s v%d", x.Code, x.Version))
+	r.calls = append(r.calls, fmt.Sprintf("apply %s v%d", x.CurrencyCode, x.Version))
 	return r.fail
 }
 
 func (r *recorder) ApplyMany(_ context.Context, xs []rates.Rate) error {
 	s := "apply-many"
 	for _, x := range xs {
-		s += fmt.Sprintf(" %s v%d", x.Code, x.Version)
+		s += fmt.Sprintf(" %s v%d", x.CurrencyCode, x.Version)
 	}
 	r.calls = append(r.calls, s)
 	return r.fail

@@ -150,50 +150,8 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		cachedRaw(c, b, maxAge)
+		httpx.CachedJSON(c, b, "", maxAge)
 	})
-}
-
-// cachedRaw is httpx.Cached for a payload that is already compact JSON
-// (a rate as the cache stores it): same ETag, headers and envelope bytes,
-// without a decode and re-encode on every cache hit.
-func cachedRaw(c *gin.Context, raw []byte, maxAge time.Duration) {
-	etag := httpx.ETagOf(raw)
-	h := c.Writer.Header()
-	h["Etag"] = []string{etag}
-	h["Cache-Control"] = []string{cacheControl(maxAge)}
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		c.Status(http.StatusNotModified)
-		c.Writer.WriteHeaderNow()
-		return
-	}
-	buf := make([]byte, 0, len(raw)+64)
-	buf = append(buf, `{"success":true,"data":`...)
-	buf = append(buf, raw...)
-	buf = append(buf, `,"timestamp":"`...)
-	buf = append(buf, httpx.Timestamp(c)...)
-	buf = append(buf, `"}`...)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", buf)
-}
-
-func cacheControl(d time.Duration) string {
-	if d == maxAge {
-		return "public, max-age=30"
-	}
-	return "public, max-age=" + itoa(int(d/time.Second))
-}
-
-func itoa(n int) string { return decimal.NewFromInt(int64(n)).String() }
-
-// etagMatches is RFC 9110's weak comparison over an If-None-Match list.
-func etagMatches(header, etag string) bool {
-	for tag := range strings.SplitSeq(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseSymbols reads a comma-separated list of codes, upper-cased and

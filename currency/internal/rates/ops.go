@@ -234,7 +234,7 @@ func (s *Service) ClearCache(ctx context.Context, code string) (Cleared, error) 
 		}
 		seen := map[string]bool{}
 		for _, r := range all {
-			seen[r.Code] = true
+			seen[r.CurrencyCode] = true
 		}
 		for _, c := range s.cat.Codes() {
 			seen[c] = true
@@ -244,7 +244,14 @@ func (s *Service) ClearCache(ctx context.Context, code string) (Cleared, error) 
 		}
 		sort.Strings(codes)
 	}
-	if err := s.Invalidate(ctx, codes...); err != nil {
+	// Unlike a cache_invalidation, an operator's clear drops current
+	// entries too (say, one filled before a catalog change), with the same
+	// version floors against racing fills.
+	floors, err := s.floors(ctx, codes)
+	if err != nil {
+		return Cleared{}, err
+	}
+	if err := s.cache.Clear(ctx, floors); err != nil {
 		return Cleared{}, err
 	}
 	return Cleared{Cleared: codes, Count: len(codes)}, nil

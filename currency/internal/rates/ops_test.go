@@ -10,6 +10,7 @@ import (
 	"github.com/ratewire/ratewire/currency/internal/cache"
 	"github.com/ratewire/ratewire/currency/internal/rates"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -53,7 +54,7 @@ func TestFillRaceNeverCachesOlderVersion(t *testing.T) {
 				}()
 				<-held // the reader has read version 2 and not yet written it
 
-				v3 := rates.Rate{Code: "USD", Name: "미국 달러", DealBaseRate: d("1405"), Source: "koreaexim", RecordedAt: today.Add(5 * time.Minute), Version: 3}
+				v3 := rates.Rate{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: d("1405"), Source: "koreaexim", RecordedAt: today.Add(5 * time.Minute), Version: 3}}
 				for _, step := range order {
 					var err error
 					switch step {

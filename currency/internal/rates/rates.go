@@ -7,7 +7,6 @@ package rates
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -20,32 +19,26 @@ import (
 
 	"github.com/ratewire/ratewire/currency/internal/catalog"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
-// Rate is one currency's current rate in KRW per one unit, exact. TTS and
-// TTB are nil when the source quotes no spread; Change and ChangePercent
-// are nil when there is no rate from a previous KST day.
+// Rate is one currency's current rate as the service serves and caches
+// it: the stored rate (event.Rate, the one declaration of its fields) plus
+// what Complete derives. Change and ChangePercent are nil when there is no
+// rate from a previous KST day. Its JSON is what the cache stores and GET
+// /{code} serves as stored.
 type Rate struct {
-	Code          string           `json:"currency_code"`
-	Name          string           `json:"currency_name"`
+	event.Rate
 	NameEn        string           `json:"currency_name_en"`
 	Symbol        string           `json:"symbol"`
-	DealBaseRate  decimal.Decimal  `json:"deal_base_rate"`
-	TTS           *decimal.Decimal `json:"tts"`
-	TTB           *decimal.Decimal `json:"ttb"`
 	DisplayUnit   int              `json:"display_unit"`
 	Change        *decimal.Decimal `json:"change"`
 	ChangePercent *decimal.Decimal `json:"change_percent"`
-	Source        string           `json:"source"`
-	RecordedAt    time.Time        `json:"recorded_at"`
-	// RateDate is the bank day (KST, YYYY-MM-DD) the rate belongs to: for
-	// Korea Eximbank the day it was published for.
-	RateDate string `json:"rate_date"`
 	// CarriedOver says the rate is from an earlier bank day than today
 	// (KST): carried over a weekend or holiday, or today's rates are not
 	// published yet.
-	CarriedOver bool  `json:"carried_over"`
-	Version     int64 `json:"version"`
+	CarriedOver bool `json:"carried_over"`
 }
 
 // Store reads the rates the ingestor wrote.
@@ -62,11 +55,18 @@ type Store interface {
 }
 
 // Cache is the rate:{CODE} cache. Put keeps whichever of the stored and
-// the given rate has the higher version; Invalidate replaces entries with
-// tombstones that carry a version floor: a tombstone reads as a miss, and
-// a Put below its floor is refused, so a fill that read the database
-// before an update cannot land after the update's invalidation (see
-// fill). A Put at the floor replaces the tombstone.
+// the given rate has the higher version; Invalidate replaces entries older
+// than a version floor (and absent ones) with tombstones that carry the
+// floor: a tombstone reads as a miss, and a Put below its floor is
+// refused, so a fill that read the database before an update cannot land
+// after the update's invalidation (see fill). A Put at the floor replaces
+// the tombstone.
+//
+// Writes are kept to what changes the entry: one run of the ingestor
+// writes each changed currency once (its exchange_rate_updated), and
+// neither the run's cache_invalidation nor its data_processing_completed
+// rewrites an entry already at the database's version with the same
+// value.
 type Cache interface {
 	Get(ctx context.Context, code string) (Rate, bool, error)
 	// GetRaw returns a hit as the JSON Put stored, undecoded.
@@ -75,10 +75,19 @@ type Cache interface {
 	Put(ctx context.Context, r Rate) error
 	// PutMany is Put of each rate in turn, in one write.
 	PutMany(ctx context.Context, rs []Rate) error
-	// RefreshMany is PutMany that also replaces entries of the same
-	// version.
+	// RefreshMany is PutMany that also replaces an entry of the same
+	// version whose stored JSON differs from the rate's: what Complete
+	// derives (the change, carried_over) can move without a new version.
+	// An entry of the same version and the same JSON is left as it is,
+	// TTL included.
 	RefreshMany(ctx context.Context, rs []Rate) error
+	// Invalidate tombstones each code whose entry is older than its floor
+	// (a live entry or tombstone of a lower version) or absent, with that
+	// floor; an entry at or above its floor is left as it is.
 	Invalidate(ctx context.Context, floors map[string]int64) error
+	// Clear is Invalidate of every listed code, whatever version its
+	// entry holds (the floor is then the larger of the two).
+	Clear(ctx context.Context, floors map[string]int64) error
 }
 
 // TombstoneTTL is how long an invalidation's version floor lives. A fill
@@ -180,12 +189,14 @@ func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
 // cache answered (a down cache is not written to).
 //
 // The race it must survive (DESIGN §7): it reads version v, then an update
-// commits v+1, its exchange_rate_updated event writes v+1 and its
-// cache_invalidation clears the key, and only then does this fill write.
-// A plain delete would let v land on the empty key and stay for the TTL;
-// instead Invalidate leaves a tombstone whose floor is the version the
-// database held when the invalidation was handled (v+1 or later), which
-// refuses v. The floor lives TombstoneTTL, and a fill slower than half of
+// commits v+1 and its events land, and only then does this fill write.
+// Whichever event comes first guards the key: exchange_rate_updated
+// writes v+1, which refuses v, and a cache_invalidation that finds the
+// key absent or older than the database (v+1 or later when it is handled)
+// leaves a tombstone with that floor, which refuses v too; it leaves an
+// entry already at the database's version alone, as that entry refuses v
+// itself. A plain delete would let v land on the empty key and stay for
+// the TTL. The floor lives TombstoneTTL, and a fill slower than half of
 // that (a stalled process) drops its write rather than race the expiry.
 func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, error) {
 	start := s.now()
@@ -216,20 +227,25 @@ func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, er
 // carried over from an earlier bank day. The last depends on the day it is
 // completed on, so a cached entry may say false for up to the cache TTL
 // after KST midnight.
+//
+// Its instants are taken in UTC at the database's microsecond precision,
+// so an event's rate and the row it was stored as complete to the same
+// JSON, byte for byte: RefreshAll relies on that to leave alone what
+// Apply already wrote.
 func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
-	meta := s.cat.Currency(r.Code)
+	meta := s.cat.Currency(r.CurrencyCode)
 	r.DisplayUnit = meta.DisplayUnit
 	r.Symbol = meta.Symbol
 	r.NameEn = meta.NameEn
-	if meta.NameKo != r.Code || r.Name == "" {
-		r.Name = meta.NameKo // the table's spelling, whatever the provider sent
+	if meta.NameKo != r.CurrencyCode || r.CurrencyName == "" {
+		r.CurrencyName = meta.NameKo // the table's spelling, whatever the provider sent
 	}
-	r.RecordedAt = r.RecordedAt.UTC()
-	if r.RateDate == "" { // stored before rate dates existed
-		r.RateDate = r.RecordedAt.In(kst).Format(time.DateOnly)
-	}
-	r.CarriedOver = r.RateDate < s.now().In(kst).Format(time.DateOnly)
-	prev, ok, err := s.previousClose(ctx, r.Code, StartOfKSTDay(r.RecordedAt))
+	r.Rate = r.Rate.UTC()
+	r.RecordedAt = r.RecordedAt.Truncate(time.Microsecond)
+	r.UpdatedAt = r.UpdatedAt.Truncate(time.Microsecond)
+	r.RateDate = r.Day() // stored before rate dates existed: the KST day of recorded_at
+	r.CarriedOver = r.RateDate < kst.Day(s.now())
+	prev, ok, err := s.previousClose(ctx, r.CurrencyCode, kst.Midnight(r.RecordedAt))
 	if err != nil {
 		return Rate{}, err
 	}
@@ -279,10 +295,10 @@ func (s *Service) ApplyMany(ctx context.Context, rs []Rate) error {
 	at := make(map[string]int, len(rs))
 	newest := make([]Rate, 0, len(rs))
 	for _, r := range rs {
-		i, seen := at[r.Code]
+		i, seen := at[r.CurrencyCode]
 		switch {
 		case !seen:
-			at[r.Code] = len(newest)
+			at[r.CurrencyCode] = len(newest)
 			newest = append(newest, r)
 		case r.Version > newest[i].Version:
 			newest[i] = r
@@ -298,33 +314,50 @@ func (s *Service) ApplyMany(ctx context.Context, rs []Rate) error {
 	return s.cache.PutMany(ctx, newest)
 }
 
-// Invalidate drops codes from the cache, leaving tombstones whose floor
-// is each code's version in the database now (0 for a code without a
-// rate): see fill for the race this closes.
+// Invalidate handles a cache_invalidation: it tombstones the codes whose
+// cached entry is older than the database (or absent), with the version
+// the database holds now as floor (0 for a code without a rate); see fill
+// for the race the floor closes. An entry already at the database's
+// version (the run's exchange_rate_updated got there first) is current
+// and stays, so the run writes it once.
 func (s *Service) Invalidate(ctx context.Context, codes ...string) error {
+	floors, err := s.floors(ctx, codes)
+	if err != nil || len(floors) == 0 {
+		return err
+	}
+	return s.cache.Invalidate(ctx, floors)
+}
+
+// floors returns the database's version of each code, 0 for a code
+// without a rate.
+func (s *Service) floors(ctx context.Context, codes []string) (map[string]int64, error) {
 	if len(codes) == 0 {
-		return nil
+		return nil, nil
 	}
 	versions, err := s.store.Versions(ctx, codes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	floors := make(map[string]int64, len(codes))
 	for _, c := range codes {
 		floors[c] = versions[c]
 	}
-	return s.cache.Invalidate(ctx, floors)
+	return floors, nil
 }
 
-// RefreshAll rewrites every cached rate from the database, after a run.
+// RefreshAll completes every current rate from the database after a run
+// and writes what the cache lacks or holds differently: a missing or older
+// entry, or one of the same version whose completed value moved (its
+// change after a backfill or a new KST day). An entry the run's
+// exchange_rate_updated already wrote completes to the same bytes and is
+// not written again.
 func (s *Service) RefreshAll(ctx context.Context) error {
 	all, err := s.store.AllLatest(ctx)
 	if err != nil {
 		return err
 	}
 	// A run (or a backfill) may have stored earlier days: forget the
-	// previous closes read so far, and rewrite entries of the same version
-	// so their change is recomputed.
+	// previous closes read so far, so the change is recomputed.
 	s.prevMu.Lock()
 	s.prev = map[string]prevClose{}
 	s.prevMu.Unlock()
@@ -335,7 +368,7 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 			return err
 		}
 		done = append(done, r)
-		codes = append(codes, r.Code)
+		codes = append(codes, r.CurrencyCode)
 	}
 	if err := s.cache.RefreshMany(ctx, done); err != nil {
 		return err
@@ -446,7 +479,7 @@ func (s *Service) knownCodes(ctx context.Context) ([]string, error) {
 	}
 	codes := make([]string, len(all))
 	for i, r := range all {
-		codes[i] = r.Code
+		codes[i] = r.CurrencyCode
 	}
 	s.setCodes(codes)
 	return codes, nil
@@ -471,14 +504,3 @@ func joinSources(m map[string]bool) string {
 // DisplayUnit is the number of units a currency is conventionally quoted
 // per in Korea (DESIGN §4): 100 for JPY, IDR and VND, 1 otherwise.
 func DisplayUnit(code string) int { return catalog.DisplayUnit(code) }
-
-var kst = time.FixedZone("KST", 9*3600)
-
-// StartOfKSTDay is midnight in Korea of the KST day that contains t.
-func StartOfKSTDay(t time.Time) time.Time {
-	k := t.In(kst)
-	return time.Date(k.Year(), k.Month(), k.Day(), 0, 0, 0, 0, kst).UTC()
-}
-
-// ErrNotFound is what stores wrap when a currency has no rate.
-var ErrNotFound = errors.New("no rate for currency")

@@ -14,6 +14,7 @@ import (
 	"github.com/ratewire/ratewire/currency/internal/store"
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -70,7 +71,7 @@ func TestServiceThroughCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !got.DealBaseRate.Equal(d("1398.40")) || !got.TTS.Equal(d("1412.38")) || !got.TTB.Equal(d("1384.42")) ||
-				got.Version != 2 || got.DisplayUnit != 1 || got.Name != "미국 달러" || got.NameEn != "US Dollar" || got.Symbol != "US$" {
+				got.Version != 2 || got.DisplayUnit != 1 || got.CurrencyName != "미국 달러" || got.NameEn != "US Dollar" || got.Symbol != "US$" {
 				t.Fatalf("USD = %+v", got)
 			}
 			if got.Change == nil || !got.Change.Equal(d("8.4")) || !got.ChangePercent.Equal(d("0.6043")) {
@@ -86,10 +87,10 @@ func TestServiceThroughCache(t *testing.T) {
 				t.Errorf("cached USD version = %d, want 2 (served from cache)", got.Version)
 			}
 			// The update's event replaces it; an older one never does.
-			if err := svc.Apply(ctx, rates.Rate{Code: "USD", Name: "미국 달러", DealBaseRate: d("1401.00"), Source: "koreaexim", RecordedAt: today.Add(5 * time.Minute), Version: 3}); err != nil {
+			if err := svc.Apply(ctx, rates.Rate{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: d("1401.00"), Source: "koreaexim", RecordedAt: today.Add(5 * time.Minute), Version: 3}}); err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.Apply(ctx, rates.Rate{Code: "USD", Name: "미국 달러", DealBaseRate: d("1300"), Source: "koreaexim", RecordedAt: today, Version: 2}); err != nil {
+			if err := svc.Apply(ctx, rates.Rate{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: d("1300"), Source: "koreaexim", RecordedAt: today, Version: 2}}); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := svc.Get(ctx, "USD"); got.Version != 3 || !got.DealBaseRate.Equal(d("1401")) || got.TTS != nil {
@@ -115,25 +116,48 @@ func TestServiceThroughCache(t *testing.T) {
 				t.Errorf("table = %+v", tbl)
 			}
 
+			// An invalidation leaves entries at the database's version
+			// (USD 3, JPY 1) as they are; one older than the database
+			// becomes a tombstone whose floor is the database's version.
+			c := cache.New(r.Client, r.Prefix)
 			if err := svc.Invalidate(ctx, "USD", "JPY"); err != nil {
 				t.Fatal(err)
 			}
-			c := cache.New(r.Client, r.Prefix)
-			for _, code := range []string{"USD", "JPY"} {
-				if _, hit, err := c.Get(ctx, code); hit || err != nil {
-					t.Errorf("rate:%s after invalidation: hit %v (%v), want a miss", code, hit, err)
-				}
-				if ttl, _ := r.Client.PTTL(ctx, r.Prefix+"rate:"+code).Result(); ttl <= 0 || ttl > rates.TombstoneTTL {
-					t.Errorf("rate:%s tombstone TTL = %v, want within (0, %v]", code, ttl, rates.TombstoneTTL)
+			for code, v := range map[string]int64{"USD": 3, "JPY": 1} {
+				if got, hit, err := c.Get(ctx, code); !hit || err != nil || got.Version != v {
+					t.Errorf("rate:%s after invalidating a current entry: hit %v version %d (%v), want version %d kept", code, hit, got.Version, err, v)
 				}
 			}
-			// The next read fills at the database's version (3), which the
-			// tombstone's floor (3) admits.
-			if got, err := svc.Get(ctx, "USD"); err != nil || got.Version != 3 {
-				t.Errorf("USD after invalidation = %+v (%v), want version 3", got, err)
+			seed(t, sqlDB, "USD", "미국 달러", "1402.00", nil, nil, today.Add(10*time.Minute), 4) // no event yet
+			if err := svc.Invalidate(ctx, "USD", "JPY"); err != nil {
+				t.Fatal(err)
 			}
-			if got, hit, _ := c.Get(ctx, "USD"); !hit || got.Version != 3 {
-				t.Errorf("rate:USD after refill: hit %v version %d, want version 3 cached", hit, got.Version)
+			if _, hit, err := c.Get(ctx, "USD"); hit || err != nil {
+				t.Errorf("rate:USD (3) after invalidation at database version 4: hit %v (%v), want a miss", hit, err)
+			}
+			if ttl, _ := r.Client.PTTL(ctx, r.Prefix+"rate:USD").Result(); ttl <= 0 || ttl > rates.TombstoneTTL {
+				t.Errorf("rate:USD tombstone TTL = %v, want within (0, %v]", ttl, rates.TombstoneTTL)
+			}
+			if _, hit, _ := c.Get(ctx, "JPY"); !hit {
+				t.Error("rate:JPY (current) dropped by an invalidation")
+			}
+			// The operator's clear drops current entries too.
+			if _, err := svc.ClearCache(ctx, "JPY"); err != nil {
+				t.Fatal(err)
+			}
+			if _, hit, err := c.Get(ctx, "JPY"); hit || err != nil {
+				t.Errorf("rate:JPY after DELETE /cache: hit %v (%v), want a miss", hit, err)
+			}
+			if ttl, _ := r.Client.PTTL(ctx, r.Prefix+"rate:JPY").Result(); ttl <= 0 || ttl > rates.TombstoneTTL {
+				t.Errorf("rate:JPY tombstone TTL = %v, want within (0, %v]", ttl, rates.TombstoneTTL)
+			}
+			// The next read fills at the database's version (4), which the
+			// tombstone's floor (4) admits.
+			if got, err := svc.Get(ctx, "USD"); err != nil || got.Version != 4 {
+				t.Errorf("USD after invalidation = %+v (%v), want version 4", got, err)
+			}
+			if got, hit, _ := c.Get(ctx, "USD"); !hit || got.Version != 4 {
+				t.Errorf("rate:USD after refill: hit %v version %d, want version 4 cached", hit, got.Version)
 			}
 
 			_, err = svc.Get(ctx, "CHF")
@@ -222,7 +246,7 @@ func TestApplyManyMatchesApplyingOneByOne(t *testing.T) {
 		many.Prefix += "many:"
 		manySvc := rates.New(store.New(testinfra.OpenDB(t, db)), cache.New(r.Client, many.Prefix), logx.Discard(), serviceNow)
 		rate := func(code, mid string, v int64) rates.Rate {
-			return rates.Rate{Code: code, Name: code, DealBaseRate: d(mid), Source: "koreaexim", RecordedAt: today.Add(time.Duration(v) * time.Minute), Version: v}
+			return rates.Rate{Rate: event.Rate{CurrencyCode: code, CurrencyName: code, DealBaseRate: d(mid), Source: "koreaexim", RecordedAt: today.Add(time.Duration(v) * time.Minute), Version: v}}
 		}
 		seq := []rates.Rate{
 			rate("USD", "1300", 1), // older than the cached version 2

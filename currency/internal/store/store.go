@@ -15,6 +15,7 @@ import (
 
 	"github.com/ratewire/ratewire/currency/internal/rates"
 	"github.com/ratewire/ratewire/shared/apperr"
+	"github.com/ratewire/ratewire/shared/event"
 )
 
 // Store implements rates.Store over sqlx.
@@ -32,51 +33,29 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-type row struct {
-	Code         string           `db:"currency_code"`
-	Name         string           `db:"currency_name"`
-	DealBaseRate decimal.Decimal  `db:"deal_base_rate"`
-	TTS          *decimal.Decimal `db:"tts"`
-	TTB          *decimal.Decimal `db:"ttb"`
-	Source       string           `db:"source"`
-	RecordedAt   time.Time        `db:"recorded_at"`
-	RateDate     *string          `db:"rate_date"` // NULL on rows stored before it existed
-	Version      int64            `db:"version"`
-}
-
-func (r row) rate() rates.Rate {
-	out := rates.Rate{Code: r.Code, Name: r.Name, DealBaseRate: r.DealBaseRate, TTS: r.TTS, TTB: r.TTB,
-		Source: r.Source, RecordedAt: r.RecordedAt.UTC(), Version: r.Version}
-	if r.RateDate != nil {
-		out.RateDate = *r.RateDate
-	}
-	return out
-}
-
-const latestColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, version`
-
-// Latest implements rates.Store.
+// Latest implements rates.Store. Rows scan straight into the rate's
+// embedded event.Rate by its db tags.
 func (s *Store) Latest(ctx context.Context, code string) (rates.Rate, error) {
-	var r row
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+latestColumns+` FROM latest_rates WHERE currency_code = ?`), code)
+	var r rates.Rate
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+event.RateColumns+` FROM latest_rates WHERE currency_code = ?`), code)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rates.Rate{}, apperr.NotFound(fmt.Sprintf("no rate for currency %s", code))
 	}
 	if err != nil {
 		return rates.Rate{}, apperr.Unavailable("rates database unavailable", fmt.Errorf("read rate %s: %w", code, err))
 	}
-	return r.rate(), nil
+	r.Rate = r.Rate.UTC()
+	return r, nil
 }
 
 // AllLatest implements rates.Store.
 func (s *Store) AllLatest(ctx context.Context) ([]rates.Rate, error) {
-	var rows []row
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+latestColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
+	var out []rates.Rate
+	if err := s.db.SelectContext(ctx, &out, `SELECT `+event.RateColumns+` FROM latest_rates ORDER BY currency_code`); err != nil {
 		return nil, apperr.Unavailable("rates database unavailable", fmt.Errorf("read rates: %w", err))
 	}
-	out := make([]rates.Rate, len(rows))
-	for i, r := range rows {
-		out[i] = r.rate()
+	for i := range out {
+		out[i].Rate = out[i].Rate.UTC()
 	}
 	return out, nil
 }
