@@ -94,7 +94,9 @@ func (s *Store) SaveBatches(ctx context.Context, bs []rate.Batch, runID string, 
 // and the latest rate moves with them, so the currency API, the history
 // series and the daily close agree. The same numbers again change nothing.
 func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now time.Time) ([]event.Rate, error) {
-	now = now.UTC()
+	// Both databases keep microseconds: what the events carry must be
+	// what a reader of latest_rates gets back.
+	now = now.UTC().Truncate(time.Microsecond)
 	quotes := make([]rate.Quote, len(b.Quotes))
 	for i, q := range b.Quotes {
 		q.RecordedAt = q.RecordedAt.UTC().Truncate(time.Microsecond)

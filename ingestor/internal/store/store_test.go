@@ -28,7 +28,7 @@ func TestStoreContract(t *testing.T) {
 			t.Fatalf("second migrate: %v", err)
 		}
 		t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
-		now := t0.Add(3 * time.Second)
+		now := t0.Add(3*time.Second + 123456789) // nanoseconds, which no database keeps
 		usd := rate.Quote{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.40"), TTS: dp("1412.38"), TTB: dp("1384.42"), RecordedAt: t0}
 		jpy := rate.Quote{Code: "JPY", Name: "일본 옌", DealBaseRate: d("9.2514"), RecordedAt: t0}
 
@@ -57,6 +57,7 @@ func TestStoreContract(t *testing.T) {
 		if err != nil || len(changed) != 1 || changed[0].CurrencyCode != "USD" || changed[0].Version != 2 {
 			t.Fatalf("changed batch: %+v (%v), want USD at version 2", changed, err)
 		}
+		published := changed[0] // what the run's event carries
 
 		// An older quote never replaces a newer latest rate.
 		old := usd
@@ -85,6 +86,9 @@ func TestStoreContract(t *testing.T) {
 		if !got.DealBaseRate.Equal(d("1401.15")) || got.TTS != nil || !got.TTB.Equal(d("1384.42")) ||
 			got.Version != 2 || !got.RecordedAt.Equal(usd3.RecordedAt) || got.Source != "koreaexim" || got.CurrencyName != "미국 달러" {
 			t.Errorf("latest USD = %+v, want 1401.15 / tts null / ttb 1384.42 / v2", got)
+		}
+		if !published.UpdatedAt.Equal(got.UpdatedAt) {
+			t.Errorf("updated_at: the event says %s, the database %s", published.UpdatedAt, got.UpdatedAt)
 		}
 		if !latest[0].DealBaseRate.Equal(d("9.2514")) || latest[0].TTS != nil {
 			t.Errorf("latest JPY = %+v, want exact 9.2514 and no spread", latest[0])
