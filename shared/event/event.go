@@ -354,6 +354,10 @@ func Header(m kafka.Message, key string) string {
 	return ""
 }
 
+// InvalidationExchangeRate is the invalidation_type (and message key) of a
+// cache_invalidation that lists rate keys made by RateCacheKey.
+const InvalidationExchangeRate = "exchange_rate"
+
 // rateKeyPrefix starts the logical cache key of a currency's rate.
 const rateKeyPrefix = "exchange_rate:"
 

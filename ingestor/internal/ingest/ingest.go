@@ -316,7 +316,7 @@ func Events(b rate.Batch, changed []event.Rate, runID string, started, now time.
 		keys = append(keys, event.RateCacheKey(l.CurrencyCode))
 	}
 	evs = append(evs,
-		&event.CacheInvalidation{CacheKeys: keys, InvalidationType: "exchange_rate", InvalidatedAt: now},
+		&event.CacheInvalidation{CacheKeys: keys, InvalidationType: event.InvalidationExchangeRate, InvalidatedAt: now},
 		&event.DataProcessingCompleted{
 			Source: b.Source, TotalProcessed: len(b.Quotes), CompletedAt: now,
 			ProcessingTimeMS: now.Sub(started).Milliseconds(),
