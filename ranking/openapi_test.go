@@ -1,34 +1,14 @@
 package ranking_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"io"
-	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy"
-
 	"github.com/ratewire/ratewire/ranking"
+	"github.com/ratewire/ratewire/shared/testinfra/apitest"
 )
-
-// bearerOnly is the document's bearer scheme as a request validator sees
-// it: an "Authorization: Bearer <token>" header must be present. Whether
-// the token is right is the server's business (403).
-func bearerOnly(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	scheme, token, ok := strings.Cut(in.RequestValidationInput.Request.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return errors.New("no Authorization: Bearer header")
-	}
-	return nil
-}
 
 // TestOpenAPI fetches /openapi.json from a running service, checks it is a
 // valid OpenAPI document, then sends requests covering every route and
@@ -39,26 +19,7 @@ func bearerOnly(_ context.Context, in *openapi3filter.AuthenticationInput) error
 // document must be exercised.
 func TestOpenAPI(t *testing.T) {
 	s := sqliteMini(t, noon, ranking.Options{RateLimit: 3, RateWindow: time.Minute, DedupeWindow: 10 * time.Second})
-	ctx := context.Background()
-	resp, err := http.Get(s.base + "/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatalf("load /openapi.json: %v", err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		t.Fatalf("/openapi.json is not a valid OpenAPI document: %v", err)
-	}
-	doc.Servers = openapi3.Servers{{URL: s.base}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	spec := apitest.Load(t, s.base)
 	type testCase struct {
 		method, path string
 		body         string
@@ -67,79 +28,10 @@ func TestOpenAPI(t *testing.T) {
 		status       int
 		valid        bool // the document allows the request
 	}
-	etagOf := func(path string) string {
-		resp, err := http.Get(s.base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.Header.Get("ETag") == "" {
-			t.Fatalf("GET %s: no ETag", path)
-		}
-		return resp.Header.Get("ETag")
-	}
-	newRequest := func(tc testCase) *http.Request {
-		var body io.Reader
-		if tc.body != "" {
-			body = strings.NewReader(tc.body)
-		}
-		req, err := http.NewRequest(tc.method, s.base+tc.path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tc.body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		for i := 0; i+1 < len(tc.hdr); i += 2 {
-			req.Header.Set(tc.hdr[i], tc.hdr[i+1])
-		}
-		return req
-	}
-	seen := map[string]bool{}
 	run := func(tc testCase) {
 		t.Helper()
-		name := tc.method + " " + tc.path
-		if tc.etag {
-			tc.hdr = append(tc.hdr, "If-None-Match", etagOf(tc.path))
-		}
-		probe := newRequest(tc)
-		route, params, err := router.FindRoute(probe)
-		if err != nil {
-			t.Errorf("%s: not in the document: %v", name, err)
-			return
-		}
-		seen[tc.method+" "+route.Path] = true
-		in := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly, MultiError: true}}
-		switch err := openapi3filter.ValidateRequest(ctx, in); {
-		case tc.valid && err != nil:
-			t.Errorf("%s: request does not match the document: %v", name, err)
-		case !tc.valid && err == nil:
-			t.Errorf("%s: the document allows a request the service must refuse", name)
-		}
-		resp, err := http.DefaultClient.Do(newRequest(tc))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.status {
-			t.Errorf("%s = %d %s, want %d", name, resp.StatusCode, body, tc.status)
-			return
-		}
-		// ValidateResponse skips 304; the status must be documented all the same.
-		if route.Operation.Responses.Status(resp.StatusCode) == nil {
-			t.Errorf("%s: status %d is not documented", name, resp.StatusCode)
-		}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
-			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
-		out.SetBodyBytes(body)
-		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-			t.Errorf("%s: %d response does not match the document: %v\nbody: %s", name, resp.StatusCode, err, body)
-		}
-		if resp.StatusCode >= 400 && !bytes.Contains(body, []byte(`"success":false`)) {
-			t.Errorf("%s: error without the envelope: %s", name, body)
-		}
+		spec.Check(apitest.Case{Method: tc.method, Path: tc.path, Body: tc.body, Header: tc.hdr, ETag: tc.etag,
+			Status: tc.status, Invalid: !tc.valid})
 	}
 
 	const click = "/api/v1/rankings/click"
@@ -205,16 +97,5 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatalf("restart miniredis: %v", err)
 	}
 
-	var missing []string
-	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
-			if !seen[method+" "+path] {
-				missing = append(missing, method+" "+path)
-			}
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("operations never exercised: %s", strings.Join(missing, ", "))
-	}
+	spec.Exercised()
 }
