@@ -1,17 +1,10 @@
 package history_test
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"net/http"
-	"sort"
-	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/ratewire/ratewire/shared/testinfra/apitest"
 )
 
 // TestOpenAPI fetches /openapi.json from a running service, checks it is a
@@ -22,154 +15,69 @@ import (
 // every operation of the document was exercised.
 func TestOpenAPI(t *testing.T) {
 	s := startStack(t)
-	ctx := context.Background()
-	resp, err := http.Get(s.url + "/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		t.Fatalf("GET /openapi.json = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(raw)
-	if err != nil {
-		t.Fatalf("load /openapi.json: %v", err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		t.Fatalf("/openapi.json is not a valid OpenAPI document: %v", err)
-	}
-	doc.Servers = openapi3.Servers{{URL: s.url}}
-	router, err := legacy.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := apitest.Load(t, s.url)
+	spec.CheckAll([]apitest.Case{
+		{Method: "GET", Path: "/healthz", Status: 200},
+		{Method: "GET", Path: "/readyz", Status: 200},
+		{Method: "GET", Path: "/metrics", Status: 200},
+		{Method: "GET", Path: "/openapi.json", Status: 200},
 
-	etagOf := func(path string) string {
-		t.Helper()
-		resp, err := http.Get(s.url + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == "" {
-			t.Fatalf("GET %s = %d with ETag %q", path, resp.StatusCode, resp.Header.Get("ETag"))
-		}
-		return resp.Header.Get("ETag")
-	}
-	type tc struct {
-		path   string
-		hdr    []string
-		status int
-	}
-	cond := func(path string) tc { return tc{path, []string{"If-None-Match", etagOf(path)}, http.StatusNotModified} }
-	cases := []tc{
-		{"/healthz", nil, 200},
-		{"/readyz", nil, 200},
-		{"/metrics", nil, 200},
-		{"/openapi.json", nil, 200},
+		{Method: "GET", Path: "/api/v1/history?target=usd&period=1w", Status: 200},
+		{Method: "GET", Path: "/api/v1/history?target=USD&base=JPY&period=1d&interval=15m", Status: 200},
+		{Method: "GET", Path: "/api/v1/history?target=EUR&from=2026-11-01&to=2026-11-20", Status: 200},
+		{Method: "GET", Path: "/api/v1/history?target=JPY&base=EUR&from=2026-11-21T00:00:00%2B09:00", Status: 200},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=3m", Status: 200},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=1m", ETag: true, Status: 304},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=2w", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=1w&interval=5m", Status: 400},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=1w&interval=2h", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history?target=USD&period=1w&from=2026-11-01", Status: 400},
+		{Method: "GET", Path: "/api/v1/history?target=USD&from=2026-11-20&to=2026-11-19", Status: 400},
+		{Method: "GET", Path: "/api/v1/history?target=USD&from=yesterday", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history?target=US1", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history?target=USD&base=usd", Status: 400},
+		{Method: "GET", Path: "/api/v1/history?period=1w", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history?target=CHF&period=1w", Status: 404},
+		{Method: "GET", Path: "/api/v1/history?target=USD&from=2020-01-01&to=2020-01-02", Status: 404},
 
-		{"/api/v1/history?target=usd&period=1w", nil, 200},
-		{"/api/v1/history?target=USD&base=JPY&period=1d&interval=15m", nil, 200},
-		{"/api/v1/history?target=EUR&from=2026-11-01&to=2026-11-20", nil, 200},
-		{"/api/v1/history?target=JPY&base=EUR&from=2026-11-21T00:00:00%2B09:00", nil, 200},
-		{"/api/v1/history?target=USD&period=3m", nil, 200},
-		cond("/api/v1/history?target=USD&period=1m"),
-		{"/api/v1/history?target=USD&period=2w", nil, 400},
-		{"/api/v1/history?target=USD&period=1w&interval=5m", nil, 400},
-		{"/api/v1/history?target=USD&period=1w&interval=2h", nil, 400},
-		{"/api/v1/history?target=USD&period=1w&from=2026-11-01", nil, 400},
-		{"/api/v1/history?target=USD&from=2026-11-20&to=2026-11-19", nil, 400},
-		{"/api/v1/history?target=USD&from=yesterday", nil, 400},
-		{"/api/v1/history?target=US1", nil, 400},
-		{"/api/v1/history?target=USD&base=usd", nil, 400},
-		{"/api/v1/history?period=1w", nil, 400},
-		{"/api/v1/history?target=CHF&period=1w", nil, 404},
-		{"/api/v1/history?target=USD&from=2020-01-01&to=2020-01-02", nil, 404},
+		{Method: "GET", Path: "/api/v1/history/stats?target=EUR&period=1d", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/stats?target=GBP&period=1w&interval=1d", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/stats?target=USD&base=EUR&period=1m&interval=1w", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/stats?target=USD&period=1w", ETag: true, Status: 304},
+		{Method: "GET", Path: "/api/v1/history/stats?target=USD&period=5y", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/stats?target=USDX", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/stats?target=CHF", Status: 404},
 
-		{"/api/v1/history/stats?target=EUR&period=1d", nil, 200},
-		{"/api/v1/history/stats?target=GBP&period=1w&interval=1d", nil, 200},
-		{"/api/v1/history/stats?target=USD&base=EUR&period=1m&interval=1w", nil, 200},
-		cond("/api/v1/history/stats?target=USD&period=1w"),
-		{"/api/v1/history/stats?target=USD&period=5y", nil, 400},
-		{"/api/v1/history/stats?target=USDX", nil, 400},
-		{"/api/v1/history/stats?target=CHF", nil, 404},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,JPY,EUR&period=1m", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=usd,eur&base=JPY&period=1d", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,EUR&period=1w&interval=4h", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=EUR,USD&period=1m", ETag: true, Status: 304},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD&period=1m", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,USD&period=1m", Status: 400},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,KRW", Status: 400},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,XX&period=1m", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,EUR&period=10y", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/compare?targets=USD,CHF&period=1m", Status: 404},
 
-		{"/api/v1/history/compare?targets=USD,JPY,EUR&period=1m", nil, 200},
-		{"/api/v1/history/compare?targets=usd,eur&base=JPY&period=1d", nil, 200},
-		{"/api/v1/history/compare?targets=USD,EUR&period=1w&interval=4h", nil, 200},
-		cond("/api/v1/history/compare?targets=EUR,USD&period=1m"),
-		{"/api/v1/history/compare?targets=USD&period=1m", nil, 400},
-		{"/api/v1/history/compare?targets=USD,USD&period=1m", nil, 400},
-		{"/api/v1/history/compare?targets=USD,KRW", nil, 400},
-		{"/api/v1/history/compare?targets=USD,XX&period=1m", nil, 400},
-		{"/api/v1/history/compare?targets=USD,EUR&period=10y", nil, 400},
-		{"/api/v1/history/compare?targets=USD,CHF&period=1m", nil, 404},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=USD&period=1m", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=USD&base=EUR&period=1w", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=GBP&period=1m", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=JPY&period=1m", ETag: true, Status: 304},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=USD&period=1y&interval=1h", Status: 400},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=1SD", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/analysis?target=CHF", Status: 404},
 
-		{"/api/v1/history/analysis?target=USD&period=1m", nil, 200},
-		{"/api/v1/history/analysis?target=USD&base=EUR&period=1w", nil, 200},
-		{"/api/v1/history/analysis?target=GBP&period=1m", nil, 200},
-		cond("/api/v1/history/analysis?target=JPY&period=1m"),
-		{"/api/v1/history/analysis?target=USD&period=1y&interval=1h", nil, 400},
-		{"/api/v1/history/analysis?target=1SD", nil, 400},
-		{"/api/v1/history/analysis?target=CHF", nil, 404},
-
-		{"/api/v1/history/forecast/USD?days=7", nil, 200},
-		{"/api/v1/history/forecast/eur?base=JPY&days=30", nil, 200},
-		{"/api/v1/history/forecast/JPY", nil, 200},
-		cond("/api/v1/history/forecast/USD?days=3"),
-		{"/api/v1/history/forecast/USD?days=31", nil, 400},
-		{"/api/v1/history/forecast/USD?days=x", nil, 400},
-		{"/api/v1/history/forecast/U5D", nil, 400},
-		{"/api/v1/history/forecast/KRW", nil, 400},
-		{"/api/v1/history/forecast/GBP?days=7", nil, 422},
-		{"/api/v1/history/forecast/CHF", nil, 404},
-	}
-	seen := map[string]bool{}
-	check := func(c tc) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, s.url+c.path, nil)
-		for i := 0; i+1 < len(c.hdr); i += 2 {
-			req.Header.Set(c.hdr[i], c.hdr[i+1])
-		}
-		route, params, err := router.FindRoute(req)
-		if err != nil {
-			t.Errorf("GET %s: not in the document: %v", c.path, err)
-			return
-		}
-		seen[req.Method+" "+route.Path] = true
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
-		// Requests answered 400 are invalid on purpose; every other one must
-		// match the document.
-		if c.status != http.StatusBadRequest {
-			if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-				t.Errorf("GET %s: request does not match the document: %v", c.path, err)
-			}
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.status {
-			t.Errorf("GET %s = %d %s, want %d", c.path, resp.StatusCode, body, c.status)
-			return
-		}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
-			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
-		out.SetBodyBytes(body)
-		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-			t.Errorf("GET %s: %d response does not match the document: %v\nbody: %.2000s", c.path, resp.StatusCode, err, body)
-		}
-		if resp.StatusCode >= 400 && !bytes.Contains(body, []byte(`"success":false`)) {
-			t.Errorf("GET %s: error without the envelope: %s", c.path, body)
-		}
-	}
-	for _, c := range cases {
-		check(c)
-	}
+		{Method: "GET", Path: "/api/v1/history/forecast/USD?days=7", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/forecast/eur?base=JPY&days=30", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/forecast/JPY", Status: 200},
+		{Method: "GET", Path: "/api/v1/history/forecast/USD?days=3", ETag: true, Status: 304},
+		{Method: "GET", Path: "/api/v1/history/forecast/USD?days=31", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/forecast/USD?days=x", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/forecast/U5D", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/history/forecast/KRW", Status: 400},
+		{Method: "GET", Path: "/api/v1/history/forecast/GBP?days=7", Status: 422},
+		{Method: "GET", Path: "/api/v1/history/forecast/CHF", Status: 404},
+	})
 
 	// The database gone: every data route answers 503 for what is not
 	// cached, while /readyz (a ping) still passes.
@@ -185,22 +93,11 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/history/analysis?target=EUR&base=USD&period=1m",
 		"/api/v1/history/forecast/JPY?base=USD&days=2",
 	} {
-		check(tc{path, nil, http.StatusServiceUnavailable})
+		spec.Check(apitest.Case{Method: "GET", Path: path, Status: http.StatusServiceUnavailable})
 	}
 	// Redis gone: not ready.
 	s.redis.Mini.Close()
-	check(tc{"/readyz", nil, http.StatusServiceUnavailable})
+	spec.Check(apitest.Case{Method: "GET", Path: "/readyz", Status: http.StatusServiceUnavailable})
 
-	var missing []string
-	for path, item := range doc.Paths.Map() {
-		for method := range item.Operations() {
-			if !seen[method+" "+path] {
-				missing = append(missing, method+" "+path)
-			}
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		t.Errorf("operations never exercised: %s", strings.Join(missing, ", "))
-	}
+	spec.Exercised()
 }
