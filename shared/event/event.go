@@ -307,13 +307,8 @@ func Decode(topic string, value []byte) (Event, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown topic %q", ErrInvalid, topic)
 	}
-	if e, ok := ev.(*ExchangeRateUpdated); !ok || !decodeRateFast(value, e) {
-		if ok {
-			ev = &ExchangeRateUpdated{} // drop what the fast path read
-		}
-		if err := decodeJSON(topic, value, ev); err != nil {
-			return nil, err
-		}
+	if err := decodeJSON(topic, value, ev); err != nil {
+		return nil, err
 	}
 	m := ev.meta()
 	if m.EventType != typeOf(ev) {

@@ -3,7 +3,6 @@ package kafkabus_test
 import (
 	"context"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/ratewire/ratewire/shared/dedupe"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kafkabus"
 )
@@ -235,62 +233,37 @@ func TestBatchHandlerTransientFailureRetriesPerMessage(t *testing.T) {
 	}
 }
 
-// lookAheadDedupe is the harness's store, reporting each SeenMany that
-// asks about watch once armed is closed.
-type lookAheadDedupe struct {
-	*dedupe.Redis
-	watch string
-	armed <-chan struct{}
-	seen  chan struct{}
-	once  sync.Once
-}
-
-func (d *lookAheadDedupe) SeenMany(ctx context.Context, group string, ids []string) ([]bool, error) {
-	res, err := d.Redis.SeenMany(ctx, group, ids)
-	select {
-	case <-d.armed:
-		if slices.Contains(ids, d.watch) {
-			d.once.Do(func() { close(d.seen) })
-		}
-	default:
-	}
-	return res, err
-}
-
-// The worker looks up the next batch while it handles the current one. A
-// copy of an event fetched while the event's handler runs is looked up
-// before the event is marked, so the store says "new"; the copy is still
-// skipped, because it is checked against what the batch before handled.
-func TestLookAheadSkipsEventHandledMeanwhile(t *testing.T) {
+// A copy of an event published while the event's handler runs is skipped:
+// the worker looks its batch up once the batch before is done, when the
+// event is marked (in the marker's queue or in the store).
+func TestCopyFetchedDuringHandlerIsSkipped(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	topic := event.TopicNewDataReceived // one partition: one worker
 	x := events(topic, 1, 1)[0]
-	inHandler := make(chan struct{})
-	store := &lookAheadDedupe{Redis: h.dedup, watch: idOf(x), armed: inHandler, seen: make(chan struct{})}
+	inHandler, copied := make(chan struct{}), make(chan struct{})
 	l := newLedger()
 	var first sync.Once
 	handler := func(ctx context.Context, m kafka.Message) error {
 		first.Do(func() {
 			close(inHandler)
-			select { // until the copy has been looked up
-			case <-store.seen:
+			select { // until the copy is on the topic
+			case <-copied:
 			case <-ctx.Done():
 			}
 		})
 		return l.handle(ctx, m)
 	}
-	const group = "look-ahead"
+	const group = "copy-meanwhile"
 	publish(t, h.w, x)
-	stop := runConsumer(t, h.consumer(t, group, []string{topic}, handler, func(c *kafkabus.ConsumerConfig) {
-		c.Dedupe = store
-	}))
+	stop := runConsumer(t, h.consumer(t, group, []string{topic}, handler, nil))
 	select {
 	case <-inHandler:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the event was not handled")
 	}
-	publish(t, h.w, x) // the copy, fetched while x's handler waits
+	publish(t, h.w, x) // the copy, published while x's handler waits
+	close(copied)
 	h.waitCommitted(t, group, topic)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)

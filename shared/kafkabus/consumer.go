@@ -201,8 +201,7 @@ type ConsumerConfig struct {
 //     then marks a message done, strictly in offset order, so per-key order
 //     holds and a slow or stuck partition does not hold up the others;
 //   - the worker takes every message already fetched (up to 4096) as one
-//     batch and asks Dedupe about all of them at once, while it handles
-//     the batch before; with a BatchHandler
+//     batch and asks Dedupe about all of them at once; with a BatchHandler
 //     it hands the batch's new events to one call, falling back to one
 //     Handler call per message if that call fails;
 //   - a message is done once its handler succeeded and its event is marked

@@ -39,21 +39,18 @@ type partitionWorker struct {
 	mk        *marker
 	runner    *handlerRunner // nil until the first call
 
-	// Used by the preparing goroutine only (see prepare).
-	ask   []string
-	askAt []int
-
-	// Used by the handling goroutine only, reused from batch to batch.
-	handled     map[string]struct{} // event ids handled in the current batch
-	prevHandled map[string]struct{} // and in the one before
-	take        []bool              // which messages of the batch go to a BatchHandler
-	todo        []kafka.Message     // those messages
-	done        []markEntry         // the batch's messages, for the marker
+	// Used by the worker's own goroutine only, reused from batch to batch.
+	ask     []string
+	askAt   []int
+	handled map[string]struct{} // event ids handled in the current batch
+	take    []bool              // which messages of the batch go to a BatchHandler
+	todo    []kafka.Message     // those messages
+	done    []markEntry         // the batch's messages, for the marker
 }
 
-// inHand is a batch on its way from prepare to processBatch: the messages,
-// their event ids ("" without a Dedupe store) and which of them the store
-// or the marker's queue knew as handled when prepare looked them up.
+// inHand is a batch: the messages, their event ids ("" without a Dedupe
+// store) and which of them the store or the marker's queue knew as handled
+// when consume looked them up.
 type inHand struct {
 	msgs []kafka.Message
 	ids  []string
@@ -65,20 +62,19 @@ func newPartitionWorker(c *Consumer, dlq *Writer, cm *committer, topic string, p
 		c: c, dlq: dlq, cm: cm, topic: topic, partition: partition,
 		log:     c.log.With("topic", topic, "partition", partition),
 		metrics: c.metrics.forTopic(topic),
-		handled: map[string]struct{}{}, prevHandled: map[string]struct{}{},
+		handled: map[string]struct{}{},
 	}
 	w.mk = newMarker(w)
 	return w
 }
 
 // run fetches from offset and processes messages in order until ctx ends.
-// It is a pipeline of goroutines: one fetches, so that every message that
-// arrived while the others were busy waits in a buffer; one prepares the
-// next batch (takes what is buffered, looks its event ids up in the Dedupe
-// store) while the worker's own goroutine handles the current one; one
-// writes dedupe marks (see marker). When ctx ends the worker writes the
-// marks still queued, once, so that the generation's final commit covers
-// every event handled.
+// One goroutine fetches, so that every message that arrived while the
+// worker was busy waits in a buffer; the worker's own goroutine takes what
+// is buffered as a batch, looks its event ids up in the Dedupe store and
+// handles it; one goroutine writes dedupe marks (see marker). When ctx
+// ends the worker writes the marks still queued, once, so that the
+// generation's final commit covers every event handled.
 func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:          w.c.cfg.Brokers,
@@ -103,19 +99,14 @@ func (w *partitionWorker) run(ctx context.Context, offset int64) {
 	}
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	in := make(chan kafka.Message, fetchBuffer)
-	// Unbuffered: prepare starts on the next batch only once the worker
-	// has taken the current one, so it is at most one batch ahead (see
-	// prepare) and two inHand buffers suffice.
-	ready := make(chan *inHand)
 	var bg sync.WaitGroup
 	bg.Go(func() { w.fetch(fetchCtx, r, in) })
-	bg.Go(func() { w.prepare(fetchCtx, in, ready) })
 	bg.Go(func() { w.mk.loop(ctx) })
 	// Handler calls get a context of this worker's own, so that creating
 	// and cancelling them does not contend with the other workers' on the
 	// generation's context.
 	wctx, cancel := context.WithCancel(ctx)
-	w.consume(wctx, ready)
+	w.consume(wctx, in)
 	cancel()
 	w.stopRunner()
 	stopFetch()
@@ -153,19 +144,15 @@ func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, in chan<- 
 	}
 }
 
-// prepare takes the fetched messages in batches of whatever is ready, up
-// to maxInHand, looks their event ids up in the Dedupe store and passes
-// them on to consume, until ctx ends.
-//
-// It looks up batch k+1 while the worker handles batch k. Every batch
-// before k was done when the lookup began (the handoff of k waited for
-// the worker), so its handled events are in the marker's queue or in the
-// store, and lookup reads both; the events handled in batch k may be in
-// neither yet, and processBatch checks the batch against them itself.
-func (w *partitionWorker) prepare(ctx context.Context, in <-chan kafka.Message, ready chan<- *inHand) {
-	var bufs [2]inHand
-	for n := 0; ; n++ {
-		h := &bufs[n%2]
+// consume takes the fetched messages in batches of whatever is ready, up
+// to maxInHand, looks their event ids up in the Dedupe store and processes
+// each batch, until ctx ends. Every batch before the one looked up is done,
+// so its handled events are in the marker's queue or in the store, and
+// lookup reads both. A message taken but not done when ctx ends stays
+// uncommitted and the group redelivers it.
+func (w *partitionWorker) consume(ctx context.Context, in <-chan kafka.Message) {
+	var h inHand
+	for {
 		clear(h.msgs)
 		h.msgs, h.ids, h.dup = h.msgs[:0], h.ids[:0], h.dup[:0]
 		select {
@@ -192,28 +179,10 @@ func (w *partitionWorker) prepare(ctx context.Context, in <-chan kafka.Message, 
 			h.ids = append(h.ids, id)
 			h.dup = append(h.dup, false)
 		}
-		if dedupe != nil && !w.lookup(ctx, h) {
+		if dedupe != nil && !w.lookup(ctx, &h) {
 			return
 		}
-		select {
-		case ready <- h:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// consume processes the prepared batches until ctx ends. A message taken
-// but not done when ctx ends stays uncommitted and the group redelivers
-// it.
-func (w *partitionWorker) consume(ctx context.Context, ready <-chan *inHand) {
-	for {
-		select {
-		case h := <-ready:
-			if !w.processBatch(ctx, h) {
-				return
-			}
-		case <-ctx.Done():
+		if !w.processBatch(ctx, &h) {
 			return
 		}
 	}
@@ -221,20 +190,11 @@ func (w *partitionWorker) consume(ctx context.Context, ready <-chan *inHand) {
 
 // processBatch takes every message of h to done, in order, and reports
 // false if ctx ended first. Duplicates are known before any handler runs:
-// an event is one if prepare found it handled (in the store or queued for
-// marking), if it was handled in the previous batch (while prepare was
-// looking this one up), or if it was handled earlier in this batch (a
-// producer's retry can write one event twice in a row).
+// an event is one if lookup found it handled (in the store or queued for
+// marking) or if it was handled earlier in this batch (a producer's retry
+// can write one event twice in a row).
 func (w *partitionWorker) processBatch(ctx context.Context, h *inHand) bool {
-	w.prevHandled, w.handled = w.handled, w.prevHandled
 	clear(w.handled)
-	if len(w.prevHandled) > 0 {
-		for i, id := range h.ids {
-			if _, done := w.prevHandled[id]; done && id != "" {
-				h.dup[i] = true
-			}
-		}
-	}
 	if w.c.cfg.BatchHandler != nil {
 		if ok, done := w.processAsOne(ctx, h); done {
 			return ok
