@@ -9,6 +9,7 @@ import (
 
 	"github.com/ratewire/ratewire/shared/dedupe"
 	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -25,12 +26,10 @@ var instants = []struct {
 	at   time.Time
 }{
 	{"last millisecond of a UTC day", time.Date(2026, 11, 21, 23, 59, 59, 999e6, time.UTC)},
-	{"00:30 KST, 15:30 UTC the day before", time.Date(2026, 11, 22, 0, 30, 0, 0, kst)},
+	{"00:30 KST, 15:30 UTC the day before", time.Date(2026, 11, 22, 0, 30, 0, 0, kst.Zone)},
 	{"a Saturday noon", time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)},
-	{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, kst)},
+	{"23:59:59 KST on 31 December", time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone)},
 }
-
-var kst = time.FixedZone("KST", 9*3600)
 
 // forEachInstant runs fn on miniredis and a real Redis at each of instants,
 // with a store whose clock is fixed there.

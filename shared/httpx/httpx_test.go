@@ -21,6 +21,7 @@ import (
 
 	"github.com/ratewire/ratewire/shared/apperr"
 	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // logBuffer is a goroutine-safe sink for a JSON slog handler.
@@ -119,7 +120,7 @@ func assertError(tb testing.TB, rec *httptest.ResponseRecorder, status int, code
 // nanosecond of a year in KST, which is still 31 December in UTC, so a
 // timestamp that is not UTC, or rounds instead of truncating to
 // milliseconds, shows.
-var envelopeNow = time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, time.FixedZone("KST", 9*3600))
+var envelopeNow = time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, kst.Zone)
 
 func TestEnvelopeShape(t *testing.T) {
 	f := newFixture(t, httpx.Options{Now: func() time.Time { return envelopeNow }})

@@ -19,6 +19,7 @@ import (
 	"github.com/ratewire/ratewire/shared/embedded"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kafkabus"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -36,7 +37,7 @@ type harness struct {
 // harnessNow is the clock of the harness's consumers and dedupe store, so
 // dead-letter timestamps and the dedupe day are the same at any hour: 23:59:59
 // KST on 31 December, still the 31st in UTC.
-var harnessNow = time.Date(2026, 12, 31, 23, 59, 59, 0, time.FixedZone("KST", 9*3600))
+var harnessNow = time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone)
 
 func fixedNow() time.Time { return harnessNow }
 

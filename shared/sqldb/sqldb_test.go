@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/sqldb"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -70,7 +71,7 @@ func TestStoreContract(t *testing.T) {
 
 		t.Run("exact decimals and UTC times round-trip", func(t *testing.T) {
 			amount := decimal.RequireFromString("1234.5678901234")
-			at := time.Date(2026, 11, 22, 2, 0, 0, 123456000, time.FixedZone("KST", 9*3600))
+			at := time.Date(2026, 11, 22, 2, 0, 0, 123456000, kst.Zone)
 			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO items (name, amount, at) VALUES (?, ?, ?)`), "usd", amount, at.UTC()); err != nil {
 				t.Fatal(err)
 			}

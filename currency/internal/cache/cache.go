@@ -4,9 +4,9 @@
 //
 // Values use cachex's versioned format, a 20-digit zero-padded version, a
 // colon, then the payload, so cachex.GetVersioned reads them. A tombstone
-// is a version with an empty payload: it reads as a miss. The scripts here
-// replace cachex.SetVersioned because a fill at exactly a tombstone's
-// version must replace it, where SetVersioned keeps equal versions.
+// is a version with an empty payload: it reads as a miss. The Lua scripts
+// here are the writers of that format: a fill at exactly a tombstone's
+// version replaces it, and equal live entries are kept.
 package cache
 
 import (

@@ -17,9 +17,8 @@ import (
 	"github.com/ratewire/ratewire/devstack/internal/stack"
 	"github.com/ratewire/ratewire/ingestor/eximtest"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 )
-
-var kst = time.FixedZone("KST", 9*3600)
 
 // eximHolidays are the fake bank's holidays: Wed 23 - Fri 25 September
 // 2026, a three-day holiday before a weekend, and the year-end closing.
@@ -140,7 +139,7 @@ func (s *eximStack) adminRun(t *testing.T) runBody {
 // and its bank day, carried over when day is before today (KST).
 func (s *eximStack) wantDay(t *testing.T, day string) {
 	t.Helper()
-	today := s.clock.Now().In(kst).Format(time.DateOnly)
+	today := s.clock.Now().In(kst.Zone).Format(time.DateOnly)
 	waitFor(t, 20*time.Second, "USD of "+day, func() bool {
 		r, status := s.rate(t, "USD")
 		return status == 200 && r.RateDate == day
@@ -211,7 +210,9 @@ func (s *eximStack) wantHistoryAgrees(t *testing.T) {
 // carried over, every endpoint has data, and the run history says which
 // day the rates came from.
 func TestKoreaEximAtAnyHour(t *testing.T) {
-	at := func(y int, m time.Month, d, h, min, s int) time.Time { return time.Date(y, m, d, h, min, s, 0, kst) }
+	at := func(y int, m time.Month, d, h, min, s int) time.Time {
+		return time.Date(y, m, d, h, min, s, 0, kst.Zone)
+	}
 	tests := []struct {
 		name    string
 		now     time.Time
@@ -259,7 +260,7 @@ func TestKoreaEximAtAnyHour(t *testing.T) {
 // the hourly schedule (on the injected clock) runs at 00:00 and still
 // serves 30 December's rates, carried over.
 func TestKoreaEximYearEnd(t *testing.T) {
-	s := startEximStack(t, time.Date(2026, 12, 31, 23, 59, 59, 0, kst), map[string]string{"RATEWIRE_INGEST_SCHEDULE": "0 * * * *"})
+	s := startEximStack(t, time.Date(2026, 12, 31, 23, 59, 59, 0, kst.Zone), map[string]string{"RATEWIRE_INGEST_SCHEDULE": "0 * * * *"})
 	s.wantDay(t, "2026-12-30")
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
@@ -292,7 +293,7 @@ func TestKoreaEximYearEnd(t *testing.T) {
 // 3 with HTTP 200) changes nothing and shows in the run history without
 // the key.
 func TestKoreaEximRevision(t *testing.T) {
-	now := time.Date(2026, 11, 25, 14, 5, 0, 0, kst)
+	now := time.Date(2026, 11, 25, 14, 5, 0, 0, kst.Zone)
 	s := startEximStack(t, now, nil)
 	s.wantDay(t, "2026-11-25")
 	s.wantHistoryAgrees(t)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 )
 
 // syncBuffer is a bytes.Buffer safe for the stack's concurrent writers.
@@ -54,7 +55,7 @@ func TestDevstackEndToEnd(t *testing.T) {
 		Out: &syncBuffer{}, Log: &syncBuffer{},
 		// A fixed instant between two of the simulator's five-minute steps:
 		// nothing here depends on the hour the test runs.
-		Clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst)),
+		Clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone)),
 	}
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }

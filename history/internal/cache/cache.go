@@ -12,9 +12,9 @@
 // bumps the generation and deletes the indexed entries in one script, so a
 // fill that read the database before an update can never land after the
 // update's invalidation: either it lands first and is deleted, or it sees
-// the moved generation and is refused. (shared/cachex's SetVersioned
-// guards one monotonically versioned value; an entry here depends on two
-// currencies, hence the generation pair.)
+// the moved generation and is refused. (The currency cache guards one
+// monotonically versioned value; an entry here depends on two currencies,
+// hence the generation pair.)
 //
 // The scripts touch keys they do not declare (the index members), which
 // standalone Redis allows; Redis Cluster would need hash tags.
