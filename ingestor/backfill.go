@@ -47,8 +47,9 @@ type BackfillResult struct {
 // provider day (or simulated step) is stored like a run's batch:
 // observations, daily OHLC and, when newer, the latest rate. Backfilled
 // batches publish no per-batch events; the last batch is committed as a
-// run (trigger "backfill") with its events in the outbox, which the
-// ingestor's relay publishes, so running services refresh their caches.
+// run (trigger "backfill") with its events in the outbox, whose
+// cache_invalidation lists every backfilled currency; the ingestor's relay
+// publishes them, so running services drop and refresh their caches.
 func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResult, error) {
 	log := o.Logger
 	if log == nil {
@@ -122,8 +123,22 @@ func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResul
 	run := store.Run{ID: res.RunID, Trigger: "backfill", Status: ingest.StatusSuccess, Provider: last.Source, RateDate: ingest.RateDate(last),
 		Fetched: res.Observations + len(last.Quotes), StartedAt: started, FinishedAt: now().UTC()}
 	run.DurationMS = run.FinishedAt.Sub(started).Milliseconds()
+	// Every backfilled currency's history moved, whether or not its latest
+	// rate did: the run's cache_invalidation lists them all, so history
+	// drops the answers it computed before or during the backfill.
+	var stale []string
+	seen := map[string]bool{}
+	for _, b := range batches {
+		for _, q := range b.Quotes {
+			if !seen[q.Code] {
+				seen[q.Code] = true
+				stale = append(stale, q.Code)
+			}
+		}
+	}
+	slices.Sort(stale)
 	if _, err := st.CommitRun(ctx, last, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
-		return ingest.Outbox(ingest.Events(last, changed, run.ID, started, run.FinishedAt))
+		return ingest.Outbox(ingest.Events(last, changed, stale, run.ID, started, run.FinishedAt))
 	}); err != nil {
 		return res, fmt.Errorf("backfill: %w", err)
 	}

@@ -2,11 +2,14 @@ package ingestor_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -46,8 +49,23 @@ func TestBackfillSimulated(t *testing.T) {
 		if len(runs) != 1 || runs[0].Trigger != "backfill" || runs[0].Changed < 15 || runs[0].Events != runs[0].Changed+3 {
 			t.Fatalf("runs = %+v, want one backfill run with its changed rates and 3 run events", runs)
 		}
-		if pending, _ := s.PendingOutbox(ctx, 100); len(pending) != runs[0].Events {
+		pending, _ := s.PendingOutbox(ctx, 100)
+		if len(pending) != runs[0].Events {
 			t.Errorf("outbox holds %d events, want the run's %d", len(pending), runs[0].Events)
+		}
+		// Every backfilled currency's history moved, the unchanged ones'
+		// too: the run's invalidation lists all 30.
+		var inv event.CacheInvalidation
+		for _, m := range pending {
+			if m.Topic == event.TopicCacheInvalidation {
+				if err := json.Unmarshal([]byte(m.Payload), &inv); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(inv.CacheKeys) != 30 || !slices.Contains(inv.CacheKeys, event.RateCacheKey("USD")) || runs[0].Changed == 30 {
+			t.Errorf("cache_invalidation lists %d keys (%v) with %d changed, want all 30 backfilled codes and some unchanged",
+				len(inv.CacheKeys), inv.CacheKeys, runs[0].Changed)
 		}
 		res, err = ingestor.Backfill(ctx, cfg, ingestor.BackfillOptions{Provider: "simulated", From: from, To: now, OnlyIfEmpty: true})
 		if err != nil || !res.Skipped {

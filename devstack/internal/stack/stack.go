@@ -56,8 +56,12 @@ type Config struct {
 	// starts (hourly for the whole range, every five minutes for the last
 	// two days); 0 loads none.
 	BackfillDays int
-	// BackfillDone, when set, is called when the start-up backfill ends.
-	BackfillDone func(error)
+	// BackfillStart, when set, is called before the start-up backfill
+	// fetches anything, and the backfill waits for it to return (tests
+	// read what the services answer before it); BackfillDone, when set,
+	// is called when the backfill ends.
+	BackfillStart func()
+	BackfillDone  func(error)
 	// Clock is every service's clock (provider days, schedules, KST days,
 	// history windows, ranking periods, dedupe days); nil means the real
 	// clock. Tests run the stack on a fake one.
@@ -221,6 +225,9 @@ func Run(ctx context.Context, c Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if c.BackfillStart != nil {
+				c.BackfillStart()
+			}
 			err := runBackfill(runCtx, ing, backfill, c.BackfillDays, logFor("backfill"), clock.Now)
 			if c.BackfillDone != nil {
 				c.BackfillDone(err)

@@ -144,28 +144,9 @@ func TestDevstackEndToEnd(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("admin run = %d, want 200", resp.StatusCode)
 	}
-	caughtUp := func() bool {
-		ends, err := adm.ListEndOffsets(ctx, event.TopicNames()...)
-		if err != nil {
-			return false
-		}
-		committed, err := adm.FetchOffsets(ctx, "currency-service")
-		if err != nil {
-			return false
-		}
-		ok := true
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Offset == 0 {
-				return
-			}
-			c, found := committed.Lookup(o.Topic, o.Partition)
-			if !found || c.At != o.Offset {
-				ok = false
-			}
-		})
-		return ok
-	}
-	waitFor(t, 15*time.Second, "currency-service offsets at the end of every partition", caughtUp)
+	waitFor(t, 15*time.Second, "currency-service offsets at the end of every partition", func() bool {
+		return caughtUp(ctx, adm, "currency-service")
+	})
 
 	// The start-up backfill gives history a month of depth: forecasts
 	// need weeks of daily closes.
@@ -217,6 +198,30 @@ func get(t *testing.T, url string) (int, json.RawMessage) {
 	}
 	_ = json.Unmarshal(body, &env)
 	return resp.StatusCode, env.Data
+}
+
+// caughtUp reports whether group has committed every partition of the
+// contract's topics up to its end offset.
+func caughtUp(ctx context.Context, adm *kadm.Client, group string) bool {
+	ends, err := adm.ListEndOffsets(ctx, event.TopicNames()...)
+	if err != nil {
+		return false
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset == 0 {
+			return
+		}
+		c, found := committed.Lookup(o.Topic, o.Partition)
+		if !found || c.At != o.Offset {
+			ok = false
+		}
+	})
+	return ok
 }
 
 func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {

@@ -173,7 +173,7 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.FinishedAt = s.cfg.Now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
 	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
-		return Outbox(Events(batch, changed, run.ID, run.StartedAt, run.FinishedAt))
+		return Outbox(Events(batch, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
 	})
 	if err != nil {
 		run.Status = ""
@@ -303,17 +303,28 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Events builds a run's events in publication order: new_data_received,
 // one exchange_rate_updated per changed currency, cache_invalidation, and
 // data_processing_completed last. All carry the run id as correlation id.
-func Events(b rate.Batch, changed []event.Rate, runID string, started, now time.Time) []event.Event {
+// The invalidation lists the changed currencies and the stale ones: codes
+// whose stored history moved without a new latest rate (a backfill's
+// earlier days), so the caches drop what they answered from before.
+func Events(b rate.Batch, changed []event.Rate, stale []string, runID string, started, now time.Time) []event.Event {
 	now = now.UTC()
 	evs := make([]event.Event, 0, len(changed)+3)
 	evs = append(evs, &event.NewDataReceived{
 		Source: b.Source, DataCount: len(b.Quotes), CollectionTime: b.FetchedAt.UTC(),
 		ProcessingTimeMS: now.Sub(started).Milliseconds(),
 	})
-	keys := make([]string, 0, len(changed))
+	keys := make([]string, 0, len(changed)+len(stale))
+	listed := make(map[string]bool, len(changed)+len(stale))
 	for _, l := range changed {
 		evs = append(evs, &event.ExchangeRateUpdated{Rate: l})
 		keys = append(keys, event.RateCacheKey(l.CurrencyCode))
+		listed[l.CurrencyCode] = true
+	}
+	for _, code := range stale {
+		if !listed[code] {
+			keys = append(keys, event.RateCacheKey(code))
+			listed[code] = true
+		}
 	}
 	evs = append(evs,
 		&event.CacheInvalidation{CacheKeys: keys, InvalidationType: event.InvalidationExchangeRate, InvalidatedAt: now},

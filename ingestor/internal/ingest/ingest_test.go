@@ -285,7 +285,7 @@ func TestEventsCarryTheStoredRates(t *testing.T) {
 	tts := d("1412.38")
 	l := event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: d("1398.4"), TTS: &tts, Source: "koreaexim",
 		RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second), Version: 7}
-	evs := ingest.Events(rate.Batch{Source: "koreaexim", FetchedAt: at}, []event.Rate{l}, "run-1", at, at.Add(time.Second))
+	evs := ingest.Events(rate.Batch{Source: "koreaexim", FetchedAt: at}, []event.Rate{l}, nil, "run-1", at, at.Add(time.Second))
 	if len(evs) != 4 {
 		t.Fatalf("%d events, want 4", len(evs))
 	}

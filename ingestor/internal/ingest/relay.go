@@ -87,7 +87,11 @@ func (r *Relay) Wake() {
 // few seconds) so a graceful stop leaves nothing behind that Kafka could
 // take.
 func (r *Relay) Run(ctx context.Context) error {
-	const idle, maxBackoff = time.Second, 10 * time.Second
+	// idle is how often an idle relay looks at the outbox: the ingestor's
+	// own runs wake it at once, but a backfill (a command, or devstack's
+	// start-up backfill) commits from another connection, and its events
+	// should reach the caches within a fraction of a second.
+	const idle, maxBackoff = 250 * time.Millisecond, 10 * time.Second
 	wait := idle
 	t := time.NewTimer(0)
 	defer t.Stop()
