@@ -48,4 +48,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin data
+	rm -rf bin data deploy/healthcheck/healthcheck

@@ -1,5 +1,5 @@
 // Package currency is ratewire's current-rate service: the public REST API
-// of §8 (currency) served through the rate:{CODE} Redis cache, which the
+// of DESIGN.md §8 (currency) served through the rate:{CODE} Redis cache, which the
 // service keeps fresh by consuming the ingestor's events. Run wires it
 // together; cmd/currency and devstack call it.
 package currency
@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	svc := rates.New(st, cache.New(rdb, opts.KeyPrefix), log, opts.Now)
 
 	reg := metrics.NewRegistry(ServiceName)
-	// At-least-once consumption (DESIGN §6): handled event ids are
+	// At-least-once consumption (DESIGN.md §6): handled event ids are
 	// remembered per group in the same Redis as the cache, invalid events and
 	// exhausted retries go to "<topic>.dlq", and ratewire_consumer_* metrics
 	// land on this service's registry.

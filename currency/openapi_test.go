@@ -44,6 +44,7 @@ func TestOpenAPI(t *testing.T) {
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=KRW&amount=100", Status: 200},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=KRW&to=USD&amount=1000000&rate_type=tts", Status: 200},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=JPY&amount=12.5&rate_type=mid", Status: 200},
+		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=KRW&amount=100&rate_type=bank", Status: 200},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=KRW&amount=1", ETag: true, Status: 304},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=KRW&to=JPY&amount=1000", Status: 422},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=CHF&amount=1", Status: 404},

@@ -55,7 +55,7 @@ var deliberatelyUnset = map[string]map[string]string{
 	"ingestor": {"RATEWIRE_REDIS_URL": "the ingestor reaches caches through Kafka events (cache_invalidation), never Redis"},
 	"currency": {},
 	"history":  {},
-	"ranking":  {"RATEWIRE_KAFKA_BROKERS": "ranking is independent of Kafka (DESIGN §1)"},
+	"ranking":  {"RATEWIRE_KAFKA_BROKERS": "ranking is independent of Kafka (DESIGN.md §1)"},
 }
 
 // loadCompose loads docker-compose.yml the way `docker compose` would with

@@ -22,7 +22,7 @@ const (
 
 // Config is the ingestor's configuration: the settings every service
 // shares, plus the providers, their keys and URLs, the schedule and the
-// retention that only the ingestor reads (DESIGN §3).
+// retention that only the ingestor reads (DESIGN.md §3).
 type Config struct {
 	config.Config
 

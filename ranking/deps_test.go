@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestNoKafkaDependency keeps the ranking independent of Kafka (DESIGN
+// TestNoKafkaDependency keeps the ranking independent of Kafka (DESIGN.md
 // §1): no package the ranking builds into its binary may be a Kafka
 // client, even indirectly through shared.
 func TestNoKafkaDependency(t *testing.T) {

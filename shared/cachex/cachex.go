@@ -3,7 +3,7 @@
 // colon, then the payload. Writers guard on that version in their own Lua
 // scripts (the currency cache's put and tombstone), so that a fill that
 // read the database before an update can never overwrite the newer entry
-// written after it (DESIGN §7).
+// written after it (DESIGN.md §7).
 package cachex
 
 import (

@@ -1,4 +1,4 @@
-// Package config reads the RATEWIRE_* settings of DESIGN §3 from an injected
+// Package config reads the RATEWIRE_* settings of DESIGN.md §3 from an injected
 // getenv function, so that every service (and devstack, which runs all four
 // in one process) can be configured without touching the process
 // environment. It holds the settings every service shares (listen address,
@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Default listen addresses per service (DESIGN §2).
+// Default listen addresses per service (DESIGN.md §2).
 const (
 	DefaultCurrencyAddr = ":8001"
 	DefaultRankingAddr  = ":8002"
@@ -24,7 +24,7 @@ const (
 )
 
 // Config is the RATEWIRE_* settings every service shares. Zero values mean
-// "not set" where the table of DESIGN §3 has no default.
+// "not set" where the table of DESIGN.md §3 has no default.
 type Config struct {
 	HTTPAddr     string
 	DatabaseURL  string

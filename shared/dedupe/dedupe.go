@@ -1,5 +1,5 @@
 // Package dedupe remembers, per consumer group, which events have been
-// handled, so that the at-least-once delivery of DESIGN §6 does not apply an
+// handled, so that the at-least-once delivery of DESIGN.md §6 does not apply an
 // event twice when Kafka redelivers it (a rebalance, a restart, a producer's
 // retried write, a dead-letter replay). It implements kafkabus.Dedupe on
 // Redis.
@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultTTL is how long a handled event id is remembered (DESIGN §6): far
+// DefaultTTL is how long a handled event id is remembered (DESIGN.md §6): far
 // longer than any redelivery after a rebalance or restart, and as long as
 // Kafka keeps the messages by default, so a replay of anything still in a
 // topic is recognised.

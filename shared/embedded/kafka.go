@@ -13,7 +13,7 @@ import (
 )
 
 // kafkaBrokers is the broker count of the embedded cluster; it matches the
-// three brokers of production (DESIGN §2) so partition leadership is spread
+// three brokers of production (DESIGN.md §2) so partition leadership is spread
 // over several connections exactly as clients will see it there.
 const kafkaBrokers = 3
 

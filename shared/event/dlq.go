@@ -20,7 +20,7 @@ func OriginalTopic(dlq string) (string, bool) {
 }
 
 // Headers a consumer adds when it moves a message to its dead-letter topic
-// (DESIGN §6). The message keeps its own key, value and headers (event_id
+// (DESIGN.md §6). The message keeps its own key, value and headers (event_id
 // included, so a replayed message is deduplicated like any other); these
 // say where it came from and why it failed. Values are UTF-8 text so kcat
 // and Kafka UI show them as they are.

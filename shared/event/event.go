@@ -26,7 +26,7 @@ const (
 	TypeCacheInvalidation       = "cache_invalidation"
 )
 
-// Header names on every message (DESIGN §6). They repeat the envelope
+// Header names on every message (DESIGN.md §6). They repeat the envelope
 // fields so Kafka UI and kcat show them without decoding the payload.
 const (
 	HeaderEventID       = "event_id"
@@ -260,7 +260,7 @@ func typeOf(ev Event) string {
 }
 
 // Encode turns a stamped event into the Kafka message that carries it:
-// topic, key, JSON value and the §6 headers with producer naming the
+// topic, key, JSON value and the headers of DESIGN.md §6 with producer naming the
 // service that publishes it.
 func Encode(ev Event, producer string) (kafka.Message, error) {
 	m := ev.meta()

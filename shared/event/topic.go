@@ -4,7 +4,7 @@
 // depend on it so that the wire format is defined exactly once.
 package event
 
-// Topic names of DESIGN §6.
+// Topic names of DESIGN.md §6.
 const (
 	TopicNewDataReceived         = "new_data_received"
 	TopicExchangeRateUpdated     = "exchange_rate_updated"

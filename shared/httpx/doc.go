@@ -1,6 +1,6 @@
 // Package httpx is the gin plumbing every ratewire service shares: one
 // engine constructor with request ids, panic recovery, access logs, a body
-// size limit and Prometheus metrics; the DESIGN §8 JSON envelope; the single
+// size limit and Prometheus metrics; the DESIGN.md §8 JSON envelope; the single
 // mapping from apperr errors to HTTP responses; cached read responses with
 // ETag/304; the admin bearer-token guard; and a graceful HTTP server.
 //

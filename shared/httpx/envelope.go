@@ -15,7 +15,7 @@ import (
 	"github.com/ratewire/ratewire/shared/apperr"
 )
 
-// Envelope is the body of every JSON response (DESIGN §8). Data is kept as
+// Envelope is the body of every JSON response (DESIGN.md §8). Data is kept as
 // raw JSON so that clients and tests can decode it into their own types.
 type Envelope struct {
 	// Success is true for 2xx responses.

@@ -29,7 +29,7 @@ const (
 	defaultRetryBackoff = 200 * time.Millisecond
 	maxRetryBackoff     = 5 * time.Second
 	// defaultHandlerAttempts is how often a transiently failing handler runs
-	// before its message is dead-lettered (DESIGN §6: 3 attempts).
+	// before its message is dead-lettered (DESIGN.md §6: 3 attempts).
 	defaultHandlerAttempts = 3
 
 	// fetchErrorBackoff is the first wait after a fetch, a dedupe-store call
@@ -195,7 +195,7 @@ type ConsumerConfig struct {
 }
 
 // Consumer reads a set of topics as a member of a consumer group with
-// at-least-once delivery (DESIGN §6):
+// at-least-once delivery (DESIGN.md §6):
 //
 //   - each assigned partition has its own worker, which fetches, handles and
 //     then marks a message done, strictly in offset order, so per-key order

@@ -7,7 +7,7 @@
 // Writer waits for all in-sync replicas and hashes keys like the Java
 // client.
 //
-// Consumer is the at-least-once consumer runtime of DESIGN §6:
+// Consumer is the at-least-once consumer runtime of DESIGN.md §6:
 //
 //   - fetch, handle, commit: one worker per assigned partition handles its
 //     messages in offset order (per-key order; parallelism only across

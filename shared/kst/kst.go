@@ -1,6 +1,6 @@
 // Package kst is Korea Standard Time, the zone of every calendar day in
 // ratewire: bank days, daily aggregates, rankings and carried-over rates
-// are KST days (DESIGN §4).
+// are KST days (DESIGN.md §4).
 package kst
 
 import "time"

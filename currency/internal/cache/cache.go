@@ -1,5 +1,5 @@
 // Package cache is the currency service's rate:{CODE} cache in Redis, with
-// version-guarded writes (DESIGN §7), invalidation tombstones that carry a
+// version-guarded writes (DESIGN.md §7), invalidation tombstones that carry a
 // version floor, and a 10-minute TTL.
 //
 // Values use cachex's versioned format, a 20-digit zero-padded version, a

@@ -125,7 +125,7 @@ func Round(code string, amount decimal.Decimal) (decimal.Decimal, int) {
 }
 
 // DisplayUnit is the number of units a currency is conventionally quoted
-// per in Korea (DESIGN §4): 100 for JPY, IDR and VND, 1 otherwise.
+// per in Korea (DESIGN.md §4): 100 for JPY, IDR and VND, 1 otherwise.
 func DisplayUnit(code string) int {
 	switch code {
 	case "JPY", "IDR", "VND":

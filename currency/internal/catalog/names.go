@@ -4,7 +4,7 @@ package catalog
 // providers quote. It is a hand-kept table on purpose: the CLDR data that
 // Go carries (golang.org/x/text/currency) has codes, symbols and rounding
 // but no localized currency names, so there is no maintained source to
-// draw them from (DESIGN §4 allows a short table for exactly this).
+// draw them from (DESIGN.md §4).
 // Korean spellings follow Korea Eximbank's cur_nm, as the ingestor's do, so
 // names do not change when ingestion fails over between providers. A
 // currency missing here is named by its ISO code.

@@ -1,7 +1,7 @@
 // Package consumer adapts the ingestor's events to the currency service:
 // exchange_rate_updated replaces one cached rate, cache_invalidation drops
 // the listed ones older than the database and data_processing_completed
-// refreshes what is missing or differs (DESIGN §7).
+// refreshes what is missing or differs (DESIGN.md §7).
 package consumer
 
 import (

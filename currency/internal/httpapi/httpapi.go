@@ -1,5 +1,5 @@
 // Package httpapi is the currency service's HTTP adapter: it parses
-// requests, calls the rates service and writes the §8 envelope.
+// requests, calls the rates service and writes the DESIGN.md §8 envelope.
 package httpapi
 
 import (
@@ -107,7 +107,7 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		rt, err := parseRateType(c.Query("rate_type"))
+		rt, err := ParseRateType(c.Query("rate_type"))
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -215,9 +215,12 @@ func ParseAmount(s string) (decimal.Decimal, error) {
 	return d, nil
 }
 
-func parseRateType(s string) (string, error) {
+// ParseRateType reads a conversion's rate_type, in any case: bank (also
+// when it is omitted: TTB when the bank buys the foreign currency, TTS
+// when it sells), mid, tts or ttb.
+func ParseRateType(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "":
+	case "", rates.RateBank:
 		return rates.RateBank, nil
 	case rates.RateMid:
 		return rates.RateMid, nil
@@ -226,7 +229,7 @@ func parseRateType(s string) (string, error) {
 	case rates.RateTTB:
 		return rates.RateTTB, nil
 	}
-	return "", apperr.Invalid(apperr.CodeInvalidParameter, "rate_type must be mid, tts or ttb (omit it for the bank's TTB/TTS)",
+	return "", apperr.Invalid(apperr.CodeInvalidParameter, "rate_type must be bank (the default: TTB when the bank buys, TTS when it sells), mid, tts or ttb",
 		map[string]any{"parameter": "rate_type"})
 }
 

@@ -58,6 +58,19 @@ func TestParseCountry(t *testing.T) {
 	}
 }
 
+func TestParseRateType(t *testing.T) {
+	for in, want := range map[string]string{"": "bank", "bank": "bank", " BANK ": "bank", "mid": "mid", "TTS": "tts", "ttb": "ttb"} {
+		got, err := httpapi.ParseRateType(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRateType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"spot", "cash", "bankx", "t t b"} {
+		_, err := httpapi.ParseRateType(in)
+		wantCode(t, "ParseRateType("+in+")", err, "INVALID_PARAMETER")
+	}
+}
+
 func FuzzParseAmount(f *testing.F) {
 	for _, s := range []string{"100", "0.01", "1e3", "-5", "1000000000000", "1000000000000.00000001", "99999999999999", "1.123456789", " 7"} {
 		f.Add(s)

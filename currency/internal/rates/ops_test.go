@@ -14,7 +14,7 @@ import (
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
-// TestFillRaceNeverCachesOlderVersion drives DESIGN §7's race step by
+// TestFillRaceNeverCachesOlderVersion drives DESIGN.md §7's race step by
 // step: a reader misses, reads version 2 from the database and is held
 // (by the fill hook) before its cache write; meanwhile version 3 commits
 // and its events land. Whatever order the update and its invalidation

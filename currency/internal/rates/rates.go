@@ -188,7 +188,7 @@ func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
 // fill reads code from the database, completes it and caches it when the
 // cache answered (a down cache is not written to).
 //
-// The race it must survive (DESIGN §7): it reads version v, then an update
+// The race it must survive (DESIGN.md §7): it reads version v, then an update
 // commits v+1 and its events land, and only then does this fill write.
 // Whichever event comes first guards the key: exchange_rate_updated
 // writes v+1, which refuses v, and a cache_invalidation that finds the
@@ -502,5 +502,5 @@ func joinSources(m map[string]bool) string {
 }
 
 // DisplayUnit is the number of units a currency is conventionally quoted
-// per in Korea (DESIGN §4): 100 for JPY, IDR and VND, 1 otherwise.
+// per in Korea (DESIGN.md §4): 100 for JPY, IDR and VND, 1 otherwise.
 func DisplayUnit(code string) int { return catalog.DisplayUnit(code) }

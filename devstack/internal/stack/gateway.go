@@ -13,7 +13,7 @@ import (
 	"github.com/ratewire/ratewire/shared/httpx"
 )
 
-// GatewayRoutes maps each public API prefix (DESIGN §2) to the service that
+// GatewayRoutes maps each public API prefix (DESIGN.md §2) to the service that
 // owns it. deploy/gateway/nginx.conf routes the same prefixes in the compose
 // stack; keep the two in step.
 var GatewayRoutes = []struct{ Prefix, Service string }{

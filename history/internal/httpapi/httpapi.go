@@ -1,5 +1,5 @@
 // Package httpapi is the history service's HTTP adapter: it parses query
-// parameters, calls the series service and writes the §8 envelope with
+// parameters, calls the series service and writes the DESIGN.md §8 envelope with
 // ETag and Cache-Control.
 package httpapi
 

@@ -3,10 +3,9 @@ package provider
 // koreanNames holds the Korean names of common currencies. It is a
 // hand-kept table on purpose: the CLDR data that Go carries
 // (golang.org/x/text/currency) has symbols but no localized currency
-// names, so there is no maintained source to draw them from (DESIGN §4
-// allows a short table for exactly this). Spellings follow Korea
-// Eximbank's cur_nm where it publishes the currency ("일본 옌",
-// "덴마아크 크로네", "말레이지아 링기트"), so names do not change when
+// names, so there is no maintained source to draw them from (DESIGN.md
+// §4). Spellings follow Korea Eximbank's cur_nm where it publishes the
+// currency ("일본 옌", "덴마아크 크로네", "말레이지아 링기트"), so names do not change when
 // ingestion fails over between providers. Anything missing falls back to
 // the ISO code.
 var koreanNames = map[string]string{

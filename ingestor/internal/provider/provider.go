@@ -34,13 +34,13 @@ type Historical interface {
 	FetchRange(ctx context.Context, from, to time.Time) ([]rate.Batch, error)
 }
 
-// Names lists every provider New can build, in the order DESIGN §3 gives.
+// Names lists every provider New can build, in the order DESIGN.md §3 gives.
 func Names() []string {
 	return []string{ExchangeRateAPIName, KoreaEximName, FrankfurterName, SimulatedName}
 }
 
 // Settings configures the providers New builds: the RATEWIRE_* settings of
-// DESIGN §3 plus what tests inject. Empty URLs mean the real hosts.
+// DESIGN.md §3 plus what tests inject. Empty URLs mean the real hosts.
 type Settings struct {
 	ExchangeRateAPIKey string // empty: the keyless open-access endpoint
 	ExchangeRateAPIURL string

@@ -1,6 +1,6 @@
 // Package rate holds the ingestor's domain types: quotes as providers
 // deliver them, normalised to KRW per one unit of the foreign currency as
-// exact decimals (DESIGN §4). A stored current rate is event.Rate, the one
+// exact decimals (DESIGN.md §4). A stored current rate is event.Rate, the one
 // type the currency service and the events share.
 package rate
 

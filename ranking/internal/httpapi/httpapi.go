@@ -1,5 +1,5 @@
 // Package httpapi is the ranking service's HTTP adapter: it parses
-// requests, calls the rank service and writes the §8 envelope.
+// requests, calls the rank service and writes the DESIGN.md §8 envelope.
 package httpapi
 
 import (

@@ -47,7 +47,7 @@ func (d Day) Start() time.Time {
 	return time.Date(y, m, dd, 0, 0, 0, 0, kst.Zone)
 }
 
-// Period is a ranking period of DESIGN §8.
+// Period is a ranking period of DESIGN.md §8.
 type Period string
 
 // The periods. Weeks run Monday to Sunday (ISO 8601), months are calendar

@@ -18,7 +18,7 @@ import (
 	"github.com/ratewire/ratewire/shared/country"
 )
 
-// Limits of the API (DESIGN §8).
+// Limits of the API (DESIGN.md §8).
 const (
 	MaxLimit     = 50
 	DefaultLimit = 10
@@ -100,7 +100,7 @@ func New(c Config) *Service {
 // returns when they are stored. Call it after the HTTP server has stopped.
 func (s *Service) Close() { s.batch.close() }
 
-// ClickResult answers a click (DESIGN §8).
+// ClickResult answers a click (DESIGN.md §8).
 type ClickResult struct {
 	country.Country
 	DailyClicks int64  `json:"daily_clicks"`

@@ -1,4 +1,4 @@
--- The ranking's source of truth (DESIGN §4): click counts per country per
+-- The ranking's source of truth (DESIGN.md §4): click counts per country per
 -- KST day. Redis only ever holds what can be rebuilt from this table.
 CREATE TABLE country_clicks (
     country_code TEXT NOT NULL CHECK (length(country_code) = 2),

@@ -1,4 +1,4 @@
--- The ranking's source of truth (DESIGN §4): click counts per country per
+-- The ranking's source of truth (DESIGN.md §4): click counts per country per
 -- KST day. Redis only ever holds what can be rebuilt from this table.
 -- SQLite has no DATE type: days are TEXT 'YYYY-MM-DD', which sorts and
 -- compares as dates do.
