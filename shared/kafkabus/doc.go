@@ -1,6 +1,7 @@
 // Package kafkabus is ratewire's Kafka plumbing on top of segmentio/kafka-go,
-// configured so the library's unsafe defaults cannot leak into a service
-// (STYLE.md "Library defaults that bite"). It knows the event contract only
+// configured so the library's unsafe defaults (acks=none, round-robin keys,
+// a 1 s batch delay, commit-before-process reads) cannot leak into a
+// service. It knows the event contract only
 // as far as headers go (event_id, the dlq.* names); package event defines
 // the payloads.
 //

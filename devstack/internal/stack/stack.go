@@ -76,7 +76,7 @@ type Addrs struct {
 	RedisURL, DatabaseURL, AdminToken    string
 }
 
-// DefaultConfig is the stack of DESIGN §2: services on 8001-8004, the
+// DefaultConfig is the stack of DESIGN.md §2: services on 8001-8004, the
 // gateway on 8000 and embedded Kafka on 9092-9094.
 func DefaultConfig() Config {
 	return Config{

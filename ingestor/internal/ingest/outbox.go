@@ -19,7 +19,7 @@ type header struct {
 	Value string `json:"value"`
 }
 
-// Outbox encodes events (with the §6 headers) as outbox messages.
+// Outbox encodes events (with the headers of DESIGN.md §6) as outbox messages.
 func Outbox(evs []event.Event) ([]store.OutboxMessage, error) {
 	out := make([]store.OutboxMessage, len(evs))
 	for i, e := range evs {
