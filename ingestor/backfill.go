@@ -12,6 +12,7 @@ import (
 
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
+	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/logx"
@@ -111,6 +112,7 @@ func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResul
 		// Absurd or malformed quotes are dropped as in a live run; jumps are
 		// not judged, since history has no "last known" rate to judge by.
 		batches[i].Quotes, _ = ingest.Validate(log, batches[i], nil, 1, now())
+		batches[i].Quotes = rate.WithTwins(batches[i].Quotes)
 	}
 	last := batches[len(batches)-1]
 	if err := st.SaveBatches(ctx, batches[:len(batches)-1], res.RunID, now()); err != nil {

@@ -35,8 +35,8 @@ func TestBackfillSimulated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Batches != 49 || res.Observations != 49*30 {
-			t.Fatalf("backfill = %+v, want 49 hourly batches of 30 quotes", res)
+		if res.Batches != 49 || res.Observations != 49*31 {
+			t.Fatalf("backfill = %+v, want 49 hourly batches of 30 quotes and CNY beside CNH", res)
 		}
 		s := store.New(testinfra.OpenDB(t, db.URL))
 		days, err := s.DailyRates(ctx, "USD", "2026-11-20", "2026-11-22")
@@ -54,7 +54,7 @@ func TestBackfillSimulated(t *testing.T) {
 			t.Errorf("outbox holds %d events, want the run's %d", len(pending), runs[0].Events)
 		}
 		// Every backfilled currency's history moved, the unchanged ones'
-		// too: the run's invalidation lists all 30.
+		// too: the run's invalidation lists all 31 (CNY served from CNH).
 		var inv event.CacheInvalidation
 		for _, m := range pending {
 			if m.Topic == event.TopicCacheInvalidation {
@@ -63,8 +63,8 @@ func TestBackfillSimulated(t *testing.T) {
 				}
 			}
 		}
-		if len(inv.CacheKeys) != 30 || !slices.Contains(inv.CacheKeys, event.RateCacheKey("USD")) || runs[0].Changed == 30 {
-			t.Errorf("cache_invalidation lists %d keys (%v) with %d changed, want all 30 backfilled codes and some unchanged",
+		if len(inv.CacheKeys) != 31 || !slices.Contains(inv.CacheKeys, event.RateCacheKey("CNY")) || runs[0].Changed == 31 {
+			t.Errorf("cache_invalidation lists %d keys (%v) with %d changed, want all 31 backfilled codes and some unchanged",
 				len(inv.CacheKeys), inv.CacheKeys, runs[0].Changed)
 		}
 		res, err = ingestor.Backfill(ctx, cfg, ingestor.BackfillOptions{Provider: "simulated", From: from, To: now, OnlyIfEmpty: true})

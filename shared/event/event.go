@@ -91,7 +91,13 @@ type Rate struct {
 	// carried over a weekend or holiday keeps. Optional (omitted by
 	// producers before it existed, and NULL in rows stored before then):
 	// readers then take the KST day of RecordedAt (see Day).
-	RateDate  string    `json:"rate_date,omitempty" db:"rate_date"`
+	RateDate string `json:"rate_date,omitempty" db:"rate_date"`
+	// QuotedAs is the code the source quoted this rate under when it is
+	// not CurrencyCode: a source that quotes the yuan only as CNH (Korea
+	// Eximbank's 위안화 row) has its CNY served from that quote with
+	// QuotedAs "CNH", and the other way round. Empty when the source
+	// quoted the currency itself. Optional, like RateDate.
+	QuotedAs  string    `json:"quoted_as,omitempty" db:"quoted_as"`
 	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 	Version   int64     `json:"version" db:"version"`
 }
@@ -100,7 +106,7 @@ type Rate struct {
 // SELECT lists; a NULL rate_date (rows stored before it existed) reads as
 // "". Adding a field to Rate means adding its column here.
 const RateColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at,
-	COALESCE(rate_date, '') AS rate_date, updated_at, version`
+	COALESCE(rate_date, '') AS rate_date, quoted_as, updated_at, version`
 
 // Day is the bank day of r: RateDate, or the KST day of RecordedAt.
 func (r Rate) Day() string {
@@ -212,6 +218,9 @@ func (e *ExchangeRateUpdated) validate() error {
 		if _, err := time.Parse(time.DateOnly, e.RateDate); err != nil {
 			return fmt.Errorf("rate_date %q is not a YYYY-MM-DD day", e.RateDate)
 		}
+	}
+	if e.QuotedAs != "" && (!isCurrencyCode(e.QuotedAs) || e.QuotedAs == e.CurrencyCode) {
+		return fmt.Errorf("quoted_as %q is not another currency code", e.QuotedAs)
 	}
 	return nil
 }

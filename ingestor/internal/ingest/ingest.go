@@ -165,6 +165,7 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 		return fmt.Errorf("read last known rates: %w", err)
 	}
 	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
+	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
 	if len(batch.Quotes) == 0 {
 		return fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)
 	}

@@ -100,9 +100,11 @@ func TestRunCommitsEventsToTheOutboxAndTheRelayPublishesThemInOrder(t *testing.T
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	n := len(provider.SimulatedQuotes(at))
-	if run.Status != ingest.StatusSuccess || run.Provider != "simulated" || run.Fetched != n || run.Changed != n || run.Events != n+3 {
-		t.Fatalf("run = %+v, want success from simulated with %d fetched and changed, %d events", run, n, n+3)
+	// The simulator quotes the yuan as CNH only: CNY is stored beside it.
+	fetched := len(provider.SimulatedQuotes(at))
+	n := fetched + 1
+	if run.Status != ingest.StatusSuccess || run.Provider != "simulated" || run.Fetched != fetched || run.Changed != n || run.Events != n+3 {
+		t.Fatalf("run = %+v, want success from simulated with %d fetched, %d changed (CNY added), %d events", run, fetched, n, n+3)
 	}
 	pending, _ := h.st.PendingOutbox(ctx, 1000)
 	if len(pending) != n+3 {

@@ -27,6 +27,9 @@ type Quote struct {
 	// daily source sets it to the day it asked for; empty means the KST
 	// day of RecordedAt (see Day).
 	RateDate string
+	// QuotedAs is the code the source quoted under when it is not Code
+	// (a twin added by WithTwins); empty otherwise.
+	QuotedAs string
 }
 
 // Day is the bank day of q: RateDate, or the KST day of RecordedAt.
@@ -59,4 +62,38 @@ func eqPtr(a, b *decimal.Decimal) bool {
 		return a == nil && b == nil
 	}
 	return a.Equal(*b)
+}
+
+// twins pairs the currencies that sources quote under one code or the
+// other: the yuan is CNY (onshore, ISO 4217, what travellers and other
+// rate APIs ask for) or CNH (offshore, what Korea Eximbank's 위안화 row and
+// the simulator quote). Each entry names the twin and its Korean name.
+var twins = map[string]struct{ code, name string }{
+	"CNY": {"CNH", "위안화"},
+	"CNH": {"CNY", "중국 위안"},
+}
+
+// WithTwins returns quotes plus, for each quoted currency that has a twin
+// the quotes lack, a copy under the twin's code with QuotedAs naming the
+// code it was quoted under, so both codes answer. Where a source quotes
+// both, each keeps its own and nothing is added.
+func WithTwins(quotes []Quote) []Quote {
+	have := make(map[string]bool, len(quotes))
+	for _, q := range quotes {
+		have[q.Code] = true
+	}
+	out := quotes
+	for _, q := range quotes {
+		t, ok := twins[q.Code]
+		if !ok || have[t.code] || q.QuotedAs != "" {
+			continue
+		}
+		if len(out) == len(quotes) {
+			out = append(make([]Quote, 0, len(quotes)+2), quotes...)
+		}
+		twin := q
+		twin.Code, twin.Name, twin.QuotedAs = t.code, t.name, q.Code
+		out = append(out, twin)
+	}
+	return out
 }

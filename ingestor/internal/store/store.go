@@ -189,25 +189,25 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 	for _, code := range order {
 		q := newest[code]
 		cur, ok := current[code]
-		if ok && ((rate.SameRate(q, cur) && cur.Day() == q.RateDate) || q.RecordedAt.Before(cur.RecordedAt)) {
+		if ok && ((rate.SameRate(q, cur) && cur.Day() == q.RateDate && cur.QuotedAs == q.QuotedAs) || q.RecordedAt.Before(cur.RecordedAt)) {
 			continue
 		}
 		// The one place a provider's quote becomes a stored rate.
 		changed = append(changed, event.Rate{
 			CurrencyCode: q.Code, CurrencyName: q.Name, DealBaseRate: q.DealBaseRate, TTS: q.TTS, TTB: q.TTB,
-			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, UpdatedAt: now, Version: cur.Version + 1,
+			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, QuotedAs: q.QuotedAs, UpdatedAt: now, Version: cur.Version + 1,
 		})
 	}
 	for _, l := range changed {
 		latestRows = append(latestRows, []any{l.CurrencyCode, l.CurrencyName, l.DealBaseRate, l.TTS, l.TTB, l.Source,
-			l.RecordedAt, l.RateDate, l.UpdatedAt, l.Version})
+			l.RecordedAt, l.RateDate, l.QuotedAs, l.UpdatedAt, l.Version})
 	}
 	if err := execRows(ctx, tx, `INSERT INTO latest_rates
-		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, updated_at, version) VALUES `, latestRows,
+		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, quoted_as, updated_at, version) VALUES `, latestRows,
 		` ON CONFLICT (currency_code) DO UPDATE SET
 			currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
 			tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
-			recorded_at = excluded.recorded_at, rate_date = excluded.rate_date,
+			recorded_at = excluded.recorded_at, rate_date = excluded.rate_date, quoted_as = excluded.quoted_as,
 			updated_at = excluded.updated_at, version = excluded.version`); err != nil {
 		return nil, fmt.Errorf("store latest rates: %w", err)
 	}

@@ -290,3 +290,30 @@ func TestLatestStoredBeforeRateDate(t *testing.T) {
 		}
 	})
 }
+
+// TestQuotedAs checks that a twin's latest rate keeps the code it was
+// quoted under, and that the source starting to quote it itself is a
+// change even at the same numbers.
+func TestQuotedAs(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+		cny := rate.Quote{Code: "CNY", Name: "중국 위안", DealBaseRate: d("192.5"), RecordedAt: at, QuotedAs: "CNH"}
+		if changed, err := s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{cny}}, "r1", at); err != nil || len(changed) != 1 || changed[0].QuotedAs != "CNH" {
+			t.Fatalf("first batch: changed %+v (%v), want CNY quoted as CNH", changed, err)
+		}
+		latest, err := s.Latest(ctx)
+		if err != nil || len(latest) != 1 || latest[0].QuotedAs != "CNH" {
+			t.Fatalf("latest = %+v (%v), want CNY quoted as CNH", latest, err)
+		}
+		own := cny
+		own.QuotedAs, own.RecordedAt = "", at.Add(time.Hour)
+		if changed, err := s.SaveBatch(ctx, rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{own}}, "r2", at.Add(time.Hour)); err != nil || len(changed) != 1 || changed[0].QuotedAs != "" || changed[0].Version != 2 {
+			t.Fatalf("CNY quoted itself: changed %+v (%v), want version 2 with no quoted_as", changed, err)
+		}
+	})
+}
