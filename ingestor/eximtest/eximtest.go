@@ -37,7 +37,7 @@ type Quote struct {
 }
 
 // Codes are the currencies the bank quotes, besides its KRW row.
-var Codes = []string{"BND", "EUR", "JPY", "USD"}
+var Codes = []string{"BND", "CNH", "EUR", "JPY", "USD"}
 
 // Bank is the fake bank. The zero value is not usable: call New.
 type Bank struct {
@@ -119,6 +119,8 @@ func (b *Bank) quote(day, code string) Quote {
 		mid = decimal.New(150000+(n*53)%3000, -2)
 	case "JPY":
 		mid = decimal.New(90000+(n*29)%3000, -4) // 9.0000-9.2999 per yen
+	case "CNH": // the bank's 위안화 row: the offshore yuan, its only yuan
+		mid = decimal.New(19000+(n*11)%500, -2)
 	case "BND":
 		mid, spread = decimal.New(10500+(n*7)%300, -1), false
 	default:
@@ -180,11 +182,13 @@ func (b *Bank) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return s(qt.TTB), s(qt.TTS), s(&qt.DealBaseRate)
 	}
 	bndTTB, bndTTS, bnd := quoted("BND", 0)
+	cnhTTB, cnhTTS, cnh := quoted("CNH", 0)
 	eurTTB, eurTTS, eur := quoted("EUR", 0)
 	jpyTTB, jpyTTS, jpy := quoted("JPY", 2)
 	usdTTB, usdTTS, usd := quoted("USD", 0)
 	fmt.Fprint(w, "["+strings.Join([]string{
 		row("BND", bndTTB, bndTTS, bnd, "브루나이 달러"),
+		row("CNH", cnhTTB, cnhTTS, cnh, "위안화"),
 		row("EUR", eurTTB, eurTTS, eur, "유로"),
 		row("JPY(100)", jpyTTB, jpyTTS, jpy, "일본 옌"),
 		row("KRW", "0", "0", "1", "한국 원"),

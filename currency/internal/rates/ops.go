@@ -121,6 +121,9 @@ type Leg struct {
 	RateType string `json:"rate_type"`
 	// Rate is KRW per one unit of Currency.
 	Rate decimal.Decimal `json:"rate"`
+	// QuotedAs is the code the source quoted Currency under, when it is
+	// not Currency (CNY from a CNH quote); omitted otherwise.
+	QuotedAs string `json:"quoted_as,omitempty"`
 }
 
 // Conversion is the answer of GET /convert.
@@ -180,7 +183,7 @@ func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.D
 				fmt.Sprintf("%s has no %s rate: its source %q quotes no bank spread; use rate_type=mid", code, kind, r.Source),
 				map[string]any{"currency_code": code, "rate_type": kind, "source": r.Source})
 		}
-		c.Legs = append(c.Legs, Leg{Currency: code, Direction: dir, RateType: kind, Rate: *rate})
+		c.Legs = append(c.Legs, Leg{Currency: code, Direction: dir, RateType: kind, Rate: *rate, QuotedAs: r.QuotedAs})
 		sources[r.Source] = true
 		if c.AsOf == nil || r.RecordedAt.After(*c.AsOf) {
 			at := r.RecordedAt

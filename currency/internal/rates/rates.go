@@ -384,6 +384,9 @@ type LatestTable struct {
 	Rates  map[string]decimal.Decimal `json:"rates"`
 	AsOf   time.Time                  `json:"as_of"`
 	Source string                     `json:"source"`
+	// QuotedAs maps a code to the code its source quoted it under, for
+	// rates served from a twin (CNY from CNH); omitted when there is none.
+	QuotedAs map[string]string `json:"quoted_as,omitempty"`
 }
 
 // crossPlaces is how many decimal places a cross rate keeps.
@@ -421,6 +424,12 @@ func (s *Service) Latest(ctx context.Context, base string, symbols []string) (La
 			r := got[code]
 			krw = r.DealBaseRate
 			sources[r.Source] = true
+			if r.QuotedAs != "" {
+				if t.QuotedAs == nil {
+					t.QuotedAs = map[string]string{}
+				}
+				t.QuotedAs[code] = r.QuotedAs
+			}
 			if r.RecordedAt.After(t.AsOf) {
 				t.AsOf = r.RecordedAt
 			}

@@ -37,6 +37,9 @@ type Store interface {
 	// Days returns code's daily aggregates for KST days from..to
 	// (inclusive, YYYY-MM-DD), oldest first.
 	Days(ctx context.Context, code, from, to string) ([]Day, error)
+	// QuotedAs returns, for those of codes whose rates are served from a
+	// twin code (CNY from a CNH quote), the code the source quoted.
+	QuotedAs(ctx context.Context, codes []string) (map[string]string, error)
 }
 
 // Bucket is one interval of a series: the OHLC of the rate within it.

@@ -107,6 +107,24 @@ const etagLen = 34
 
 func encoded(b []byte) Encoded { return Encoded{JSON: b, ETag: httpx.ETagOf(b)} }
 
+// withQuotedAs adds "quoted_as" (code -> the code its source quoted it
+// under) to an answer's JSON object when any of its currencies is served
+// from a twin (CNY from CNH), so every history answer says where its
+// numbers came from without each answer type carrying the field.
+func withQuotedAs(b []byte, qa map[string]string) []byte {
+	if len(qa) == 0 || len(b) < 2 || b[0] != '{' {
+		return b
+	}
+	field, _ := json.Marshal(qa) // a map of strings always marshals
+	out := make([]byte, 0, len(b)+len(field)+16)
+	out = append(out, `{"quoted_as":`...)
+	out = append(out, field...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...)
+}
+
 // cached answers an encoded answer from the cache under key, or computes
 // it, fills the cache and answers. Entries hold the ETag followed by the
 // JSON. A failing cache is logged and bypassed: Redis down means answers
@@ -121,7 +139,11 @@ func cached[T any](ctx context.Context, s *Service, key string, codes []string, 
 		if err != nil {
 			return Encoded{}, err
 		}
-		return encoded(b), nil
+		qa, err := s.store.QuotedAs(ctx, involved(codes...))
+		if err != nil {
+			return Encoded{}, err
+		}
+		return encoded(withQuotedAs(b, qa)), nil
 	}
 	if s.cache == nil {
 		return encode()

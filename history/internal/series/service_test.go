@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"testing"
 	"time"
@@ -17,8 +18,20 @@ import (
 type fakeStore struct {
 	obs  map[string][]series.Observation
 	days map[string][]series.Day
+	// quotedAs is what QuotedAs answers: code -> the code it was quoted as.
+	quotedAs map[string]string
 	// onRead, when set, runs inside every read (to interleave an update).
 	onRead func()
+}
+
+func (f *fakeStore) QuotedAs(_ context.Context, codes []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, c := range codes {
+		if q, ok := f.quotedAs[c]; ok {
+			out[c] = q
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) Observations(_ context.Context, code string, from, to time.Time) ([]series.Observation, error) {
@@ -426,5 +439,44 @@ func TestUpdateDuringAReadIsNotOverwritten(t *testing.T) {
 	// KRW is never indexed: its rate cannot change.
 	if _, ok := mc.index["KRW"]; ok {
 		t.Error("an entry was indexed under KRW")
+	}
+}
+
+// TestAnswersSayWhatATwinWasQuotedAs checks that every answer involving a
+// currency served from a twin code (CNY from a CNH quote) names the code
+// its source quoted, and that other answers carry no such field.
+func TestAnswersSayWhatATwinWasQuotedAs(t *testing.T) {
+	st := &fakeStore{days: map[string][]series.Day{
+		"USD": dayRows(1400, 1410, 1405, 1402, 1408),
+		"CNY": dayRows(192, 193, 192.5, 192.2, 193.1),
+	}, quotedAs: map[string]string{"CNY": "CNH"}}
+	svc := series.New(st, nil, nil, func() time.Time { return now })
+	ctx := context.Background()
+	w, err := series.ParseWindow("1w", "1d", "", "", now) // daily rows
+	if err != nil {
+		t.Fatal(err)
+	}
+	type quoted struct {
+		QuotedAs map[string]string `json:"quoted_as"`
+	}
+	for _, tc := range []struct {
+		name string
+		ans  func() (series.Encoded, error)
+		want map[string]string
+	}{
+		{"history of CNY", func() (series.Encoded, error) { return svc.History(ctx, "CNY", "KRW", w) }, map[string]string{"CNY": "CNH"}},
+		{"stats of USD in CNY", func() (series.Encoded, error) { return svc.Stats(ctx, "USD", "CNY", w) }, map[string]string{"CNY": "CNH"}},
+		{"compare with CNY", func() (series.Encoded, error) {
+			return svc.Compare(ctx, []string{"USD", "CNY"}, "KRW", series.CompareWindow(w))
+		}, map[string]string{"CNY": "CNH"}},
+		{"history of USD", func() (series.Encoded, error) { return svc.History(ctx, "USD", "KRW", w) }, nil},
+	} {
+		q, err := decode[quoted](tc.ans())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !maps.Equal(q.QuotedAs, tc.want) {
+			t.Errorf("%s: expected quoted_as %v, got %v", tc.name, tc.want, q.QuotedAs)
+		}
 	}
 }

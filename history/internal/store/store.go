@@ -99,6 +99,35 @@ func (s *Store) Days(ctx context.Context, code, from, to string) ([]series.Day, 
 	return out, nil
 }
 
+// QuotedAs implements series.Store from latest_rates, where the ingestor
+// records the code a twin's rate was quoted under.
+func (s *Store) QuotedAs(ctx context.Context, codes []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(codes) == 0 {
+		return out, nil
+	}
+	q, args, err := sqlx.In(`SELECT currency_code, quoted_as FROM latest_rates WHERE currency_code IN (?) AND quoted_as <> ''`, codes)
+	if err != nil {
+		return nil, fmt.Errorf("build quoted_as query: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
+	if err != nil {
+		return nil, unavailable("read quoted_as", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code, as string
+		if err := rows.Scan(&code, &as); err != nil {
+			return nil, fmt.Errorf("scan quoted_as: %w", err)
+		}
+		out[code] = as
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read quoted_as", err)
+	}
+	return out, nil
+}
+
 // unavailable classifies a failed query as the database being down; the
 // cause is logged at the edge, never sent.
 func unavailable(what string, err error) error {
