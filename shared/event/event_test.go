@@ -195,3 +195,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestQuotedAs checks that exchange_rate_updated carries quoted_as through
+// encoding and decoding, omits it when empty, and refuses one that names
+// no other currency.
+func TestQuotedAs(t *testing.T) {
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "CNY", CurrencyName: "중국 위안", DealBaseRate: decimal.RequireFromString("192.5"),
+		Source: "koreaexim", RecordedAt: at, UpdatedAt: at, Version: 1, QuotedAs: "CNH"}}
+	event.Stamp(ev, "run")
+	m, err := event.Encode(ev, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := event.Decode(m.Topic, m.Value)
+	if err != nil || got.(*event.ExchangeRateUpdated).QuotedAs != "CNH" {
+		t.Fatalf("decoded %+v (%v), want quoted_as CNH", got, err)
+	}
+	ev.QuotedAs = ""
+	if m, err = event.Encode(ev, "test"); err != nil || strings.Contains(string(m.Value), "quoted_as") {
+		t.Errorf("an empty quoted_as was encoded: %s (%v)", m.Value, err)
+	}
+	for _, bad := range []string{"CNY", "cnh", "YUAN"} {
+		ev.QuotedAs = bad
+		if _, err := event.Encode(ev, "test"); err == nil {
+			t.Errorf("quoted_as %q was accepted for CNY", bad)
+		}
+	}
+}

@@ -301,3 +301,37 @@ func TestEventsCarryTheStoredRates(t *testing.T) {
 		t.Errorf("third event = %#v, want cache_invalidation of %s", evs[2], event.RateCacheKey("USD"))
 	}
 }
+
+// TestYuanTwins runs a provider that quotes the yuan as CNH only, then one
+// that quotes both codes: the first stores CNY from CNH, saying so; the
+// second stores each code as quoted, with no quoted_as.
+func TestYuanTwins(t *testing.T) {
+	quote := func(code, mid string) rate.Quote {
+		return rate.Quote{Code: code, Name: code, DealBaseRate: d(mid), RecordedAt: at}
+	}
+	for _, tc := range []struct {
+		name   string
+		quotes []rate.Quote
+		want   map[string][2]string // code -> mid, quoted_as
+	}{
+		{"CNH only", []rate.Quote{quote("CNH", "192.5")}, map[string][2]string{"CNH": {"192.5", ""}, "CNY": {"192.5", "CNH"}}},
+		{"both", []rate.Quote{quote("CNH", "192.5"), quote("CNY", "193.1")}, map[string][2]string{"CNH": {"192.5", ""}, "CNY": {"193.1", ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, &fixed{name: "bank", batch: rate.Batch{Source: "bank", FetchedAt: at, Quotes: tc.quotes}})
+			if run, err := h.svc.Run(context.Background(), "test"); err != nil || run.Changed != 2 {
+				t.Fatalf("run = %+v (%v), want both codes stored", run, err)
+			}
+			latest, err := h.st.Latest(context.Background())
+			if err != nil || len(latest) != 2 {
+				t.Fatalf("latest = %+v (%v), want CNH and CNY", latest, err)
+			}
+			for _, l := range latest {
+				w := tc.want[l.CurrencyCode]
+				if !l.DealBaseRate.Equal(d(w[0])) || l.QuotedAs != w[1] {
+					t.Errorf("%s: expected %s quoted as %q, got %s quoted as %q", l.CurrencyCode, w[0], w[1], l.DealBaseRate, l.QuotedAs)
+				}
+			}
+		})
+	}
+}
