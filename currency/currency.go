@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Now: opts.Now,
+	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Now: opts.Now, TrustedProxies: cfg.TrustedProxies,
 		Ready: func(ctx context.Context) error {
 			if err := st.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)

@@ -372,6 +372,12 @@ func TestComposeServiceSettings(t *testing.T) {
 				}
 			}
 
+			// The gateway is the one trusted proxy, at its fixed address.
+			gw := p.Services["gateway"].Networks["default"]
+			if gw == nil || gw.Ipv4Address == "" || !slices.Contains(cfg.TrustedProxies, gw.Ipv4Address+"/32") || len(cfg.TrustedProxies) != 1 {
+				t.Errorf("RATEWIRE_TRUSTED_PROXIES %v, want exactly the gateway's fixed address (%+v)", cfg.TrustedProxies, gw)
+			}
+
 			// What Run refuses to start without.
 			for req, v := range requirements(t, svcName) {
 				if e[v] == "" {

@@ -102,6 +102,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	}
 	engine := httpx.NewEngine(httpx.Options{
 		Service: ServiceName, Logger: log, Registry: reg, Ready: ready(st, rdb), Now: opts.Now,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	httpapi.Register(engine, svc)
 	httpapi.RegisterOpenAPI(engine)

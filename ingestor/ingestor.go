@@ -122,7 +122,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}()
 	defer func() { <-startup }()
 
-	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping, Now: clock.Now})
+	engine := httpx.NewEngine(httpx.Options{Service: ServiceName, Logger: log, Registry: reg, Ready: st.Ping, Now: clock.Now,
+		TrustedProxies: cfg.TrustedProxies})
 	httpapi.RegisterOpenAPI(engine)
 	httpapi.Register(engine, svc, httpapi.Schedule{
 		Spec: spec, Timezone: cfg.IngestTimezone.String(),

@@ -33,6 +33,10 @@ type Config struct {
 	AdminToken   string
 	LogLevel     string
 	LogFormat    string
+	// TrustedProxies are the networks (CIDRs; a bare address is one host)
+	// whose X-Forwarded-For is believed: the gateway's. Empty trusts none,
+	// and the client is the peer address.
+	TrustedProxies []string
 }
 
 // Defaults applied by Load when a variable is unset.
@@ -48,13 +52,14 @@ func Load(getenv func(string) string, defaultAddr string) (Config, error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	var errs []error
 	c := Config{
-		HTTPAddr:     OrDefault(get("RATEWIRE_HTTP_ADDR"), defaultAddr),
-		DatabaseURL:  get("RATEWIRE_DATABASE_URL"),
-		RedisURL:     get("RATEWIRE_REDIS_URL"),
-		KafkaBrokers: SplitList(get("RATEWIRE_KAFKA_BROKERS")),
-		AdminToken:   get("RATEWIRE_ADMIN_TOKEN"),
-		LogLevel:     strings.ToLower(OrDefault(get("RATEWIRE_LOG_LEVEL"), DefaultLogLevel)),
-		LogFormat:    strings.ToLower(OrDefault(get("RATEWIRE_LOG_FORMAT"), DefaultLogFormat)),
+		HTTPAddr:       OrDefault(get("RATEWIRE_HTTP_ADDR"), defaultAddr),
+		DatabaseURL:    get("RATEWIRE_DATABASE_URL"),
+		RedisURL:       get("RATEWIRE_REDIS_URL"),
+		KafkaBrokers:   SplitList(get("RATEWIRE_KAFKA_BROKERS")),
+		AdminToken:     get("RATEWIRE_ADMIN_TOKEN"),
+		LogLevel:       strings.ToLower(OrDefault(get("RATEWIRE_LOG_LEVEL"), DefaultLogLevel)),
+		LogFormat:      strings.ToLower(OrDefault(get("RATEWIRE_LOG_FORMAT"), DefaultLogFormat)),
+		TrustedProxies: SplitList(get("RATEWIRE_TRUSTED_PROXIES")),
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -70,6 +75,22 @@ func Load(getenv func(string) string, defaultAddr string) (Config, error) {
 	case "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("RATEWIRE_LOG_FORMAT %q: want json or text", c.LogFormat))
+	}
+	for i, p := range c.TrustedProxies {
+		if !strings.Contains(p, "/") {
+			if ip := net.ParseIP(p); ip != nil {
+				if ip.To4() != nil {
+					p += "/32"
+				} else {
+					p += "/128"
+				}
+			}
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			errs = append(errs, fmt.Errorf("RATEWIRE_TRUSTED_PROXIES: %q: want a CIDR such as 10.0.0.0/8 or an address", c.TrustedProxies[i]))
+			continue
+		}
+		c.TrustedProxies[i] = p
 	}
 	for _, b := range c.KafkaBrokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {

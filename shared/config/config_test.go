@@ -77,3 +77,19 @@ func TestLoadIgnoresOtherServicesSettings(t *testing.T) {
 		t.Fatalf("Load with bad ingestor settings: expected no error, got %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"RATEWIRE_TRUSTED_PROXIES": "172.28.0.10, 10.0.0.0/8,::1"}), ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"172.28.0.10/32", "10.0.0.0/8", "::1/128"}; !reflect.DeepEqual(c.TrustedProxies, want) {
+		t.Errorf("TrustedProxies: expected %v, got %v", want, c.TrustedProxies)
+	}
+	if _, err := config.Load(env(map[string]string{"RATEWIRE_TRUSTED_PROXIES": "gateway"}), ":1"); err == nil || !strings.Contains(err.Error(), "RATEWIRE_TRUSTED_PROXIES") {
+		t.Errorf("a host name as trusted proxy: expected an error naming the variable, got %v", err)
+	}
+	if c, err := config.Load(env(nil), ":1"); err != nil || len(c.TrustedProxies) != 0 {
+		t.Errorf("unset: expected no trusted proxies, got %v (%v)", c.TrustedProxies, err)
+	}
+}

@@ -37,6 +37,11 @@ type Options struct {
 	// Now is the clock behind the envelopes' timestamp; nil means
 	// time.Now. Tests pass a fixed one so responses are reproducible.
 	Now func() time.Time
+	// TrustedProxies are the CIDRs (config.Config.TrustedProxies) whose
+	// X-Forwarded-For names the client: behind the gateway, the client is
+	// the address the gateway saw. X-Forwarded-For from any other peer is
+	// ignored, and with none the client is the peer address.
+	TrustedProxies []string
 }
 
 // RequestIDHeader carries the request id in both directions.
@@ -85,8 +90,17 @@ func NewEngine(o Options) *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	// Handlers may pass *gin.Context as a context.Context to services.
 	e.ContextWithFallback = true
-	// No proxy in front by default: the client IP is the peer address.
-	_ = e.SetTrustedProxies(nil)
+	// The client IP is the peer address unless the peer is a trusted
+	// proxy; then it is the rightmost X-Forwarded-For address that is not
+	// a trusted proxy itself. X-Real-IP is never believed: the gateways
+	// set X-Forwarded-For.
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := e.SetTrustedProxies(o.TrustedProxies); err != nil || len(o.TrustedProxies) == 0 {
+		if err != nil {
+			log.Error("trusted proxies refused; trusting none", "err", err)
+		}
+		_ = e.SetTrustedProxies(nil)
+	}
 
 	e.Use(
 		clock(now),

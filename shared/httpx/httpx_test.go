@@ -667,3 +667,35 @@ func TestRequireAdmin(t *testing.T) {
 		})
 	}
 }
+
+// TestClientIPBehindTrustedProxies checks who the client is: the address
+// a trusted proxy puts in X-Forwarded-For, and otherwise the peer,
+// whatever X-Forwarded-For or X-Real-IP it sends.
+func TestClientIPBehindTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		peer    string
+		xff     string
+		want    string
+	}{
+		{"no proxy trusted: the peer", nil, "10.0.0.5:4000", "203.0.113.7", "10.0.0.5"},
+		{"the gateway: its client", []string{"10.0.0.5/32"}, "10.0.0.5:4000", "203.0.113.7", "203.0.113.7"},
+		{"a forged hop before the gateway's", []string{"10.0.0.5/32"}, "10.0.0.5:4000", "1.2.3.4, 203.0.113.7", "203.0.113.7"},
+		{"anyone else: ignored", []string{"10.0.0.5/32"}, "198.51.100.9:4000", "203.0.113.7", "198.51.100.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := httpx.NewEngine(httpx.Options{TrustedProxies: tc.trusted})
+			e.GET("/ip", func(c *gin.Context) { c.String(http.StatusOK, c.ClientIP()) })
+			req := httptest.NewRequest(http.MethodGet, "/ip", nil)
+			req.RemoteAddr = tc.peer
+			req.Header.Set("X-Forwarded-For", tc.xff)
+			req.Header.Set("X-Real-IP", "192.0.2.1")
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if got := rec.Body.String(); got != tc.want {
+				t.Errorf("client: expected %s, got %s", tc.want, got)
+			}
+		})
+	}
+}

@@ -106,6 +106,10 @@ func Run(ctx context.Context, c Config) error {
 	}
 	log := logFor("devstack")
 
+	// The services believe the X-Forwarded-For of devstack's gateway, which
+	// reaches them from the stack's host, and of the proxies configured.
+	base.TrustedProxies = append(base.TrustedProxies, gatewayPeers(c.Host)...)
+
 	addrs := Addrs{AdminToken: base.AdminToken}
 	if addrs.AdminToken == "" {
 		addrs.AdminToken = randomToken()
@@ -290,6 +294,20 @@ func banner(w io.Writer, a Addrs) {
 	fmt.Fprintf(&b, "  database     %s\n\n", a.DatabaseURL)
 	fmt.Fprintf(&b, "Ctrl-C stops everything.\n\n")
 	io.WriteString(w, b.String())
+}
+
+// gatewayPeers are the addresses devstack's gateway connects to the
+// services from: the loopback, and host when it is another address.
+func gatewayPeers(host string) []string {
+	out := []string{"127.0.0.1/32", "::1/128"}
+	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+		if ip.To4() != nil {
+			out = append(out, ip.String()+"/32")
+		} else {
+			out = append(out, ip.String()+"/128")
+		}
+	}
+	return out
 }
 
 func randomToken() string {
