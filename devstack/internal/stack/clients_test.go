@@ -1,0 +1,102 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/shared/kst"
+)
+
+// clientFrom is an HTTP client whose connections leave from ip (any
+// 127.0.0.0/8 address is this machine's loopback), so a test can be many
+// people at once.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// click POSTs a click through the gateway and returns the status and the
+// answer's counted flag.
+func click(t *testing.T, c *http.Client, gateway, country string, hdr ...string) (int, bool) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, gateway+"/api/v1/rankings/click?country="+country, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("click: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var env struct {
+		Data struct {
+			Counted *bool `json:"counted"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(body, &env)
+	return resp.StatusCode, resp.StatusCode == http.StatusCreated || (env.Data.Counted != nil && *env.Data.Counted)
+}
+
+// startPlainStack starts a stack without backfill on a fake clock.
+func startPlainStack(t *testing.T) stack.Addrs {
+	t.Helper()
+	c := stack.Config{
+		DataDir: t.TempDir(), Host: "127.0.0.1",
+		Getenv: func(string) string { return "" },
+		Out:    &syncBuffer{}, Log: &syncBuffer{},
+		Clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone)),
+	}
+	ready := make(chan stack.Addrs, 1)
+	c.Ready = func(a stack.Addrs) { ready <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stack.Run(ctx, c) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case a := <-ready:
+		return a
+	case err := <-done:
+		t.Fatalf("stack stopped before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack not ready after 30 s")
+	}
+	return stack.Addrs{}
+}
+
+// TestClicksThroughTheGateway is the ranking behind devstack's gateway:
+// 80 people, each from an address of their own, clicking the same country
+// are 80 clicks, not one client's.
+func TestClicksThroughTheGateway(t *testing.T) {
+	a := startPlainStack(t)
+	counted := 0
+	for i := range 80 {
+		ip := fmt.Sprintf("127.0.0.%d", i+2)
+		status, ok := click(t, clientFrom(ip), a.Gateway, "US")
+		if status != http.StatusCreated || !ok {
+			t.Errorf("click from %s: expected 201 counted, got %d (counted %v)", ip, status, ok)
+		}
+		if ok {
+			counted++
+		}
+	}
+	status, data := get(t, a.Gateway+"/api/v1/rankings/stats/US?days=1")
+	var stats struct {
+		Total int `json:"total_clicks"`
+	}
+	if status != 200 || json.Unmarshal(data, &stats) != nil || stats.Total != 80 || counted != 80 {
+		t.Errorf("US after 80 people: expected 80 clicks counted and in the stats, got %d counted, stats %d %s", counted, status, data)
+	}
+}
