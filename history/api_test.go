@@ -185,7 +185,10 @@ type historyBody struct {
 func TestHistoryEndpoints(t *testing.T) {
 	s := startStack(t)
 
-	// A week of USD in KRW, hourly: 168 buckets of the seeded rates.
+	// A week of USD in KRW, hourly: 168 buckets of the seeded rates, and a
+	// 169th, 12:00 KST: the clock reads on a run's stamp (as the default
+	// cron does), and that run's observation is answered, not left out of
+	// an answer the cache then keeps.
 	status, hdr, e := fetch(t, s.url+"/api/v1/history?target=usd&period=1w")
 	if status != 200 || !e.Success {
 		t.Fatalf("history = %d %+v", status, e.Error)
@@ -195,16 +198,24 @@ func TestHistoryEndpoints(t *testing.T) {
 		t.Errorf("history timestamp %q, want the service clock %q", e.Timestamp, wantStamp)
 	}
 	h := data[historyBody](t, e)
-	if h.Base != "KRW" || h.Target != "USD" || h.Interval != "1h" || len(h.Results) != 168 {
-		t.Fatalf("history %s/%s at %s with %d points, want USD/KRW at 1h with 168", h.Target, h.Base, h.Interval, len(h.Results))
+	if h.Base != "KRW" || h.Target != "USD" || h.Interval != "1h" || len(h.Results) != 169 {
+		t.Fatalf("history %s/%s at %s with %d points, want USD/KRW at 1h with 169", h.Target, h.Base, h.Interval, len(h.Results))
 	}
-	last := h.Results[len(h.Results)-1]
-	// The last hourly bucket (11:00-12:00 KST) closes at 11:55 KST, i = 1.
-	if math.Abs(last.Rate-mid("USD", 1)) > 1e-5 || !last.Date.Equal(at.Add(-time.Hour)) {
-		t.Errorf("last bucket %v close %v, want %v close %v", last.Date, last.Rate, at.Add(-time.Hour), mid("USD", 1))
+	// The hourly bucket 11:00-12:00 KST closes at 11:55 KST (i = 1); the
+	// last, 12:00 KST, holds the observation at the clock (i = 0), and the
+	// window's to is the second after it.
+	if prev := h.Results[167]; math.Abs(prev.Rate-mid("USD", 1)) > 1e-5 || !prev.Date.Equal(at.Add(-time.Hour)) {
+		t.Errorf("bucket %v close %v, want %v close %v", prev.Date, prev.Rate, at.Add(-time.Hour), mid("USD", 1))
 	}
-	if h.Statistics.DataPoints != 168 || h.Statistics.Volatility == nil || *h.Statistics.Volatility <= 0 {
+	if last := h.Results[168]; math.Abs(last.Rate-mid("USD", 0)) > 1e-5 || !last.Date.Equal(at) || last.Open != last.Rate {
+		t.Errorf("last bucket %v open %v close %v, want %v opening and closing at %v", last.Date, last.Open, last.Rate, at, mid("USD", 0))
+	}
+	if h.Statistics.DataPoints != 169 || h.Statistics.Volatility == nil || *h.Statistics.Volatility <= 0 {
 		t.Errorf("statistics %+v", h.Statistics)
+	}
+	var window struct{ From, To time.Time }
+	if err := json.Unmarshal(e.Data, &window); err != nil || !window.To.Equal(at.Add(time.Second)) || !window.From.Equal(at.AddDate(0, 0, -7)) {
+		t.Errorf("window %s..%s (%v), want %s..%s", window.From, window.To, err, at.AddDate(0, 0, -7), at.Add(time.Second))
 	}
 	// The second answer comes from the cache, with the ETag stored beside
 	// it: it must still be the hash of the data sent.
@@ -219,15 +230,16 @@ func TestHistoryEndpoints(t *testing.T) {
 	// The same week with JPY as the base: cross rates on aligned timestamps.
 	_, _, e = fetch(t, s.url+"/api/v1/history?target=USD&base=JPY&period=1w")
 	hj := data[historyBody](t, e)
-	wantCross := mid("USD", 1) / mid("JPY", 1)
-	if len(hj.Results) != 168 || math.Abs(hj.Results[167].Rate-wantCross) > 1e-4 {
-		t.Errorf("USD in JPY last close %v, want %v", hj.Results[167].Rate, wantCross)
+	wantCross := mid("USD", 0) / mid("JPY", 0)
+	if len(hj.Results) != 169 || math.Abs(hj.Results[168].Rate-wantCross) > 1e-4 {
+		t.Errorf("USD in JPY: %d buckets, last close %v, want 169 closing at %v", len(hj.Results), hj.Results[len(hj.Results)-1].Rate, wantCross)
 	}
 
-	// Stats of a day, one shape always.
+	// Stats of a day, one shape always: 288 buckets and the run at the
+	// clock's.
 	_, _, e = fetch(t, s.url+"/api/v1/history/stats?target=EUR&period=1d")
 	st := data[statsBody](t, e)
-	if st.DataPoints != 288 || st.Interval != "5m" || st.Current == nil || math.Abs(*st.Current-mid("EUR", 1)) > 1e-5 || st.Trend.Direction == "" {
+	if st.DataPoints != 289 || st.Interval != "5m" || st.Current == nil || math.Abs(*st.Current-mid("EUR", 0)) > 1e-5 || st.Trend.Direction == "" {
 		t.Errorf("stats = %+v", st)
 	}
 	var raw map[string]any

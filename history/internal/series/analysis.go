@@ -103,7 +103,8 @@ func (s *Service) Analysis(ctx context.Context, target, base string, w Window) (
 		} else {
 			wide.From = w.From.Add(-time.Duration(warmupBuckets) * w.Interval.Step)
 		}
-		all, err := s.load(ctx, target, base, wide)
+		all, read, err := s.load(ctx, target, base, wide)
+		w.To = read.To // a window that ends now covers what it read
 		var ae *apperr.Error
 		if errors.As(err, &ae) && ae.Kind == apperr.KindNotFound {
 			err = noData(target+"/"+base, w)
@@ -237,10 +238,10 @@ const forecastHistoryDays = 365
 // can be. Fewer than quant.MinFitPoints+days daily closes is 422.
 func (s *Service) Forecast(ctx context.Context, target, base string, days int) (Encoded, error) {
 	now := s.now().UTC()
-	w := Window{From: now.AddDate(0, 0, -forecastHistoryDays), To: now, Interval: Interval{"1d", 24 * time.Hour}}
+	w := Window{From: now.AddDate(0, 0, -forecastHistoryDays), To: now, Interval: Interval{"1d", 24 * time.Hour}, EndsNow: true}
 	k := "analysis:forecast:" + base + ":" + target + ":" + kst.Day(w.To) + ":" + strconv.Itoa(days)
 	return cached(ctx, s, k, []string{base, target}, time.Hour, func() (Forecast, error) {
-		bs, err := s.buckets(ctx, target, base, w)
+		bs, _, err := s.buckets(ctx, target, base, w)
 		if err != nil {
 			return Forecast{}, err
 		}

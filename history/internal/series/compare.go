@@ -71,9 +71,12 @@ func (s *Service) Compare(ctx context.Context, targets []string, base string, w 
 		c := Comparison{Base: base, Period: periodName(w), Interval: w.Interval.Name, From: w.From.In(kst.Zone), To: w.To.In(kst.Zone),
 			Currencies: make([]Compared, len(targets)), Correlation: Correlation{Codes: targets}}
 		for i, t := range targets {
-			bs, err := s.buckets(ctx, t, base, w)
+			bs, read, err := s.buckets(ctx, t, base, w)
 			if err != nil {
 				return Comparison{}, err
+			}
+			if read.To.After(c.To) { // the window covers every series read
+				c.To = read.To.In(kst.Zone)
 			}
 			series[i] = bs
 			first, last := bs[0].Open, bs[len(bs)-1].Close

@@ -92,7 +92,7 @@ func key(kind, base, target string, w Window) string {
 // History, served from the cache when it can be.
 func (s *Service) History(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("history", base, target, w), []string{base, target}, TTL(w), func() (History, error) {
-		bs, err := s.buckets(ctx, target, base, w)
+		bs, w, err := s.buckets(ctx, target, base, w) // w as read names the answer's to
 		if err != nil {
 			return History{}, err
 		}
@@ -106,7 +106,7 @@ func (s *Service) History(ctx context.Context, target, base string, w Window) (E
 // Stats, served from the cache when it can be.
 func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Encoded, error) {
 	return cached(ctx, s, key("stats", base, target, w), []string{base, target}, TTL(w), func() (Stats, error) {
-		bs, err := s.buckets(ctx, target, base, w)
+		bs, w, err := s.buckets(ctx, target, base, w) // w as read names the answer's to
 		if err != nil {
 			return Stats{}, err
 		}
@@ -114,16 +114,17 @@ func (s *Service) Stats(ctx context.Context, target, base string, w Window) (Enc
 	})
 }
 
-// buckets loads and refuses an empty answer.
-func (s *Service) buckets(ctx context.Context, target, base string, w Window) ([]Bucket, error) {
-	bs, err := s.load(ctx, target, base, w)
+// buckets loads and refuses an empty answer; it returns w as read (see
+// load), the window the answer names.
+func (s *Service) buckets(ctx context.Context, target, base string, w Window) ([]Bucket, Window, error) {
+	bs, read, err := s.load(ctx, target, base, w)
 	if err != nil {
-		return nil, err
+		return nil, w, err
 	}
 	if len(bs) == 0 {
-		return nil, noData(target+"/"+base, w)
+		return nil, w, noData(target+"/"+base, w)
 	}
-	return bs, nil
+	return bs, read, nil
 }
 
 func points(bs []Bucket) []Point {

@@ -32,7 +32,7 @@ type Day struct {
 // primary key of daily_rates (currency_code, day).
 type Store interface {
 	// Observations returns code's observations with from <= recorded_at <
-	// to, oldest first.
+	// to, oldest first. A window that ends now passes OpenEnd as to.
 	Observations(ctx context.Context, code string, from, to time.Time) ([]Observation, error)
 	// Days returns code's daily aggregates for KST days from..to
 	// (inclusive, YYYY-MM-DD), oldest first.
@@ -52,21 +52,29 @@ type Bucket struct {
 }
 
 // load returns target's rate in units of base per one target, bucketed
-// over w. Cross rates are computed per observation on aligned timestamps
-// (see cross) before bucketing, so intraday OHLC of a cross rate is exact.
-func (s *Service) load(ctx context.Context, target, base string, w Window) ([]Bucket, error) {
+// over w, and w as read (see Window.reaching): the window an answer names,
+// which for a window that ends now covers the newest observation read.
+// Cross rates are computed per observation on aligned timestamps (see
+// cross) before bucketing, so intraday OHLC of a cross rate is exact.
+func (s *Service) load(ctx context.Context, target, base string, w Window) ([]Bucket, Window, error) {
 	if w.Interval.Daily() {
 		return s.loadDaily(ctx, target, base, w)
 	}
 	t, err := s.observations(ctx, target, w)
 	if err != nil {
-		return nil, err
+		return nil, w, err
 	}
 	b, err := s.observations(ctx, base, w)
 	if err != nil {
-		return nil, err
+		return nil, w, err
 	}
-	return bucketize(cross(t, b), w), nil
+	var newest time.Time // both sides are oldest first
+	for _, side := range [][]Observation{t, b} {
+		if n := len(side); n > 0 && side[n-1].At.After(newest) {
+			newest = side[n-1].At
+		}
+	}
+	return bucketize(cross(t, b), w), w.reaching(newest), nil
 }
 
 // observations reads code's raw rates over w; nil stands for KRW (1).
@@ -74,7 +82,7 @@ func (s *Service) observations(ctx context.Context, code string, w Window) ([]Ob
 	if code == Home {
 		return nil, nil
 	}
-	obs, err := s.store.Observations(ctx, code, w.From, w.To)
+	obs, err := s.store.Observations(ctx, code, w.From, w.readTo())
 	if err != nil {
 		return nil, fmt.Errorf("observations of %s: %w", code, err)
 	}
@@ -143,16 +151,17 @@ func bucketize(obs []Observation, w Window) []Bucket {
 	return out
 }
 
-// dayBounds are the KST days a window touches, inclusive.
+// dayBounds are the KST days a window reads, inclusive: those it touches,
+// and for a window that ends now every later day too.
 func dayBounds(w Window) (string, string) {
-	return kst.Day(w.From), kst.Day(w.To.Add(-time.Nanosecond))
+	return kst.Day(w.From), kst.Day(w.readTo().Add(-time.Nanosecond))
 }
 
 // loadDaily builds daily or weekly buckets from daily_rates. For a cross
 // rate of two foreign currencies open and close are exact ratios but the
 // intraday extremes of a ratio cannot be recovered from two daily
 // aggregates, so high and low then span open and close only.
-func (s *Service) loadDaily(ctx context.Context, target, base string, w Window) ([]Bucket, error) {
+func (s *Service) loadDaily(ctx context.Context, target, base string, w Window) ([]Bucket, Window, error) {
 	from, to := dayBounds(w)
 	read := func(code string) ([]Day, error) {
 		if code == Home {
@@ -169,18 +178,33 @@ func (s *Service) loadDaily(ctx context.Context, target, base string, w Window) 
 	}
 	td, err := read(target)
 	if err != nil {
-		return nil, err
+		return nil, w, err
 	}
 	bd, err := read(base)
 	if err != nil {
-		return nil, err
+		return nil, w, err
+	}
+	// A day's row holds observations from its midnight on: a window
+	// covers the newest day read once it reaches past that midnight.
+	newest := ""
+	for _, side := range [][]Day{td, bd} {
+		if n := len(side); n > 0 && side[n-1].Day > newest {
+			newest = side[n-1].Day
+		}
+	}
+	if newest != "" {
+		start, err := kst.ParseDay(newest)
+		if err != nil {
+			return nil, w, fmt.Errorf("daily rates: bad day %q: %w", newest, err)
+		}
+		w = w.reaching(start)
 	}
 	days := crossDays(td, bd)
 	out := make([]Bucket, 0, len(days))
 	for _, d := range days {
 		start, err := kst.ParseDay(d.Day)
 		if err != nil {
-			return nil, fmt.Errorf("daily rates: bad day %q: %w", d.Day, err)
+			return nil, w, fmt.Errorf("daily rates: bad day %q: %w", d.Day, err)
 		}
 		b := Bucket{Start: start.UTC(), Open: d.Open, High: d.High, Low: d.Low, Close: d.Close, Samples: d.Samples}
 		if w.Interval.Weekly() {
@@ -195,7 +219,7 @@ func (s *Service) loadDaily(ctx context.Context, target, base string, w Window) 
 		}
 		out = append(out, b)
 	}
-	return out, nil
+	return out, w, nil
 }
 
 // crossDays divides target's days by base's on the days both have; nil is

@@ -67,6 +67,35 @@ type Window struct {
 	Period   string
 	From, To time.Time
 	Interval Interval
+	// EndsNow marks a window that ends at the reader's clock (a period, or
+	// from without to) rather than at an instant the client named. Its
+	// reads have no upper bound, so an observation stamped in the reader's
+	// own second or by a clock slightly ahead is answered, not left out of
+	// an answer the cache then keeps; To then moves past it (see reaching).
+	EndsNow bool
+}
+
+// OpenEnd is the upper bound of the reads of a window that ends now: later
+// than any stamp, so every committed observation from From on is read.
+var OpenEnd = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// readTo is where w's reads stop (exclusive).
+func (w Window) readTo() time.Time {
+	if w.EndsNow {
+		return OpenEnd
+	}
+	return w.To
+}
+
+// reaching is w as read when the newest data read lies at newest: a window
+// that ends now and read data at or after its nominal To reports To as the
+// whole second after that data, so every answered observation lies in
+// [From, To). Explicit windows are exact and never move.
+func (w Window) reaching(newest time.Time) Window {
+	if w.EndsNow && !newest.Before(w.To) {
+		w.To = newest.UTC().Truncate(time.Second).Add(time.Second)
+	}
+	return w
 }
 
 // Label names the window in cache keys: the period, or the range in Unix
@@ -120,7 +149,8 @@ func defaultInterval(span time.Duration) Interval {
 
 // ParseWindow resolves the period, interval, from and to query parameters
 // at instant now. Either period or from (with an optional to, default now)
-// is given, not both; neither means DefaultPeriod. Dates are RFC 3339
+// is given, not both; neither means DefaultPeriod. Without to the window
+// ends now (EndsNow). Dates are RFC 3339
 // instants or KST calendar days (YYYY-MM-DD; a day as `to` includes that
 // whole day). Without interval the period's default applies; a window of
 // more than MaxPoints buckets is refused with a hint.
@@ -150,7 +180,7 @@ func ParseWindow(period, interval, from, to string, now time.Time) (Window, erro
 			return Window{}, apperr.Invalid(apperr.CodeInvalidParameter, "empty range: from must be before to",
 				map[string]any{"from": from, "to": to})
 		}
-		w = Window{From: f.UTC(), To: t.UTC(), Interval: defaultInterval(t.Sub(f))}
+		w = Window{From: f.UTC(), To: t.UTC(), Interval: defaultInterval(t.Sub(f)), EndsNow: to == ""}
 	default:
 		if period == "" {
 			period = DefaultPeriod
@@ -164,7 +194,7 @@ func ParseWindow(period, interval, from, to string, now time.Time) (Window, erro
 		period = strings.ToLower(period)
 		iv, _ := parseInterval(p.interval)
 		end := now.UTC()
-		w = Window{Period: period, From: end.AddDate(-p.years, -p.months, -p.days), To: end, Interval: iv}
+		w = Window{Period: period, From: end.AddDate(-p.years, -p.months, -p.days), To: end, Interval: iv, EndsNow: true}
 	}
 	if interval != "" {
 		iv, ok := parseInterval(strings.ToLower(interval))

@@ -480,3 +480,91 @@ func TestAnswersSayWhatATwinWasQuotedAs(t *testing.T) {
 		}
 	}
 }
+
+// TestAnObservationAtTheReadersNowIsAnsweredAndCached reads windows that
+// end now at the instant the newest observation is stamped (the cron runs
+// on the simulator's 5-minute stamps) or just before it (a source's clock a
+// little ahead of the reader's). The first answer must hold that
+// observation, name a `to` after it, and be what the cache then serves; an
+// explicit from/to window stays exactly as asked.
+func TestAnObservationAtTheReadersNowIsAnsweredAndCached(t *testing.T) {
+	stamp := time.Date(2026, 11, 22, 3, 5, 0, 0, time.UTC) // 12:05 KST, a run's stamp
+	midnight := time.Date(2026, 11, 23, 0, 0, 0, 0, kst.Zone)
+	for _, tc := range []struct {
+		name             string
+		clock            time.Time
+		period, from, to string
+		interval         string
+		daily            bool
+		newest           time.Time // where the newest observation lies
+		wantRate         float64   // the last bucket's close
+		wantTo           time.Time // the answer's to
+	}{
+		{name: "observation in the reader's second", clock: stamp.Add(300 * time.Millisecond), period: "1d",
+			newest: stamp, wantRate: 1450, wantTo: stamp.Add(time.Second)},
+		{name: "observation at the reader's instant", clock: stamp, period: "1d",
+			newest: stamp, wantRate: 1450, wantTo: stamp.Add(time.Second)},
+		{name: "observation 400 ms ahead of the reader", clock: stamp.Add(-400 * time.Millisecond), period: "1d",
+			newest: stamp, wantRate: 1450, wantTo: stamp.Add(time.Second)},
+		{name: "from without to ends now", clock: stamp.Add(300 * time.Millisecond), from: "2026-11-22T00:00:00Z",
+			newest: stamp, wantRate: 1450, wantTo: stamp.Add(time.Second)},
+		{name: "new KST day's row at the reader's second", clock: midnight.Add(400 * time.Millisecond), period: "1w", interval: "1d",
+			daily: true, newest: midnight, wantRate: 1450, wantTo: midnight.Add(time.Second)},
+		{name: "new KST day's row 200 ms ahead of the reader", clock: midnight.Add(-200 * time.Millisecond), period: "1w", interval: "1d",
+			daily: true, newest: midnight, wantRate: 1450, wantTo: midnight.Add(time.Second)},
+		{name: "explicit from/to ending at the observation leaves it out", clock: stamp.Add(time.Minute),
+			from: "2026-11-22T00:00:00Z", to: stamp.Format(time.RFC3339),
+			newest: stamp, wantRate: 1400, wantTo: stamp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &fakeStore{obs: map[string][]series.Observation{}, days: map[string][]series.Day{}}
+			if tc.daily {
+				// Six older days at 1400, then the newest day's first row.
+				st.days["USD"] = dayRowsTo(tc.newest, 1400, 1400, 1400, 1400, 1400, 1400, 1450)
+			} else {
+				for m := 12 * 60; m > 0; m -= 5 { // 1400 every 5 minutes up to the stamp
+					st.obs["USD"] = append(st.obs["USD"], series.Observation{At: tc.newest.Add(-time.Duration(m) * time.Minute), Rate: 1400})
+				}
+				st.obs["USD"] = append(st.obs["USD"], series.Observation{At: tc.newest, Rate: 1450})
+			}
+			mc := newMemCache()
+			svc := series.New(st, mc, nil, func() time.Time { return tc.clock })
+			w, err := series.ParseWindow(tc.period, tc.interval, tc.from, tc.to, svc.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, read := range []string{"first read (computed)", "second read (from the cache)"} {
+				h, err := decode[series.History](svc.History(context.Background(), "USD", "KRW", w))
+				if err != nil {
+					t.Fatalf("%s: %v", read, err)
+				}
+				last := h.Results[len(h.Results)-1]
+				if float64(last.Rate) != tc.wantRate || !h.To.Equal(tc.wantTo) || !h.Statistics.To.Equal(tc.wantTo) {
+					t.Errorf("%s: expected the last close %v and to %s, got %v and to %s (statistics to %s)",
+						read, tc.wantRate, tc.wantTo, float64(last.Rate), h.To, h.Statistics.To)
+				}
+				if mc.fills != 1 {
+					t.Errorf("%s: expected 1 fill (the first read cached, the second a hit), got %d", read, mc.fills)
+				}
+				if i == 0 && tc.wantRate == 1450 && !h.To.After(tc.newest) {
+					t.Errorf("%s: to %s does not cover the observation at %s it answers", read, h.To, tc.newest)
+				}
+			}
+			// Stats and analysis of the same window see it too.
+			s, err := decode[series.Stats](svc.Stats(context.Background(), "USD", "KRW", w))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if float64(s.Current) != tc.wantRate || !s.To.Equal(tc.wantTo) {
+				t.Errorf("stats: expected current %v to %s, got %v to %s", tc.wantRate, tc.wantTo, float64(s.Current), s.To)
+			}
+			a, err := decode[series.Analysis](svc.Analysis(context.Background(), "USD", "KRW", w))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if float64(a.LastClose) != tc.wantRate || !a.To.Equal(tc.wantTo) {
+				t.Errorf("analysis: expected last close %v to %s, got %v to %s", tc.wantRate, tc.wantTo, float64(a.LastClose), a.To)
+			}
+		})
+	}
+}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/ratewire/ratewire/history/internal/series"
 	"github.com/ratewire/ratewire/history/internal/store"
 	"github.com/ratewire/ratewire/ingestor"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
@@ -83,6 +85,11 @@ func TestStoreContract(t *testing.T) {
 		if obs, err := s.Observations(ctx, "USD", t0.Add(time.Minute), t0.Add(time.Hour)); err != nil || len(obs) != 3 {
 			t.Errorf("observations from t0+1m = %d rows (%v), want 3", len(obs), err)
 		}
+		// A window that ends now reads up to series.OpenEnd: every row from
+		// its start, the newest (15 minutes on) included.
+		if obs, err := s.Observations(ctx, "USD", t0.Add(10*time.Minute), series.OpenEnd); err != nil || len(obs) != 2 || !obs[1].At.Equal(t0.Add(15*time.Minute)) {
+			t.Errorf("observations from t0+10m to series.OpenEnd = %v (%v), want the rows at t0+10m and t0+15m", obs, err)
+		}
 		if obs, err := s.Observations(ctx, "EUR", t0, t0.Add(time.Hour)); err != nil || len(obs) != 0 {
 			t.Errorf("observations of EUR = %v (%v), want none", obs, err)
 		}
@@ -103,6 +110,9 @@ func TestStoreContract(t *testing.T) {
 		}
 		if days[1].Low != 1398.123456789 {
 			t.Errorf("low = %v, want 1398.123456789", days[1].Low)
+		}
+		if days, err := s.Days(ctx, "USD", "2026-11-21", kst.Day(series.OpenEnd)); err != nil || len(days) != 2 || days[1].Day != "2026-11-22" {
+			t.Errorf("days from 2026-11-21 to series.OpenEnd = %+v (%v), want 2026-11-21 and 2026-11-22", days, err)
 		}
 
 		var applied int
@@ -143,8 +153,13 @@ func TestQueriesUseIndexes(t *testing.T) {
 	}{
 		{`EXPLAIN SELECT recorded_at, deal_base_rate FROM rate_observations WHERE currency_code = $1 AND recorded_at >= $2 AND recorded_at < $3 ORDER BY recorded_at`,
 			[]any{"USD", time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 17, 0, 0, 0, 0, time.UTC)}},
+		// A window that ends now reads up to series.OpenEnd.
+		{`EXPLAIN SELECT recorded_at, deal_base_rate FROM rate_observations WHERE currency_code = $1 AND recorded_at >= $2 AND recorded_at < $3 ORDER BY recorded_at`,
+			[]any{"USD", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), series.OpenEnd}},
 		{`EXPLAIN SELECT day, open, high, low, close, samples FROM daily_rates WHERE currency_code = $1 AND day >= $2 AND day <= $3 ORDER BY day`,
 			[]any{"USD", "2024-01-01", "2024-12-31"}},
+		{`EXPLAIN SELECT day, open, high, low, close, samples FROM daily_rates WHERE currency_code = $1 AND day >= $2 AND day <= $3 ORDER BY day`,
+			[]any{"USD", "2025-06-01", kst.Day(series.OpenEnd)}},
 	} {
 		var plan []string
 		if err := db.SelectContext(ctx, &plan, q.sql, q.args...); err != nil {
