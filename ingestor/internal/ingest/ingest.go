@@ -118,6 +118,11 @@ func (s *Service) Providers() []string {
 // Run performs one collection. trigger says who asked ("startup",
 // "schedule", "admin"). The returned record is also stored. A run that
 // gets no usable data stores no rate and publishes nothing.
+//
+// The error is nil for a success and for no_data. A failed run returns its
+// record and the cause; the cause wraps ErrDatabase when the database
+// failed (reading, committing, or storing the record of a run that failed
+// or found nothing, in which case the record exists only in the logs).
 func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,11 +135,16 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 	if err != nil && run.Status == "" {
 		run.Status, run.Error = StatusFailed, err.Error()
 	}
+	if err != nil {
+		run.Reason = reasonOf(err)
+	}
+	var recordErr error
 	if run.Status != StatusSuccess {
 		// Nothing was committed: record the run on its own. With the
 		// database down this fails too, and the log line is what remains.
 		if rerr := s.cfg.Store.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
 			log.Error("run record not stored", "err", rerr)
+			recordErr = dbError(rerr)
 		}
 	}
 	s.m.runs.WithLabelValues(run.Status).Inc()
@@ -149,9 +159,9 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 		log.Error("ingestion run failed", "err", run.Error, "provider", run.Provider, "duration_ms", run.DurationMS)
 	}
 	if run.Status == StatusFailed {
-		return run, errors.New(run.Error)
+		return run, errors.Join(err, recordErr)
 	}
-	return run, nil
+	return run, recordErr
 }
 
 func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
@@ -162,12 +172,12 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
 	known, err := s.cfg.Store.Latest(ctx)
 	if err != nil {
-		return fmt.Errorf("read last known rates: %w", err)
+		return dbError(fmt.Errorf("read last known rates: %w", err))
 	}
 	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
 	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
 	if len(batch.Quotes) == 0 {
-		return fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)
+		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)}
 	}
 	run.RateDate = RateDate(batch)
 	run.Status = StatusSuccess
@@ -177,8 +187,9 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 		return Outbox(Events(batch, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
 	})
 	if err != nil {
+		// The events closure only encodes; what fails here is the database.
 		run.Status = ""
-		return err
+		return dbError(err)
 	}
 	run.Changed, run.Events = len(changed), len(changed)+3
 	s.cfg.Published()
@@ -216,7 +227,7 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 	if noData == len(s.cfg.Providers) {
 		run.Status = StatusNoData
 	}
-	return rate.Batch{}, fmt.Errorf("no provider answered: %w", errors.Join(errs...))
+	return rate.Batch{}, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
 }
 
 // fetchOne asks p up to Attempts times. What each failure means is the
@@ -245,7 +256,7 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 			return b, nil
 		}
 		kind, wait := provider.Classify(err)
-		a.Outcome, a.Error = "failed", err.Error()
+		a.Outcome, a.Reason, a.Error = "failed", providerReason(err), err.Error()
 		if kind == provider.NoData {
 			a.Outcome = "no_data"
 		}

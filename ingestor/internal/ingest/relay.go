@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -39,11 +40,28 @@ type Relay struct {
 	wake  chan struct{}
 	batch int
 
-	pending   prometheus.Gauge
-	oldestAge prometheus.Gauge
 	published prometheus.Counter
 	failures  prometheus.Counter
+
+	// failLog rate-limits the failure log of Run: with Kafka down the
+	// relay fails every few seconds, and one line per failureLogEvery
+	// (with how many were suppressed) says as much.
+	failLog struct {
+		last       time.Time // of the last failure line; zero when none since the last success
+		suppressed int       // failures not logged since then
+	}
 }
+
+const (
+	// failureLogEvery is the least time between two failure lines of Run.
+	failureLogEvery = 30 * time.Second
+	// maxErrBytes bounds the error text of a failure line and of Drain's
+	// error.
+	maxErrBytes = 512
+	// backlogTimeout bounds the outbox query of a scrape, so a database
+	// that hangs does not hang /metrics.
+	backlogTimeout = 2 * time.Second
+)
 
 // NewRelay builds a relay. reg may be nil.
 func NewRelay(st RelayStore, pub Publisher, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*Relay, error) {
@@ -52,12 +70,6 @@ func NewRelay(st RelayStore, pub Publisher, log *slog.Logger, reg prometheus.Reg
 	}
 	r := &Relay{
 		store: st, pub: pub, log: log, now: now, wake: make(chan struct{}, 1), batch: 500,
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ratewire_outbox_pending_messages", Help: "Events written to the outbox and not yet acknowledged by Kafka.",
-		}),
-		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ratewire_outbox_oldest_pending_age_seconds", Help: "Age of the oldest unpublished outbox event (0 when none wait).",
-		}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ratewire_outbox_published_total", Help: "Outbox events acknowledged by Kafka.",
 		}),
@@ -66,7 +78,8 @@ func NewRelay(st RelayStore, pub Publisher, log *slog.Logger, reg prometheus.Reg
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{r.pending, r.oldestAge, r.published, r.failures} {
+		backlog := &backlogCollector{store: st, now: now, log: log}
+		for _, c := range []prometheus.Collector{backlog, r.published, r.failures} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("relay: register metrics: %w", err)
 			}
@@ -109,9 +122,12 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		if err := r.Drain(ctx); err != nil && ctx.Err() == nil {
 			r.failures.Inc()
-			r.log.Warn("outbox publish failed; events wait in the outbox", "err", err, "retry_in", wait.String())
 			wait = min(wait*2, maxBackoff)
+			r.logFailure(err, wait)
 		} else {
+			if err == nil {
+				r.logRecovery()
+			}
 			wait = idle
 		}
 		if !t.Stop() {
@@ -125,9 +141,10 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // Drain publishes every pending message, oldest first, and marks them
-// sent. It returns the first error; what it published before is marked.
+// sent. It returns the first error; what it published before is marked. A
+// failed publish is a *PublishError, whose message stays short however
+// many messages the brokers refused.
 func (r *Relay) Drain(ctx context.Context) error {
-	defer r.observe(ctx)
 	_, err := r.store.WithRelayLock(ctx, func() error {
 		for {
 			msgs, err := r.store.PendingOutbox(ctx, r.batch)
@@ -143,7 +160,7 @@ func (r *Relay) Drain(ctx context.Context) error {
 				ids[i] = m.ID
 			}
 			if err := r.pub.Publish(ctx, kms...); err != nil {
-				return fmt.Errorf("publish %d outbox events: %w", len(kms), err)
+				return newPublishError(len(kms), err)
 			}
 			// Acknowledged: from here a failure to mark only republishes.
 			if err := r.store.MarkSent(context.WithoutCancel(ctx), ids, r.now()); err != nil {
@@ -158,18 +175,114 @@ func (r *Relay) Drain(ctx context.Context) error {
 	return err
 }
 
-func (r *Relay) observe(ctx context.Context) {
-	n, oldest, err := r.store.OutboxBacklog(context.WithoutCancel(ctx))
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			r.log.Debug("outbox backlog unknown", "err", err)
-		}
+// logFailure logs a failed Drain: at most one line per failureLogEvery
+// on the relay's clock, saying how many failures it suppressed before.
+func (r *Relay) logFailure(err error, retry time.Duration) {
+	now := r.now()
+	if !r.failLog.last.IsZero() && now.Sub(r.failLog.last) < failureLogEvery {
+		r.failLog.suppressed++
 		return
 	}
-	r.pending.Set(float64(n))
-	if n == 0 {
-		r.oldestAge.Set(0)
-	} else {
-		r.oldestAge.Set(r.now().Sub(oldest).Seconds())
+	args := []any{"err", truncate(err.Error()), "retry_in", retry.String(), "suppressed", r.failLog.suppressed}
+	var pe *PublishError
+	if errors.As(err, &pe) {
+		args = append(args, "failed_messages", pe.Failed, "batch", pe.Messages)
 	}
+	r.log.Warn("outbox publish failed; events wait in the outbox", args...)
+	r.failLog.last, r.failLog.suppressed = now, 0
+}
+
+// logRecovery says once that publishing works again after failures.
+func (r *Relay) logRecovery() {
+	if r.failLog.last.IsZero() {
+		return
+	}
+	r.log.Info("outbox publishing again", "suppressed", r.failLog.suppressed)
+	r.failLog.last, r.failLog.suppressed = time.Time{}, 0
+}
+
+// PublishError is a batch the brokers did not acknowledge. Its message
+// names the count of failed messages and only the first error, truncated:
+// kafka-go reports one error per message, and joined they run to tens of
+// kilobytes per batch.
+type PublishError struct {
+	Messages int   // in the batch
+	Failed   int   // of them, refused (all when the error is not per message)
+	First    error // the first message's error, or the whole error
+	Err      error // as the publisher returned it
+}
+
+func newPublishError(n int, err error) *PublishError {
+	e := &PublishError{Messages: n, Failed: n, First: err, Err: err}
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		e.Failed = we.Count()
+		for _, m := range we {
+			if m != nil {
+				e.First = m
+				break
+			}
+		}
+	}
+	return e
+}
+
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("publish %d outbox events: %d failed, first: %s", e.Messages, e.Failed, truncate(e.First.Error()))
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// truncate cuts s to maxErrBytes, on a rune boundary.
+func truncate(s string) string {
+	if len(s) <= maxErrBytes {
+		return s
+	}
+	cut := maxErrBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "... (truncated)"
+}
+
+// backlogCollector reports the outbox backlog as the outbox table holds it
+// when Prometheus scrapes, not as the last finished publish saw it: with
+// Kafka hung inside a publish, no attempt ends, yet the count and the age
+// must keep moving. The age is measured on the relay's clock. When the
+// database does not answer within backlogTimeout the two gauges are left
+// out of the scrape (unknown, rather than a stale or zero value).
+type backlogCollector struct {
+	store RelayStore
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+var (
+	pendingDesc = prometheus.NewDesc("ratewire_outbox_pending_messages",
+		"Events written to the outbox and not yet acknowledged by Kafka, read from the outbox at scrape time.", nil, nil)
+	oldestAgeDesc = prometheus.NewDesc("ratewire_outbox_oldest_pending_age_seconds",
+		"Age of the oldest unpublished outbox event at scrape time (0 when none wait).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (b *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- oldestAgeDesc
+}
+
+// Collect implements prometheus.Collector.
+func (b *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
+	defer cancel()
+	n, oldest, err := b.store.OutboxBacklog(ctx)
+	if err != nil {
+		b.log.Debug("outbox backlog unknown at scrape", "err", err)
+		return
+	}
+	age := 0.0
+	if n > 0 {
+		age = max(b.now().Sub(oldest).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(oldestAgeDesc, prometheus.GaugeValue, age)
 }

@@ -66,7 +66,11 @@ type Error struct {
 	Kind       ErrorKind     // what to do about it
 	RetryAfter time.Duration // for RateLimited (and 503 with Retry-After); zero if unknown
 	Status     int           // HTTP status of the answer, zero if there was none
-	Err        error         // the cause, redacted
+	// BadKey says the provider refused the configured credentials (a
+	// missing, invalid or inactive key, HTTP 401/403): a Permanent failure
+	// an operator fixes in the configuration, not at the provider.
+	BadKey bool
+	Err    error // the cause, redacted
 }
 
 // Error implements error, e.g.

@@ -152,8 +152,11 @@ func parseExchangeRateAPI(body []byte) ([]rate.Quote, error) {
 func exchangeRateAPIError(errorType string) *Error {
 	kind := Temporary
 	var retry time.Duration
+	badKey := false
 	switch errorType {
-	case "invalid-key", "inactive-account", "unsupported-code", "malformed-request", "base-code-only-on-pro", "plan-upgrade-required":
+	case "invalid-key", "inactive-account":
+		kind, badKey = Permanent, true
+	case "unsupported-code", "malformed-request", "base-code-only-on-pro", "plan-upgrade-required":
 		kind = Permanent
 	case "quota-reached":
 		kind, retry = RateLimited, DefaultQuotaRetryAfter
@@ -162,7 +165,7 @@ func exchangeRateAPIError(errorType string) *Error {
 		errorType = errorType[:64] + "..."
 	}
 	e := newError(ExchangeRateAPIName, kind, 0, "error-type %q", errorType)
-	e.RetryAfter = retry
+	e.RetryAfter, e.BadKey = retry, badKey
 	return e
 }
 

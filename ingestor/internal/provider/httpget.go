@@ -117,7 +117,9 @@ func (g getter) statusError(r response) *Error {
 		}
 		return g.fail(Temporary, r.status, fmt.Errorf("unexpected redirect to %q", g.redact(loc)))
 	case r.status == http.StatusUnauthorized || r.status == http.StatusForbidden:
-		return g.fail(Permanent, r.status, fmt.Errorf("access refused%s", detail))
+		e := g.fail(Permanent, r.status, fmt.Errorf("access refused%s", detail))
+		e.BadKey = true
+		return e
 	default:
 		return g.fail(Permanent, r.status, fmt.Errorf("unexpected status%s", detail))
 	}

@@ -216,7 +216,9 @@ func koreaEximRecorded(d, now time.Time) time.Time {
 // fetchDay fetches the rates published on the KST date of day.
 func (p *KoreaExim) fetchDay(ctx context.Context, g getter, day time.Time) (rate.Batch, error) {
 	if p.Key == "" {
-		return rate.Batch{}, newError(KoreaEximName, Permanent, 0, "no authkey configured")
+		e := newError(KoreaEximName, Permanent, 0, "no authkey configured")
+		e.BadKey = true
+		return rate.Batch{}, e
 	}
 	base := p.BaseURL
 	if base == "" {
@@ -309,7 +311,9 @@ func parseKoreaExim(body []byte, day, recorded time.Time) ([]rate.Quote, error) 
 		case 2:
 			return nil, newError(KoreaEximName, Permanent, 0, "result 2: data code error")
 		case 3:
-			return nil, newError(KoreaEximName, Permanent, 0, "result 3: auth code error (check the authkey)")
+			e := newError(KoreaEximName, Permanent, 0, "result 3: auth code error (check the authkey)")
+			e.BadKey = true
+			return nil, e
 		case 4:
 			return nil, newError(KoreaEximName, RateLimited, 0, "result 4: daily request limit exceeded")
 		default:

@@ -17,9 +17,13 @@ import (
 
 // Attempt is one call to one provider during a run.
 type Attempt struct {
-	Provider   string `json:"provider"`
-	Attempt    int    `json:"attempt"`
-	Outcome    string `json:"outcome"` // ok, no_data, failed
+	Provider string `json:"provider"`
+	Attempt  int    `json:"attempt"`
+	Outcome  string `json:"outcome"` // ok, no_data, failed
+	// Reason is the public phrase for a failed or empty attempt ("provider
+	// unreachable", "rate limited"...); Error is the full cause, for
+	// operators only.
+	Reason     string `json:"reason,omitempty"`
 	Error      string `json:"error,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
 }
@@ -41,7 +45,11 @@ type Run struct {
 	StartedAt  time.Time `db:"started_at" json:"started_at"`
 	FinishedAt time.Time `db:"finished_at" json:"finished_at"`
 	DurationMS int64     `db:"duration_ms" json:"duration_ms"`
-	Error      string    `db:"error" json:"error,omitempty"`
+	// Reason is the public phrase for why a run stored nothing ("no rates
+	// published", "database unavailable"...; empty on success); Error is
+	// the full cause, for operators only.
+	Reason string `db:"reason" json:"reason,omitempty"`
+	Error  string `db:"error" json:"error,omitempty"`
 }
 
 // runRow is Run as stored: attempts as JSON text.
@@ -111,10 +119,10 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 		attempts = []byte("[]")
 	}
 	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ingestion_runs (id, trigger, status, provider, rate_date, fetched,
-		rejected, changed, events, attempts, started_at, finished_at, duration_ms, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		rejected, changed, events, attempts, started_at, finished_at, duration_ms, reason, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Trigger, r.Status, r.Provider, r.RateDate, r.Fetched, r.Rejected, r.Changed, r.Events, string(attempts),
-		r.StartedAt.UTC(), r.FinishedAt.UTC(), r.DurationMS, r.Error)
+		r.StartedAt.UTC(), r.FinishedAt.UTC(), r.DurationMS, r.Reason, r.Error)
 	if err != nil {
 		return fmt.Errorf("store run record: %w", err)
 	}
@@ -122,7 +130,7 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 }
 
 const runColumns = `id, trigger, status, provider, rate_date, fetched, rejected, changed, events, attempts,
-	started_at, finished_at, duration_ms, error`
+	started_at, finished_at, duration_ms, reason, error`
 
 // Runs returns the most recent runs, newest first.
 func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
