@@ -41,13 +41,32 @@ type service struct {
 }
 
 // startService runs the service on the given database and Redis with a
-// fake clock set to start and limits suitable for tests.
+// fake clock set to start and limits suitable for tests. Every test
+// client sends from 127.0.0.1, most with a fresh X-Client-Id per click,
+// so the per-address limits are lifted unless opts sets them; the tests
+// of those limits use startServiceEnv.
 func startService(t testing.TB, dbURL string, r testinfra.Redis, start time.Time, opts ranking.Options) *service {
+	t.Helper()
+	if opts.AddressRateLimit == 0 {
+		opts.AddressRateLimit = 1 << 30
+	}
+	if opts.AddressClientIDs == 0 {
+		opts.AddressClientIDs = 1 << 30
+	}
+	return startServiceEnv(t, dbURL, r, start, opts, nil)
+}
+
+// startServiceEnv is startService with opts as given and env added to
+// the configuration's environment.
+func startServiceEnv(t testing.TB, dbURL string, r testinfra.Redis, start time.Time, opts ranking.Options, extra map[string]string) *service {
 	t.Helper()
 	env := map[string]string{
 		"RATEWIRE_DATABASE_URL": dbURL,
 		"RATEWIRE_REDIS_URL":    r.URL,
 		"RATEWIRE_ADMIN_TOKEN":  adminToken,
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] }, config.DefaultRankingAddr)
 	if err != nil {

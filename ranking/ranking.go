@@ -53,6 +53,15 @@ type Options struct {
 	RateLimit    int
 	RateWindow   time.Duration
 	DedupeWindow time.Duration
+	// AddressRateLimit clicks per RateWindow are allowed per client
+	// address, every X-Client-Id together (default 5 x RateLimit, 300 per
+	// minute): an address may be shared by a few people.
+	AddressRateLimit int
+	// AddressClientIDs is how many distinct X-Client-Id values one
+	// address may use per RateWindow (default 8). A click with a further
+	// id counts as a click without one: the address's own client, with its
+	// rate limit and duplicate window.
+	AddressClientIDs int
 }
 
 // Run starts the ranking service and blocks until ctx ends, then shuts
@@ -95,6 +104,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 		Boards: board.New(rdb, opts.KeyPrefix),
 		Limiter: board.NewLimiter(rdb, opts.KeyPrefix, board.LimiterConfig{
 			Limit: opts.RateLimit, Window: opts.RateWindow, Dedupe: opts.DedupeWindow,
+			AddressLimit: opts.AddressRateLimit, AddressIDs: opts.AddressClientIDs,
 		}),
 		Countries: country.New(),
 		Now:       opts.Now,

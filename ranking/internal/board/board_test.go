@@ -136,28 +136,77 @@ func TestLimiterContract(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
 		ctx := t.Context()
 		l := board.NewLimiter(r.Client, r.Prefix, board.LimiterConfig{Limit: 3, Window: time.Minute, Dedupe: 10 * time.Second})
+		alice := rank.Client{Addr: "192.0.2.1", ID: "alice"}
 		want := []rank.Admission{
 			{Allowed: true, First: true},  // JP
 			{Allowed: true, First: false}, // JP again: inside the duplicate window
 			{Allowed: true, First: true},  // US
 		}
 		for i, c := range []string{"JP", "JP", "US"} {
-			got, err := l.Admit(ctx, "id:alice", c)
+			got, err := l.Admit(ctx, alice, c)
 			if err != nil || got != want[i] {
 				t.Errorf("click %d on %s = %+v %v, want %+v", i, c, got, err, want[i])
 			}
 		}
-		got, err := l.Admit(ctx, "id:alice", "FR")
-		if err != nil || got.Allowed || got.RetryAfter <= 0 || got.RetryAfter > time.Minute {
+		got, err := l.Admit(ctx, alice, "FR")
+		if err != nil || got.Allowed || got.Scope != rank.ScopeClient || got.RetryAfter <= 0 || got.RetryAfter > time.Minute {
 			t.Errorf("4th click in the window = %+v %v, want refused with 0 < RetryAfter <= 1m", got, err)
 		}
-		if got, err := l.Admit(ctx, "id:bob", "JP"); err != nil || !got.Allowed || !got.First {
+		if got, err := l.Admit(ctx, rank.Client{Addr: "192.0.2.1", ID: "bob"}, "JP"); err != nil || !got.Allowed || !got.First {
 			t.Errorf("another client = %+v %v, want allowed and first", got, err)
 		}
 		if r.Mini != nil {
 			r.Mini.FastForward(61 * time.Second)
-			if got, err := l.Admit(ctx, "id:alice", "JP"); err != nil || !got.Allowed || !got.First {
+			if got, err := l.Admit(ctx, alice, "JP"); err != nil || !got.Allowed || !got.First {
 				t.Errorf("after the window = %+v %v, want allowed and first again", got, err)
+			}
+		}
+	})
+}
+
+// TestLimiterAddressContract runs on miniredis and a real Redis: the
+// address budget holds whatever ids are sent, ids beyond the bound are
+// the address's own client, and addresses are independent.
+func TestLimiterAddressContract(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		ctx := t.Context()
+		l := board.NewLimiter(r.Client, r.Prefix, board.LimiterConfig{
+			Limit: 2, Window: time.Minute, Dedupe: 10 * time.Second, AddressLimit: 5, AddressIDs: 2,
+		})
+		const addr = "2001:db8::7" // an IPv6 address has colons: the key must still be one tag
+		type step struct {
+			id, country string
+			want        rank.Admission
+		}
+		for i, st := range []step{
+			{"a", "JP", rank.Admission{Allowed: true, First: true}},
+			{"b", "JP", rank.Admission{Allowed: true, First: true}},
+			{"c", "JP", rank.Admission{Allowed: true, First: true}},  // 3rd id: the address's own client
+			{"d", "JP", rank.Admission{Allowed: true, First: false}}, // 4th id: the same client, a repeat
+			{"", "US", rank.Admission{Scope: rank.ScopeClient}},      // no id: that client's 3rd click, over 2
+			{"a", "US", rank.Admission{Allowed: true, First: true}},  // 5th admitted click of the address
+			{"b", "US", rank.Admission{Scope: rank.ScopeAddress}},    // b is under its limit, the address is not
+			{"e", "FR", rank.Admission{Scope: rank.ScopeAddress}},
+		} {
+			got, err := l.Admit(ctx, rank.Client{Addr: addr, ID: st.id}, st.country)
+			if err != nil {
+				t.Fatalf("click %d: %v", i, err)
+			}
+			if !st.want.Allowed && (got.RetryAfter <= 0 || got.RetryAfter > time.Minute) {
+				t.Errorf("click %d (id %q on %s): RetryAfter %v, want within the 1m window", i, st.id, st.country, got.RetryAfter)
+			}
+			got.RetryAfter = 0
+			if got != st.want {
+				t.Errorf("click %d (id %q on %s) = %+v, want %+v", i, st.id, st.country, got, st.want)
+			}
+		}
+		if got, err := l.Admit(ctx, rank.Client{Addr: "2001:db8::8", ID: "c"}, "JP"); err != nil || !got.Allowed || !got.First {
+			t.Errorf("id c from another address = %+v %v, want allowed and first", got, err)
+		}
+		if r.Mini != nil {
+			r.Mini.FastForward(61 * time.Second)
+			if got, err := l.Admit(ctx, rank.Client{Addr: addr, ID: "e"}, "FR"); err != nil || !got.Allowed || !got.First {
+				t.Errorf("new id after the window = %+v %v, want allowed and first", got, err)
 			}
 		}
 	})

@@ -24,8 +24,9 @@ import (
 // with every click, so clients revalidate often and ETags keep it cheap.
 const maxAge = 5 * time.Second
 
-// ClientIDHeader names the client for the rate limit; without it the
-// remote address does.
+// ClientIDHeader tells apart clients behind one address for the rate
+// limit and duplicate window; it refines the address limits, never
+// replaces them.
 const ClientIDHeader = "X-Client-Id"
 
 // maxClickBody bounds a click's JSON body; {"country": "..."} is tiny.
@@ -116,17 +117,20 @@ func Register(r gin.IRouter, svc *rank.Service, adminToken string) {
 	})
 }
 
-// clientID is the X-Client-Id header when present (it must be a short
-// token), else the remote address.
-func clientID(c *gin.Context) (string, error) {
+// clientID is the client address (c.ClientIP: the peer, or what a
+// trusted gateway put in X-Forwarded-For) with the X-Client-Id header
+// when present (it must be a short token). The address always limits;
+// the id only tells apart people behind it.
+func clientID(c *gin.Context) (rank.Client, error) {
+	cl := rank.Client{Addr: c.ClientIP()}
 	if id := c.GetHeader(ClientIDHeader); id != "" {
 		if !validClientID.MatchString(id) {
-			return "", apperr.Invalid(apperr.CodeInvalidParameter,
+			return rank.Client{}, apperr.Invalid(apperr.CodeInvalidParameter,
 				"X-Client-Id must be 1 to 128 letters, digits or ._:@-", nil)
 		}
-		return "id:" + id, nil
+		cl.ID = id
 	}
-	return "ip:" + c.ClientIP(), nil
+	return cl, nil
 }
 
 // clickBody is the JSON form of a click.

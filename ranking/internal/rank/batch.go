@@ -176,6 +176,7 @@ func (b *batcher) flush(batch []queued) {
 	defer cancel()
 	seq, counts, err := s.store.AddClicks(ctx, deltas, s.now().UTC())
 	if err != nil {
+		s.storeFailed(len(batch), err)
 		out := batchOut{err: apperr.Unavailable("store clicks", err)}
 		for _, q := range batch {
 			q.done <- out

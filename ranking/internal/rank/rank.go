@@ -99,10 +99,33 @@ type Boards interface {
 	Invalidate(ctx context.Context, boards ...Board) error
 }
 
+// Client is who sent a click, as the rate limits see it. Addr is the
+// client address (the peer, or what a trusted gateway reports in
+// X-Forwarded-For) and always limits; ID, the optional X-Client-Id,
+// only tells apart people behind one address and never escapes the
+// address's own limits.
+type Client struct {
+	Addr string
+	ID   string
+}
+
+// Scope names the limit that refused a click.
+type Scope string
+
+// Scopes of a refusal.
+const (
+	// ScopeClient is the per-client limit of one (address, id).
+	ScopeClient Scope = "client"
+	// ScopeAddress is the budget of the address, all ids together.
+	ScopeAddress Scope = "address"
+)
+
 // Admission is the limiter's verdict on one click.
 type Admission struct {
-	// Allowed is false when the client is over its rate limit.
+	// Allowed is false when the client or its address is over its limit.
 	Allowed bool
+	// Scope says which limit refused the click when Allowed is false.
+	Scope Scope
 	// RetryAfter is when a refused client may try again.
 	RetryAfter time.Duration
 	// First is false when the same client clicked the same country within
@@ -112,7 +135,7 @@ type Admission struct {
 
 // Limiter is the abuse guard shared by every instance.
 type Limiter interface {
-	Admit(ctx context.Context, client, country string) (Admission, error)
+	Admit(ctx context.Context, client Client, country string) (Admission, error)
 }
 
 // Countries resolves what a user typed to a country.

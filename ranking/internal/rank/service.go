@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +71,8 @@ type Service struct {
 	staleMu sync.Mutex
 	stale   map[Board]bool // boards that missed an update while Redis failed
 
-	lastWarn atomic.Int64 // unix nanos of the last "Redis is failing" warning
+	redisLog throttle // "Redis is failing" warnings
+	sqlLog   throttle // "clicks not stored" errors
 }
 
 // New returns a Service and starts its click writer.
@@ -127,11 +127,12 @@ func (s *Service) LookupCountry(input string) (country.Country, error) {
 }
 
 // Click counts one click by client on the country input names. A client
-// over its rate limit gets RATE_LIMIT_EXCEEDED; a repeat inside the
-// duplicate window is answered with Counted false. When Redis, which
+// or address over its rate limit gets RATE_LIMIT_EXCEEDED (details.scope
+// says which); a repeat inside the duplicate window is answered with
+// Counted false. When Redis, which
 // holds the limits, is down, clicks are admitted (fail open) and still
 // counted in SQL. The result is sent only once the click is committed.
-func (s *Service) Click(ctx context.Context, client, input string) (ClickResult, error) {
+func (s *Service) Click(ctx context.Context, client Client, input string) (ClickResult, error) {
 	c, err := s.LookupCountry(input)
 	if err != nil {
 		return ClickResult{}, err
@@ -144,7 +145,14 @@ func (s *Service) Click(ctx context.Context, client, input string) (ClickResult,
 	}
 	if !adm.Allowed {
 		s.m.clicks.WithLabelValues("rate_limited").Inc()
-		return ClickResult{}, apperr.RateLimited(adm.RetryAfter)
+		e := apperr.RateLimited(adm.RetryAfter)
+		if adm.Scope == ScopeAddress {
+			e.Message = "too many clicks from this address, retry later"
+		}
+		if adm.Scope != "" {
+			e.Details = map[string]any{"scope": string(adm.Scope)}
+		}
+		return ClickResult{}, e
 	}
 	res := ClickResult{Country: c, Date: day.String(), Counted: adm.First}
 	var live map[Board]map[string]Standing
@@ -364,15 +372,55 @@ func (s *Service) heal(ctx context.Context) bool {
 	return true
 }
 
-// redisFailed counts a Redis failure and logs it at most every 10 s, so
-// an outage does not flood the log with one line per click.
+// logEvery is how often a repeating failure is logged; the lines in
+// between are counted and reported with the next one.
+const logEvery = 10 * time.Second
+
+// redisFailed counts a Redis failure and logs it at most every logEvery
+// on the service's clock, so an outage does not flood the log with one
+// line per click.
 func (s *Service) redisFailed(op string, err error) {
 	s.m.redisErrors.WithLabelValues(op).Inc()
-	now := time.Now().UnixNano()
-	last := s.lastWarn.Load()
-	if now-last > int64(10*time.Second) && s.lastWarn.CompareAndSwap(last, now) {
-		s.log.Warn("redis failed; serving from SQL (limits fail open)", "op", op, "err", err)
+	if ok, sup := s.redisLog.allow(s.now(), 1); ok {
+		s.log.Warn("redis failed; serving from SQL (limits fail open)", "op", op, "err", err,
+			"suppressed_errors", sup.events)
 	}
+}
+
+// storeFailed logs a batch of clicks SQL did not store (each is answered
+// 503): one line per batch with its size, and at most one every logEvery,
+// with what was suppressed since the last.
+func (s *Service) storeFailed(clicks int, err error) {
+	if ok, sup := s.sqlLog.allow(s.now(), clicks); ok {
+		s.log.Error("store clicks failed; clicks answered 503", "clicks", clicks, "err", err,
+			"suppressed_batches", sup.events, "suppressed_clicks", sup.items)
+	}
+}
+
+// throttle lets one log line through per logEvery and counts the rest.
+type throttle struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed suppressed
+}
+
+// suppressed counts the events, and the items in them, not logged.
+type suppressed struct{ events, items int }
+
+// allow reports whether an event at now, of items things, is logged, and
+// if so what was suppressed since the last logged one. A clock set back
+// (a test's fake clock) lets the event through.
+func (t *throttle) allow(now time.Time, items int) (bool, suppressed) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.last.IsZero() && now.Sub(t.last) < logEvery && !now.Before(t.last) {
+		t.suppressed.events++
+		t.suppressed.items += items
+		return false, suppressed{}
+	}
+	sup := t.suppressed
+	t.last, t.suppressed = now, suppressed{}
+	return true, sup
 }
 
 // Stats answers GET /api/v1/rankings/stats/{country}.
