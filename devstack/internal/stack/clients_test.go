@@ -100,3 +100,28 @@ func TestClicksThroughTheGateway(t *testing.T) {
 		t.Errorf("US after 80 people: expected 80 clicks counted and in the stats, got %d counted, stats %d %s", counted, status, data)
 	}
 }
+
+// TestRotatingClientIDThroughTheGateway is one person behind the gateway
+// sending a fresh X-Client-Id with every click: the ids do not escape the
+// address's limits, so 200 clicks count as a handful, not 200.
+func TestRotatingClientIDThroughTheGateway(t *testing.T) {
+	a := startPlainStack(t)
+	c := clientFrom("127.0.0.90")
+	counted, refused := 0, 0
+	for i := range 200 {
+		status, ok := click(t, c, a.Gateway, "KR", "X-Client-Id", fmt.Sprintf("rotating-%d", i))
+		switch {
+		case ok:
+			counted++
+		case status == http.StatusTooManyRequests:
+			refused++
+		case status != http.StatusOK:
+			t.Fatalf("click %d: unexpected status %d", i, status)
+		}
+	}
+	// Up to 8 ids per address are people of their own; the rest are the
+	// address itself, whose repeats within 10 s count once.
+	if counted < 1 || counted > 9 {
+		t.Errorf("200 clicks with rotating ids from one address: expected at most 9 counted, got %d (%d refused)", counted, refused)
+	}
+}
