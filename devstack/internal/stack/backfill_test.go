@@ -7,12 +7,9 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/jonboulle/clockwork"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/ratewire/ratewire/devstack/internal/stack"
-	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
 
@@ -24,34 +21,12 @@ import (
 // after the cache's TTL or the next scheduled run. It logs how long after
 // the backfill the full series was served.
 func TestHistoryAfterBackfill(t *testing.T) {
-	c := stack.Config{
-		DataDir: t.TempDir(), Host: "127.0.0.1",
-		Getenv: func(string) string { return "" },
-		Out:    &syncBuffer{}, Log: &syncBuffer{},
-		Clock:        clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone)),
-		BackfillDays: 30,
-	}
-	ready := make(chan stack.Addrs, 1)
-	c.Ready = func(a stack.Addrs) { ready <- a }
+	c := plainConfig(t)
+	c.BackfillDays = 30
 	release := make(chan struct{})
 	c.BackfillStart = func() { <-release }
-	backfilled := make(chan error, 1)
-	c.BackfillDone = func(err error) { backfilled <- err }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx, c) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	var a stack.Addrs
-	select {
-	case a = <-ready:
-	case err := <-done:
-		t.Fatalf("stack stopped before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack not ready after 30 s")
-	}
+	a, backfilled := runStack(t, c)
+	ctx := context.Background()
 
 	const url = "/api/v1/history?target=USD&period=6m"
 	points := func() int {
@@ -87,14 +62,7 @@ func TestHistoryAfterBackfill(t *testing.T) {
 	}
 
 	close(release)
-	select {
-	case err := <-backfilled:
-		if err != nil {
-			t.Fatalf("backfill: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("backfill not done after 60 s")
-	}
+	waitBackfill(t, backfilled)
 	finished := time.Now()
 	db, err := sqldb.Open(ctx, a.DatabaseURL)
 	if err != nil {

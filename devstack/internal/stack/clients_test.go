@@ -47,40 +47,65 @@ func click(t *testing.T, c *http.Client, gateway, country string, hdr ...string)
 	return resp.StatusCode, resp.StatusCode == http.StatusCreated || (env.Data.Counted != nil && *env.Data.Counted)
 }
 
-// startPlainStack starts a stack without backfill on a fake clock.
-func startPlainStack(t *testing.T) stack.Addrs {
-	t.Helper()
-	c := stack.Config{
+// plainConfig is a stack on a fake clock between two of the simulator's
+// five-minute steps, with no backfill and no settings.
+func plainConfig(t *testing.T) stack.Config {
+	return stack.Config{
 		DataDir: t.TempDir(), Host: "127.0.0.1",
 		Getenv: func(string) string { return "" },
 		Out:    &syncBuffer{}, Log: &syncBuffer{},
 		Clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone)),
 	}
+}
+
+// runStack runs c until the test ends and returns its addresses once it
+// is ready. With a backfill, the returned channel receives its outcome.
+func runStack(t *testing.T, c stack.Config) (stack.Addrs, <-chan error) {
+	t.Helper()
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }
+	backfilled := make(chan error, 1)
+	if c.BackfillDone == nil {
+		c.BackfillDone = func(err error) { backfilled <- err }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- stack.Run(ctx, c) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("stack: %v", err)
+		}
 	})
 	select {
 	case a := <-ready:
-		return a
+		return a, backfilled
 	case err := <-done:
 		t.Fatalf("stack stopped before it was ready: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("stack not ready after 30 s")
 	}
-	return stack.Addrs{}
+	return stack.Addrs{}, nil
+}
+
+// waitBackfill waits for the start-up backfill to end without error.
+func waitBackfill(t *testing.T, backfilled <-chan error) {
+	t.Helper()
+	select {
+	case err := <-backfilled:
+		if err != nil {
+			t.Fatalf("backfill: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("backfill not done after 60 s")
+	}
 }
 
 // TestClicksThroughTheGateway is the ranking behind devstack's gateway:
 // 80 people, each from an address of their own, clicking the same country
 // are 80 clicks, not one client's.
 func TestClicksThroughTheGateway(t *testing.T) {
-	a := startPlainStack(t)
+	a, _ := runStack(t, plainConfig(t))
 	counted := 0
 	for i := range 80 {
 		ip := fmt.Sprintf("127.0.0.%d", i+2)
@@ -105,7 +130,7 @@ func TestClicksThroughTheGateway(t *testing.T) {
 // sending a fresh X-Client-Id with every click: the ids do not escape the
 // address's limits, so 200 clicks count as a handful, not 200.
 func TestRotatingClientIDThroughTheGateway(t *testing.T) {
-	a := startPlainStack(t)
+	a, _ := runStack(t, plainConfig(t))
 	c := clientFrom("127.0.0.90")
 	counted, refused := 0, 0
 	for i := range 200 {

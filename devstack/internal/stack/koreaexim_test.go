@@ -70,37 +70,11 @@ func startEximStack(t *testing.T, now time.Time, extra map[string]string) *eximS
 	for k, v := range extra {
 		env[k] = v
 	}
-	backfilled := make(chan error, 1)
 	c := stack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Getenv: func(k string) string { return env[k] },
-		Out: &syncBuffer{}, Log: &syncBuffer{}, Clock: clk, BackfillDays: 14,
-		BackfillDone: func(err error) { backfilled <- err }}
-	ready := make(chan stack.Addrs, 1)
-	c.Ready = func(a stack.Addrs) { ready <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx, c) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("stack: %v", err)
-		}
-	})
-	s := &eximStack{clock: clk, bank: bank, ctx: ctx}
-	select {
-	case s.addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("stack stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack not ready")
-	}
-	select {
-	case err := <-backfilled:
-		if err != nil {
-			t.Fatalf("backfill from the bank: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("backfill from the bank did not end within 60 s")
-	}
+		Out: &syncBuffer{}, Log: &syncBuffer{}, Clock: clk, BackfillDays: 14}
+	addrs, backfilled := runStack(t, c)
+	s := &eximStack{addrs: addrs, clock: clk, bank: bank, ctx: t.Context()}
+	waitBackfill(t, backfilled)
 	return s
 }
 

@@ -1,13 +1,10 @@
 package stack_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/jonboulle/clockwork"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
 	"github.com/ratewire/ratewire/shared/kst"
@@ -88,40 +85,10 @@ func wantYuan(t *testing.T, a stack.Addrs, source, compare string) {
 // TestYuanWithTheSimulator is the newcomer's compare of the five travel
 // currencies with the yuan asked as CNY, on the default provider.
 func TestYuanWithTheSimulator(t *testing.T) {
-	c := stack.Config{
-		DataDir: t.TempDir(), Host: "127.0.0.1",
-		Getenv: func(string) string { return "" },
-		Out:    &syncBuffer{}, Log: &syncBuffer{},
-		Clock:        clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone)),
-		BackfillDays: 14,
-	}
-	ready := make(chan stack.Addrs, 1)
-	c.Ready = func(a stack.Addrs) { ready <- a }
-	backfilled := make(chan error, 1)
-	c.BackfillDone = func(err error) { backfilled <- err }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx, c) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	var a stack.Addrs
-	select {
-	case a = <-ready:
-	case err := <-done:
-		t.Fatalf("stack stopped before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack not ready after 30 s")
-	}
-	select {
-	case err := <-backfilled:
-		if err != nil {
-			t.Fatalf("backfill: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("backfill not done after 60 s")
-	}
+	c := plainConfig(t)
+	c.BackfillDays = 14
+	a, backfilled := runStack(t, c)
+	waitBackfill(t, backfilled)
 	// The backfill's invalidation reaches the caches shortly after it.
 	waitFor(t, 10*time.Second, "CNY history of the backfilled week", func() bool {
 		status, _ := get(t, a.History+"/api/v1/history/compare?targets=USD,JPY,EUR,GBP,CNY")
