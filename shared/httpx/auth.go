@@ -21,6 +21,7 @@ func RequireAdmin(token string) gin.HandlerFunc {
 	// Comparing digests keeps the comparison constant-time in the length too.
 	want := sha256.Sum256([]byte(token))
 	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store") // admin answers are never cached
 		if token == "" {
 			Error(c, apperr.Forbidden(MsgAdminDisabled))
 			return

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,6 +90,10 @@ func NewEngine(o Options) *gin.Engine {
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// A path with a trailing slash or another case is a 404 in the
+	// envelope, not a redirect with an HTML body.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	// Handlers may pass *gin.Context as a context.Context to services.
 	e.ContextWithFallback = true
 	// The client IP is the peer address unless the peer is a trusted
@@ -103,6 +109,7 @@ func NewEngine(o Options) *gin.Engine {
 	}
 
 	e.Use(
+		nosniff,
 		clock(now),
 		requestID(log),
 		accessLog(),
@@ -113,6 +120,7 @@ func NewEngine(o Options) *gin.Engine {
 
 	e.NoRoute(func(c *gin.Context) { Error(c, apperr.NotFound("no route for "+c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
+		c.Header("Allow", allowed(e, c.Request.URL.Path))
 		writeError(c, http.StatusMethodNotAllowed, ErrorBody{
 			Code:    CodeMethodNotAllowed,
 			Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path,
@@ -134,6 +142,38 @@ func NewEngine(o Options) *gin.Engine {
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	e.GET("/metrics", gin.WrapH(metricsHandler))
 	return e
+}
+
+// nosniff tells browsers to take every answer as the type it declares.
+func nosniff(c *gin.Context) { c.Header("X-Content-Type-Options", "nosniff") }
+
+// allowed lists the methods the engine routes for path, for the Allow
+// header of a 405: a route matches when its segments equal path's, with
+// :param matching any one segment and *rest the remainder.
+func allowed(e *gin.Engine, path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range e.Routes() {
+		if routeMatches(strings.Split(strings.Trim(r.Path, "/"), "/"), segs) && !seen[r.Method] {
+			seen[r.Method] = true
+			out = append(out, r.Method)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func routeMatches(route, segs []string) bool {
+	for i, r := range route {
+		if strings.HasPrefix(r, "*") {
+			return true
+		}
+		if i >= len(segs) || (!strings.HasPrefix(r, ":") && r != segs[i]) {
+			return false
+		}
+	}
+	return len(route) == len(segs)
 }
 
 func status(s, service string) map[string]string {

@@ -87,6 +87,9 @@ func writeSuccess(c *gin.Context, status int, raw []byte) {
 }
 
 func writeError(c *gin.Context, status int, body ErrorBody) {
+	// An error is about this request only: no cache may keep it, whatever
+	// a handler set before it failed.
+	c.Header("Cache-Control", "no-store")
 	writeEnvelope(c, status, Envelope{Error: &body, Timestamp: Timestamp(c)})
 	c.Abort()
 }

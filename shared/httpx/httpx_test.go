@@ -699,3 +699,46 @@ func TestClientIPBehindTrustedProxies(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeHeadersAndStatuses checks what every answer carries: nosniff,
+// no-store on errors and admin answers (a public read keeps its
+// Cache-Control), a 405 that says which methods the path has, and a
+// trailing slash answered 404 in the envelope rather than redirected.
+func TestEdgeHeadersAndStatuses(t *testing.T) {
+	e := httpx.NewEngine(httpx.Options{})
+	e.GET("/items/:id", func(c *gin.Context) { httpx.Cached(c, map[string]string{"id": c.Param("id")}, 30*time.Second) })
+	e.POST("/items/:id", func(c *gin.Context) { httpx.OK(c, http.StatusOK, nil) })
+	e.DELETE("/admin/cache", httpx.RequireAdmin("tok"), func(c *gin.Context) { httpx.OK(c, http.StatusOK, nil) })
+	do := func(method, path string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		method, path string
+		hdr          []string
+		status       int
+		cache, allow string
+	}{
+		{"GET", "/items/7", nil, 200, "public, max-age=30", ""},
+		{"GET", "/items/7/", nil, 404, "no-store", ""},
+		{"PUT", "/items/7", nil, 405, "no-store", "GET, POST"},
+		{"GET", "/nowhere", nil, 404, "no-store", ""},
+		{"DELETE", "/admin/cache", []string{"Authorization", "Bearer tok"}, 200, "no-store", ""},
+		{"DELETE", "/admin/cache", nil, 401, "no-store", ""},
+	} {
+		rec := do(tc.method, tc.path, tc.hdr...)
+		h := rec.Header()
+		if rec.Code != tc.status || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != tc.cache || h.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: expected %d, nosniff, Cache-Control %q, Allow %q; got %d, %q, %q, %q",
+				tc.method, tc.path, tc.status, tc.cache, tc.allow, rec.Code, h.Get("X-Content-Type-Options"), h.Get("Cache-Control"), h.Get("Allow"))
+		}
+		if rec.Code >= 400 && !strings.Contains(rec.Body.String(), `"success":false`) {
+			t.Errorf("%s %s: error outside the envelope: %s", tc.method, tc.path, rec.Body.String())
+		}
+	}
+}
