@@ -131,6 +131,20 @@ func TestDevstackEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The start-up backfill gives history a month of depth: forecasts
+	// need weeks of daily closes. Waited for before the admin run: on
+	// SQLite the backfill's transaction holds the write lock, and a run
+	// that waits past busy_timeout for it fails with 503.
+	select {
+	case err := <-backfilled:
+		if err != nil {
+			t.Fatalf("backfill: %v", err)
+		}
+	case <-time.After(3 * time.Minute):
+		// A timeout, not a speed claim: under -race on two cores the
+		// backfill takes about 70 s from start-up.
+		t.Fatal("backfill did not finish within 3 minutes")
+	}
 	// An admin run through the gateway is accepted, and the currency consumer
 	// catches up with everything published: its committed offsets reach the
 	// end offsets.
@@ -148,18 +162,6 @@ func TestDevstackEndToEnd(t *testing.T) {
 		return caughtUp(ctx, adm, "currency-service")
 	})
 
-	// The start-up backfill gives history a month of depth: forecasts
-	// need weeks of daily closes.
-	select {
-	case err := <-backfilled:
-		if err != nil {
-			t.Fatalf("backfill: %v", err)
-		}
-	case <-time.After(3 * time.Minute):
-		// A timeout, not a speed claim: under -race on two cores the
-		// backfill takes about 70 s from start-up.
-		t.Fatal("backfill did not finish within 3 minutes")
-	}
 	status, data := get(t, a.History+"/api/v1/history/stats?target=USD&period=1m")
 	var stats struct {
 		DataPoints int `json:"data_points"`
