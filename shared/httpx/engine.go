@@ -1,14 +1,15 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ const (
 	ctxKeyRequestID = "ratewire.request_id"
 	ctxKeyLogger    = "ratewire.logger"
 	ctxKeyClock     = "ratewire.clock"
+	ctxKeyLogLimit  = "ratewire.log_limit"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -66,10 +68,14 @@ var discardLogger = slog.New(slog.DiscardHandler)
 // NewEngine returns a gin engine with ratewire's middleware and the
 // /healthz, /readyz and /metrics routes; services add their API routes.
 //
-// Middleware order: clock, request id (and request logger), access log,
-// metrics, panic recovery, body limit. Recovery sits inside the access log and the
+// Middleware order: edge headers, clock (and error-log limiter), request
+// id (and request logger), access log, metrics, panic recovery, CORS
+// preflight, body limit. Recovery sits inside the access log and the
 // metrics so that a panicking request is still logged and counted as 500;
-// it sits after the request id so the panic log carries it.
+// it sits after the request id so the panic log carries it. The edge
+// headers (nosniff, CORS, no-store) wrap the writer before anything can
+// write, so 404s, 405s, 304s, panics and /metrics get them too. The
+// preflight sits inside the log and metrics, so preflights are counted.
 func NewEngine(o Options) *gin.Engine {
 	log := o.Logger
 	if log == nil {
@@ -109,18 +115,19 @@ func NewEngine(o Options) *gin.Engine {
 	}
 
 	e.Use(
-		nosniff,
-		clock(now),
+		edgeHeaders(),
+		clock(now, newLogLimiter()),
 		requestID(log),
 		accessLog(),
 		newMetrics(reg, log).middleware,
 		recovery(),
+		corsPreflight(e),
 		bodyLimit(limit),
 	)
 
 	e.NoRoute(func(c *gin.Context) { Error(c, apperr.NotFound("no route for "+c.Request.URL.Path)) })
 	e.NoMethod(func(c *gin.Context) {
-		c.Header("Allow", allowed(e, c.Request.URL.Path))
+		c.Header("Allow", strings.Join(routeMethods(e, c.Request.URL.Path), ", "))
 		writeError(c, http.StatusMethodNotAllowed, ErrorBody{
 			Code:    CodeMethodNotAllowed,
 			Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path,
@@ -142,38 +149,6 @@ func NewEngine(o Options) *gin.Engine {
 	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	e.GET("/metrics", gin.WrapH(metricsHandler))
 	return e
-}
-
-// nosniff tells browsers to take every answer as the type it declares.
-func nosniff(c *gin.Context) { c.Header("X-Content-Type-Options", "nosniff") }
-
-// allowed lists the methods the engine routes for path, for the Allow
-// header of a 405: a route matches when its segments equal path's, with
-// :param matching any one segment and *rest the remainder.
-func allowed(e *gin.Engine, path string) string {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range e.Routes() {
-		if routeMatches(strings.Split(strings.Trim(r.Path, "/"), "/"), segs) && !seen[r.Method] {
-			seen[r.Method] = true
-			out = append(out, r.Method)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
-}
-
-func routeMatches(route, segs []string) bool {
-	for i, r := range route {
-		if strings.HasPrefix(r, "*") {
-			return true
-		}
-		if i >= len(segs) || (!strings.HasPrefix(r, ":") && r != segs[i]) {
-			return false
-		}
-	}
-	return len(route) == len(segs)
 }
 
 func status(s, service string) map[string]string {
@@ -199,12 +174,24 @@ func Logger(c *gin.Context) *slog.Logger {
 }
 
 // clock makes now the clock of every envelope written for the request,
-// the ones NoRoute, NoMethod and the recovery write included.
-func clock(now func() time.Time) gin.HandlerFunc {
+// the ones NoRoute, NoMethod and the recovery write included, and of the
+// admin throttle; it also hands Error the engine's error-log limiter.
+func clock(now func() time.Time, ll *logLimiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(ctxKeyClock, now)
+		c.Set(ctxKeyLogLimit, ll)
 		c.Next()
 	}
+}
+
+// clockOf is the engine's clock for c, or time.Now outside NewEngine.
+func clockOf(c *gin.Context) func() time.Time {
+	if v, ok := c.Get(ctxKeyClock); ok {
+		if f, ok := v.(func() time.Time); ok {
+			return f
+		}
+	}
+	return time.Now
 }
 
 // requestID reuses a well-formed incoming X-Request-ID (so ids follow a
@@ -260,7 +247,7 @@ func recovery() gin.HandlerFunc {
 			if !ok {
 				err = fmt.Errorf("panic: %v", rec)
 			}
-			Logger(c).Error("panic recovered", "err", err, "stack", string(debug.Stack()))
+			Logger(c).Error("panic recovered", "err", boundText(err.Error()), "stack", string(debug.Stack()))
 			if c.Writer.Written() {
 				c.Abort()
 				return
@@ -271,22 +258,57 @@ func recovery() gin.HandlerFunc {
 	}
 }
 
-// bodyLimit rejects a declared oversize body up front and caps the rest
-// with http.MaxBytesReader, whose error Error maps to 413.
+// bodyLimit answers 413 PAYLOAD_TOO_LARGE, in the envelope, to any body
+// over limit before a handler sees it: a declared oversize body at once; a
+// body of unknown length (chunked) is read into memory up to limit+1
+// bytes first, so that a handler whose decoding would map the
+// MaxBytesError to a 400 never gets it. The handler then reads the
+// buffered copy. Buffering costs at most limit+1 bytes per request, the
+// bound the handler could have read anyway.
 func bodyLimit(limit int64) gin.HandlerFunc {
+	tooLarge := func(c *gin.Context) {
+		writeError(c, http.StatusRequestEntityTooLarge, ErrorBody{
+			Code:    CodePayloadTooLarge,
+			Message: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes",
+		})
+	}
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > limit {
-			writeError(c, http.StatusRequestEntityTooLarge, ErrorBody{
-				Code:    CodePayloadTooLarge,
-				Message: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes",
-			})
+		body := c.Request.Body
+		switch {
+		case c.Request.ContentLength > limit:
+			tooLarge(c)
 			return
-		}
-		if c.Request.Body != nil && c.Request.Body != http.NoBody {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+		case body == nil || body == http.NoBody:
+		case c.Request.ContentLength < 0:
+			buf, err := io.ReadAll(io.LimitReader(body, limit+1))
+			if int64(len(buf)) > limit {
+				tooLarge(c)
+				return
+			}
+			var r io.Reader = bytes.NewReader(buf)
+			if err != nil {
+				// The client went away mid-body: the handler meets the
+				// failure where it would have.
+				r = io.MultiReader(r, errReader{err})
+			}
+			c.Request.Body = readCloser{r, body}
+		default:
+			// net/http enforces a declared length; the cap guards bodies
+			// whose declared length is not enforced (built by hand).
+			c.Request.Body = http.MaxBytesReader(c.Writer, body, limit)
 		}
 		c.Next()
 	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// readCloser reads the buffered body and closes the original one.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 var knownMethods = map[string]bool{

@@ -53,13 +53,7 @@ const (
 // engine's clock (Options.Now) in UTC with milliseconds, or time.Now
 // outside NewEngine. Handlers that write the envelope themselves use it.
 func Timestamp(c *gin.Context) string {
-	now := time.Now
-	if v, ok := c.Get(ctxKeyClock); ok {
-		if f, ok := v.(func() time.Time); ok {
-			now = f
-		}
-	}
-	return now().UTC().Format(timestampLayout)
+	return clockOf(c)().UTC().Format(timestampLayout)
 }
 
 // OK writes data in the success envelope with the given status.
@@ -167,6 +161,8 @@ func etagMatches(header, etag string) bool {
 // comes from apperr.HTTPStatus; an error that is not an *apperr.Error is
 // internal. Internal and unavailable errors are logged here, once, with the
 // request id, and the client gets a generic message: causes never leak.
+// Under NewEngine those logs are rate-limited per route and kind (see
+// ErrorLogWindow) and their text bounded (MaxLogText).
 func Error(c *gin.Context, err error) {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -186,10 +182,10 @@ func Error(c *gin.Context, err error) {
 
 	switch e.Kind {
 	case apperr.KindInternal:
-		Logger(c).Error("request failed", "err", err, "status", status)
+		logFailure(c, "request failed", e.Kind, err, status)
 		body = ErrorBody{Code: apperr.CodeInternal, Message: msgInternal}
 	case apperr.KindUnavailable:
-		Logger(c).Error("dependency unavailable", "err", err, "status", status)
+		logFailure(c, "dependency unavailable", e.Kind, err, status)
 		body = ErrorBody{Code: orDefault(e.Code, apperr.CodeUnavailable), Message: msgUnavailable}
 	case apperr.KindRateLimited:
 		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
@@ -202,7 +198,7 @@ func Error(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		// A handler that already started its response cannot change it;
 		// keep the failure visible in the logs at least.
-		Logger(c).Error("error after response was written", "err", err)
+		Logger(c).Error("error after response was written", "err", boundText(err.Error()))
 		c.Abort()
 		return
 	}

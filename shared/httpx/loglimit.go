@@ -1,0 +1,100 @@
+package httpx
+
+import (
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ratewire/ratewire/shared/apperr"
+)
+
+// Error-log flood control. A dependency outage fails every request the
+// same way; one ERROR line per request buries everything else (1,685 lines
+// in 30 s were seen). So Error logs the first failure of a route and kind,
+// counts the repeats for ErrorLogWindow and reports them as "suppressed"
+// on the next line it logs for that route and kind.
+const (
+	// ErrorLogWindow is how long repeats of a logged failure are counted
+	// instead of logged.
+	ErrorLogWindow = 10 * time.Second
+	// MaxLogText bounds the error text of a logged line: a relay once
+	// logged a 47,860-byte line.
+	MaxLogText = 2 << 10
+
+	// maxLogKeys bounds the limiter's state; keys are route templates
+	// times two kinds, so only an engine with more routes than this meets
+	// it, and then the surplus is logged unlimited rather than dropped.
+	maxLogKeys = 1024
+)
+
+// logLimiter is one engine's memory of recently logged failures.
+type logLimiter struct {
+	mu   sync.Mutex
+	seen map[string]*logWindow
+}
+
+type logWindow struct {
+	start      time.Time // when the last line for the key was logged
+	suppressed int       // repeats since then, not logged
+}
+
+func newLogLimiter() *logLimiter { return &logLimiter{seen: map[string]*logWindow{}} }
+
+// allow says whether a failure under key happening at now is logged, and
+// if so how many repeats were suppressed since the last logged one.
+func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.seen[key]
+	if ok && now.Sub(w.start) < ErrorLogWindow {
+		w.suppressed++
+		return false, 0
+	}
+	if !ok {
+		if len(l.seen) >= maxLogKeys {
+			return true, 0
+		}
+		w = &logWindow{}
+		l.seen[key] = w
+	}
+	n := w.suppressed
+	*w = logWindow{start: now}
+	return true, n
+}
+
+// logFailure logs an internal or unavailable failure at ERROR through the
+// engine's limiter (outside NewEngine, every one), with bounded text.
+func logFailure(c *gin.Context, msg string, kind apperr.Kind, err error, status int) {
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	attrs := []any{"err", boundText(err.Error()), "status", status, "route", route}
+	if v, _ := c.Get(ctxKeyLogLimit); v != nil {
+		ll := v.(*logLimiter)
+		logged, suppressed := ll.allow(route+" "+kind.String(), clockOf(c)())
+		if !logged {
+			return
+		}
+		if suppressed > 0 {
+			attrs = append(attrs, "suppressed", suppressed)
+		}
+	}
+	Logger(c).Error(msg, attrs...)
+}
+
+// boundText cuts s to MaxLogText bytes (on a rune boundary), saying how
+// much was cut.
+func boundText(s string) string {
+	if len(s) <= MaxLogText {
+		return s
+	}
+	cut := MaxLogText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "... (" + strconv.Itoa(len(s)-cut) + " bytes cut)"
+}
