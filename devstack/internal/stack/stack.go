@@ -131,6 +131,14 @@ func Run(ctx context.Context, c Config) error {
 			return fmt.Errorf("devstack: embedded Redis: %w", err)
 		}
 		defer m.Close()
+		// miniredis has no clock of its own: drive its TTLs from the
+		// stack's, so rate entries, tombstones and click windows expire.
+		ticker := clock.NewTicker(time.Second)
+		defer ticker.Stop()
+		keepCtx, stopKeeping := context.WithCancel(ctx)
+		kept := make(chan struct{})
+		go func() { embedded.KeepTime(keepCtx, m, clock.Now, ticker.Chan()); close(kept) }()
+		defer func() { stopKeeping(); <-kept }()
 		base.RedisURL = embedded.RedisURL(m)
 	}
 	if base.DatabaseURL == "" {

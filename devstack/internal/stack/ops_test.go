@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"regexp"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v4"
 )
 
@@ -133,4 +136,41 @@ func scrapeAll(t *testing.T, bases ...string) map[string][]string {
 	}
 
 	return exported
+}
+
+// TestEmbeddedRedisKeepsTime: devstack's miniredis expires keys as the
+// stack's clock passes their TTL (it kept every key forever, and a
+// devstack under click load grew without bound).
+func TestEmbeddedRedisKeepsTime(t *testing.T) {
+	c := plainConfig(t)
+	clock := c.Clock.(*clockwork.FakeClock)
+	a, _ := runStack(t, c)
+	waitFor(t, 30*time.Second, "USD served", func() bool {
+		status, _ := get(t, a.Gateway+"/api/v1/currencies/USD")
+		return status == http.StatusOK
+	})
+	opts, err := redis.ParseURL(a.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "probe:short", "x", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "probe:long", "x", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(61 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Exists(ctx, "probe:short").Val() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := rdb.Exists(ctx, "probe:short").Val(); n != 0 {
+		t.Errorf("a 1 min key after the stack's clock moved 61 s: expected expired, got EXISTS %d", n)
+	}
+	if ttl := rdb.TTL(ctx, "probe:long").Val(); ttl > 59*time.Minute || ttl < 58*time.Minute {
+		t.Errorf("a 1 h key after 61 s: expected a TTL of about 58m59s, got %v", ttl)
+	}
 }
