@@ -37,10 +37,10 @@ func erAPIServer(b *testing.B) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		i := n.Add(1)
 		var sb strings.Builder
-		fmt.Fprintf(&sb, `{"result":"success","base_code":"KRW","time_last_update_unix":%d,"rates":{"KRW":1`, 1763000000+i*60)
+		fmt.Fprintf(&sb, `{"result":"success","base_code":"USD","time_last_update_unix":%d,"rates":{"USD":1,"KRW":1466.123456`, 1763000000+i*60)
 		for j, c := range codes {
-			// 0.000716 and neighbours, nudged by the request number.
-			fmt.Fprintf(&sb, `,"%s":0.000%03d%04d`, c, 100+j*3, 1000+i%5000)
+			// 1.0 to 5.0 units per USD, 6 decimals, nudged by the request number.
+			fmt.Fprintf(&sb, `,"%s":%d.%02d%04d`, c, 1+j%5, j%100, 1000+i%5000)
 		}
 		sb.WriteString("}}")
 		w.Header().Set("Content-Type", "application/json")

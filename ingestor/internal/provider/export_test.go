@@ -8,4 +8,6 @@ var (
 	ParseFrankfurterSeries = parseFrankfurterSeries
 	ParseAmount            = parseAmount
 	ParseRetryAfter        = parseRetryAfter
+	Cross                  = cross
+	SigDigits              = sigDigits
 )
