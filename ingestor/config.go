@@ -9,6 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/shared/config"
 )
 
@@ -87,6 +88,15 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 			errs = append(errs, fmt.Errorf("RATEWIRE_PROVIDERS: %q listed twice", p))
 		}
 		seen[p] = true
+	}
+	for _, u := range []struct{ env, name, value string }{
+		{"RATEWIRE_EXCHANGERATE_API_URL", ProviderExchangeRateAPI, c.ExchangeRateAPIURL},
+		{"RATEWIRE_KOREAEXIM_API_URL", ProviderKoreaExim, c.KoreaEximAPIURL},
+		{"RATEWIRE_FRANKFURTER_URL", ProviderFrankfurter, c.FrankfurterURL},
+	} {
+		if err := provider.CheckBaseURL(u.name, u.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.env, err))
+		}
 	}
 	if _, err := cron.ParseStandard(c.IngestSchedule); err != nil {
 		errs = append(errs, fmt.Errorf("RATEWIRE_INGEST_SCHEDULE %q: %w", c.IngestSchedule, err))

@@ -60,6 +60,13 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad zone", "RATEWIRE_INGEST_TIMEZONE", "Mars/Olympus", "RATEWIRE_INGEST_TIMEZONE"},
 		{"bad retention", "RATEWIRE_RETENTION_DAYS", "-3", "RATEWIRE_RETENTION_DAYS"},
 		{"bad shared setting", "RATEWIRE_LOG_LEVEL", "loud", "RATEWIRE_LOG_LEVEL"},
+		{"Frankfurter URL ending in /v1", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev/v1", "names an API version (/v1)"},
+		{"Frankfurter v2 API", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev/v2/", "names an API version (/v2)"},
+		{"ExchangeRate-API URL ending in /v1", "RATEWIRE_EXCHANGERATE_API_URL", "https://open.er-api.com/v1", "RATEWIRE_EXCHANGERATE_API_URL"},
+		{"ExchangeRate-API v4", "RATEWIRE_EXCHANGERATE_API_URL", "https://api.exchangerate-api.com/v4", "names an API version (/v4)"},
+		{"ExchangeRate-API URL with its own /v6", "RATEWIRE_EXCHANGERATE_API_URL", "https://v6.exchangerate-api.com/v6/", "/v6"},
+		{"URL without scheme", "RATEWIRE_KOREAEXIM_API_URL", "oapi.koreaexim.go.kr", "RATEWIRE_KOREAEXIM_API_URL"},
+		{"URL with a query", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev?base=KRW", "no query"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ingestor.LoadConfig(envOf(map[string]string{tt.key: tt.value}), ":1")
@@ -71,5 +78,19 @@ func TestLoadConfigRejects(t *testing.T) {
 	_, err := ingestor.LoadConfig(envOf(map[string]string{"RATEWIRE_PROVIDERS": "bogus", "RATEWIRE_LOG_FORMAT": "xml"}), ":1")
 	if err == nil || !strings.Contains(err.Error(), "bogus") || !strings.Contains(err.Error(), "RATEWIRE_LOG_FORMAT") {
 		t.Errorf("two bad settings: expected both reported, got %v", err)
+	}
+}
+
+func TestLoadConfigAcceptsBaseURLs(t *testing.T) {
+	c, err := ingestor.LoadConfig(envOf(map[string]string{
+		"RATEWIRE_FRANKFURTER_URL":      "https://api.frankfurter.dev",
+		"RATEWIRE_EXCHANGERATE_API_URL": "http://127.0.0.1:8080/proxy/er/",
+		"RATEWIRE_KOREAEXIM_API_URL":    "https://oapi.koreaexim.go.kr",
+	}), ":1")
+	if err != nil {
+		t.Fatalf("LoadConfig with hosts and a path prefix: %v", err)
+	}
+	if c.ExchangeRateAPIURL != "http://127.0.0.1:8080/proxy/er/" {
+		t.Errorf("ExchangeRateAPIURL = %q", c.ExchangeRateAPIURL)
 	}
 }

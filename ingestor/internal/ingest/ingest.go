@@ -71,6 +71,11 @@ type Service struct {
 	log *slog.Logger
 	m   *serviceMetrics
 	mu  sync.Mutex // held for the whole of a run
+	// blocked holds, per provider, when a rate limit longer than
+	// MaxRetryAfter ends: later runs skip that provider until then instead
+	// of calling a provider that blocks us (ExchangeRate-API blocks for 20
+	// minutes). Guarded by mu.
+	blocked map[string]time.Time
 }
 
 // New builds a Service.
@@ -103,7 +108,7 @@ func New(c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: c, log: c.Logger, m: m}, nil
+	return &Service{cfg: c, log: c.Logger, m: m, blocked: map[string]time.Time{}}, nil
 }
 
 // Providers lists the configured providers in failover order.
@@ -212,6 +217,17 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 	var errs []error
 	noData := 0
 	for _, p := range s.cfg.Providers {
+		if until, ok := s.blocked[p.Name()]; ok {
+			if now := s.cfg.Now(); now.Before(until) {
+				err := fmt.Errorf("rate limited until %s: not asked", until.UTC().Format(time.RFC3339))
+				run.Attempts = append(run.Attempts, store.Attempt{Provider: p.Name(), Outcome: "skipped",
+					Reason: ReasonRateLimited, Error: err.Error()})
+				log.Info("provider skipped", "provider", p.Name(), "blocked_until", until.UTC())
+				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
+				continue
+			}
+			delete(s.blocked, p.Name())
+		}
 		b, err := s.fetchOne(ctx, log, p, run)
 		if err == nil {
 			return b, nil
@@ -234,8 +250,9 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 // provider's classification (provider.Classify), the one translation of
 // provider errors: Temporary retries after a doubling backoff (a 503's
 // Retry-After is not waited for); RateLimited retries after its
-// RetryAfter when that is at most MaxRetryAfter, else, or when the
-// provider does not say, moves on; Permanent moves on at once; NoData
+// RetryAfter when that is at most MaxRetryAfter, else moves on and
+// leaves the provider out of later runs until the RetryAfter has passed
+// (when the provider does not say, it just moves on); Permanent moves on at once; NoData
 // (an answer without rates included) ends the provider's turn as no_data.
 // The error returned keeps the failure's classification.
 func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Provider, run *store.Run) (rate.Batch, error) {
@@ -272,6 +289,7 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 				return rate.Batch{}, err
 			}
 			if wait > s.cfg.MaxRetryAfter {
+				s.blocked[p.Name()] = s.cfg.Now().Add(wait)
 				return rate.Batch{}, fmt.Errorf("rate limited for %s: %w", wait, err)
 			}
 		default:

@@ -335,3 +335,52 @@ func TestYuanTwins(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitedProviderIsLeftOutUntilItsBlockEnds: a 429 whose wait is
+// longer than a run waits (ExchangeRate-API's 20 minutes) moves on to the
+// next provider and keeps the limited one out of later runs until the
+// block has passed; then it is asked again and is first again.
+func TestRateLimitedProviderIsLeftOutUntilItsBlockEnds(t *testing.T) {
+	now := at
+	ok := func(src string) rate.Batch {
+		return rate.Batch{Source: src, FetchedAt: at, Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), RecordedAt: at}}}
+	}
+	limited := &fixed{name: "exchangerate-api", batch: ok("exchangerate-api"), errs: []error{
+		&provider.Error{Provider: "exchangerate-api", Kind: provider.RateLimited, Status: 429, RetryAfter: provider.ExchangeRateAPIBlock, Err: errors.New("too many requests")},
+	}}
+	next := &fixed{name: "frankfurter", batch: ok("frankfurter")}
+	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ingest.New(ingest.Config{Providers: []provider.Provider{limited, next}, Store: st, Logger: logx.Discard(),
+		Registry: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []struct {
+		after        time.Duration // since the 429
+		wantProvider string
+		wantCalls    int // calls to the limited provider so far
+		wantSkipped  bool
+	}{
+		{0, "frankfurter", 1, false},
+		{5 * time.Minute, "frankfurter", 1, true},
+		{19*time.Minute + 59*time.Second, "frankfurter", 1, true},
+		{20 * time.Minute, "exchangerate-api", 2, false},
+	} {
+		now = at.Add(step.after)
+		run, err := svc.Run(context.Background(), "schedule")
+		if err != nil || run.Provider != step.wantProvider {
+			t.Fatalf("run %d (+%s): %+v (%v), want rates from %s", i, step.after, run, err, step.wantProvider)
+		}
+		if limited.calls != step.wantCalls {
+			t.Errorf("run %d (+%s): limited provider called %d times, want %d", i, step.after, limited.calls, step.wantCalls)
+		}
+		skipped := run.Attempts[0].Outcome == "skipped"
+		if skipped != step.wantSkipped || (skipped && run.Attempts[0].Reason != ingest.ReasonRateLimited) {
+			t.Errorf("run %d (+%s): first attempt %+v, want skipped %v (rate limited)", i, step.after, run.Attempts[0], step.wantSkipped)
+		}
+	}
+}

@@ -50,6 +50,11 @@ type ExchangeRateAPI struct {
 	Now func() time.Time
 }
 
+// ExchangeRateAPIBlock is how long ExchangeRate-API blocks a client that
+// went over its limit, as its documentation says: its 429 often carries no
+// Retry-After, and that means 20 minutes, not "retry now".
+const ExchangeRateAPIBlock = 20 * time.Minute
+
 // exchangeRateAPIBase is the base ExchangeRateAPI asks in.
 const exchangeRateAPIBase = "USD"
 
@@ -83,7 +88,11 @@ func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
 		return rate.Batch{}, err
 	}
 	if r.status == http.StatusTooManyRequests {
-		return rate.Batch{}, g.statusError(r)
+		e := g.statusError(r)
+		if e.RetryAfter <= 0 { // blocked for the documented 20 minutes, said or not
+			e.RetryAfter = ExchangeRateAPIBlock
+		}
+		return rate.Batch{}, e
 	}
 	if e := g.requireJSON(r); e != nil {
 		if r.status/100 != 2 {

@@ -19,7 +19,7 @@ import (
 type Attempt struct {
 	Provider string `json:"provider"`
 	Attempt  int    `json:"attempt"`
-	Outcome  string `json:"outcome"` // ok, no_data, failed
+	Outcome  string `json:"outcome"` // ok, no_data, failed, skipped (rate limited by an earlier run)
 	// Reason is the public phrase for a failed or empty attempt ("provider
 	// unreachable", "rate limited"...); Error is the full cause, for
 	// operators only.
