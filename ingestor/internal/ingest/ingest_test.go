@@ -1,9 +1,15 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +24,7 @@ import (
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -381,6 +388,57 @@ func TestRateLimitedProviderIsLeftOutUntilItsBlockEnds(t *testing.T) {
 		skipped := run.Attempts[0].Outcome == "skipped"
 		if skipped != step.wantSkipped || (skipped && run.Attempts[0].Reason != ingest.ReasonRateLimited) {
 			t.Errorf("run %d (+%s): first attempt %+v, want skipped %v (rate limited)", i, step.after, run.Attempts[0], step.wantSkipped)
+		}
+	}
+}
+
+// TestRetiredCurrenciesAreRejectedWithAReason runs an old Korea Eximbank
+// body, served in the bank's real format, that lists the euro's
+// predecessors: only active ISO 4217 codes are stored (XOF, the CFA franc,
+// is active), and every other row is rejected with a logged reason.
+func TestRetiredCurrenciesAreRejectedWithAReason(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "provider", "testdata", "koreaexim-1999.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	now := time.Date(1999, 1, 4, 14, 0, 0, 0, kst.Zone) // a Monday, after publication
+	var logs bytes.Buffer
+	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: func() time.Time { return now }}
+	svc, err := ingest.New(ingest.Config{Providers: []provider.Provider{p}, Store: st,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Registry: prometheus.NewRegistry(),
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := svc.Run(context.Background(), "test")
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	retired := []string{"ATS", "BEF", "DEM", "ESP", "FIM", "FRF", "ITL", "NLG"}
+	if run.Fetched != 11 || run.Rejected != len(retired) {
+		t.Errorf("run fetched %d and rejected %d, want 11 rows besides KRW and %d retired rejected", run.Fetched, run.Rejected, len(retired))
+	}
+	latest, _ := st.Latest(context.Background())
+	var stored []string
+	for _, r := range latest {
+		stored = append(stored, r.CurrencyCode)
+	}
+	if fmt.Sprint(stored) != "[JPY USD XOF]" {
+		t.Errorf("stored %v, want [JPY USD XOF]", stored)
+	}
+	for _, code := range retired {
+		want := `"currency_code":"` + code + `","reason":"not an active ISO 4217 currency code (retired or unknown)"`
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no rejection logged for %s (want %s)", code, want)
 		}
 	}
 }
