@@ -10,4 +10,5 @@ var (
 	ParseRetryAfter        = parseRetryAfter
 	Cross                  = cross
 	SigDigits              = sigDigits
+	ParseIssuerCert        = parseIssuerCert
 )
