@@ -66,6 +66,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"ExchangeRate-API v4", "RATEWIRE_EXCHANGERATE_API_URL", "https://api.exchangerate-api.com/v4", "names an API version (/v4)"},
 		{"ExchangeRate-API URL with its own /v6", "RATEWIRE_EXCHANGERATE_API_URL", "https://v6.exchangerate-api.com/v6/", "/v6"},
 		{"URL without scheme", "RATEWIRE_KOREAEXIM_API_URL", "oapi.koreaexim.go.kr", "RATEWIRE_KOREAEXIM_API_URL"},
+		{"cross-check bound not a number", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "lots", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION"},
+		{"cross-check bound zero", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "0", "more than 0"},
+		{"cross-check bound over 100 %", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "150%", "at most 100"},
 		{"URL with a query", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev?base=KRW", "no query"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,5 +95,20 @@ func TestLoadConfigAcceptsBaseURLs(t *testing.T) {
 	}
 	if c.ExchangeRateAPIURL != "http://127.0.0.1:8080/proxy/er/" {
 		t.Errorf("ExchangeRateAPIURL = %q", c.ExchangeRateAPIURL)
+	}
+}
+
+func TestLoadConfigCrossCheckBound(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  float64
+	}{{"", 0.03}, {"3%", 0.03}, {"2.5 %", 0.025}, {"0.05", 0.05}, {"off", -1}, {"OFF", -1}} {
+		c, err := ingestor.LoadConfig(envOf(map[string]string{"RATEWIRE_CROSS_CHECK_MAX_DEVIATION": tt.value}), ":1")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.value, err)
+		}
+		if diff := c.CrossCheckMaxDeviation - tt.want; diff > 1e-12 || diff < -1e-12 {
+			t.Errorf("RATEWIRE_CROSS_CHECK_MAX_DEVIATION=%q gives %v, want %v", tt.value, c.CrossCheckMaxDeviation, tt.want)
+		}
 	}
 }

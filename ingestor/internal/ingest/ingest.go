@@ -56,6 +56,13 @@ type Config struct {
 	// MaxJump is the largest relative move against the last known rate
 	// accepted without question (default 0.2 = 20 %).
 	MaxJump float64
+	// CrossCheckMaxDeviation is the largest relative difference accepted
+	// between a quote and another provider's quote of the same currency
+	// (default DefaultCrossCheckMaxDeviation, 0.03 = 3 %; negative turns
+	// the check off). CrossCheckTTL is how long a reference answer is
+	// reused (default DefaultCrossCheckTTL). See crosscheck.go.
+	CrossCheckMaxDeviation float64
+	CrossCheckTTL          time.Duration
 	// Now is the clock; nil means time.Now. Sleep waits between attempts;
 	// nil waits on a timer (tests inject one that returns at once).
 	Now   func() time.Time
@@ -76,6 +83,9 @@ type Service struct {
 	// of calling a provider that blocks us (ExchangeRate-API blocks for 20
 	// minutes). Guarded by mu.
 	blocked map[string]time.Time
+	// refs caches each provider's last answer for cross-checks. Guarded
+	// by mu.
+	refs map[string]refEntry
 }
 
 // New builds a Service.
@@ -95,6 +105,12 @@ func New(c Config) (*Service, error) {
 	if c.MaxJump <= 0 {
 		c.MaxJump = 0.2
 	}
+	if c.CrossCheckMaxDeviation == 0 {
+		c.CrossCheckMaxDeviation = DefaultCrossCheckMaxDeviation
+	}
+	if c.CrossCheckTTL <= 0 {
+		c.CrossCheckTTL = DefaultCrossCheckTTL
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -108,7 +124,7 @@ func New(c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: c, log: c.Logger, m: m, blocked: map[string]time.Time{}}, nil
+	return &Service{cfg: c, log: c.Logger, m: m, blocked: map[string]time.Time{}, refs: map[string]refEntry{}}, nil
 }
 
 // Providers lists the configured providers in failover order.
@@ -170,16 +186,20 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 }
 
 func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
-	batch, err := s.fetch(ctx, log, run)
+	batch, src, err := s.fetch(ctx, log, run)
 	if err != nil {
 		return err
 	}
+	s.refs[s.cfg.Providers[src].Name()] = refEntry{batch: batch, fetched: s.cfg.Now()}
 	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
 	known, err := s.cfg.Store.Latest(ctx)
 	if err != nil {
 		return dbError(fmt.Errorf("read last known rates: %w", err))
 	}
 	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
+	var crossRejected int
+	batch.Quotes, run.CrossCheck, crossRejected = s.crossCheck(ctx, log, run, src, batch)
+	run.Rejected += crossRejected
 	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
 	if len(batch.Quotes) == 0 {
 		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)}
@@ -212,11 +232,12 @@ func RateDate(b rate.Batch) string {
 }
 
 // fetch asks each provider in order, retrying transient failures with
-// backoff, and returns the first batch with data.
-func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, error) {
+// backoff, and returns the first batch with data and the index of its
+// provider.
+func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, int, error) {
 	var errs []error
 	noData := 0
-	for _, p := range s.cfg.Providers {
+	for i, p := range s.cfg.Providers {
 		if until, ok := s.blocked[p.Name()]; ok {
 			if now := s.cfg.Now(); now.Before(until) {
 				err := fmt.Errorf("rate limited until %s: not asked", until.UTC().Format(time.RFC3339))
@@ -230,7 +251,7 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 		}
 		b, err := s.fetchOne(ctx, log, p, run)
 		if err == nil {
-			return b, nil
+			return b, i, nil
 		}
 		if kind, _ := provider.Classify(err); kind == provider.NoData {
 			noData++
@@ -243,7 +264,7 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 	if noData == len(s.cfg.Providers) {
 		run.Status = StatusNoData
 	}
-	return rate.Batch{}, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
+	return rate.Batch{}, -1, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
 }
 
 // fetchOne asks p up to Attempts times. What each failure means is the
