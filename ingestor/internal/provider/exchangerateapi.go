@@ -119,7 +119,22 @@ func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
 	if r.status/100 != 2 {
 		return rate.Batch{}, g.statusError(r)
 	}
-	return rate.Batch{Source: ExchangeRateAPIName, FetchedAt: fetched, Quotes: quotes}, nil
+	return rate.Batch{Source: ExchangeRateAPIName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: exchangeRateAPINext(r.body)}, nil
+}
+
+// exchangeRateAPINext is the answer's time_next_update_unix, when the API
+// says it will update next; zero when absent or not a positive integer.
+func exchangeRateAPINext(body []byte) time.Time {
+	var b struct {
+		Next json.Number `json:"time_next_update_unix"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return time.Time{}
+	}
+	if n, err := b.Next.Int64(); err == nil && n > 0 && n < 1<<40 {
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
 }
 
 // exchangeRateAPIBody is both answers of ExchangeRate-API: the keyed one

@@ -11,4 +11,6 @@ var (
 	Cross                  = cross
 	SigDigits              = sigDigits
 	ParseIssuerCert        = parseIssuerCert
+	KoreaEximNext          = koreaEximNext
+	ECBNext                = ecbNext
 )

@@ -75,7 +75,8 @@ func (p *Frankfurter) Fetch(ctx context.Context) (rate.Batch, error) {
 	if err != nil {
 		return rate.Batch{}, frankfurterBodyError(g, err)
 	}
-	return rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes}, nil
+	next := ecbNext(quotes[0].RateDate, fetched)
+	return rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: next}, nil
 }
 
 // FetchRange implements Historical with one time-series request, split

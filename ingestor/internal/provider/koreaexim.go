@@ -101,6 +101,9 @@ func (p *KoreaExim) Fetch(ctx context.Context) (rate.Batch, error) {
 		if errors.Is(err, ErrNoData) {
 			continue
 		}
+		if err == nil {
+			b.NextUpdateAt = koreaEximNext(g.clock())
+		}
 		return b, err
 	}
 	return rate.Batch{}, &Error{Provider: KoreaEximName, Kind: NoData, Err: fmt.Errorf(

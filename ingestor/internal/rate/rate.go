@@ -49,6 +49,10 @@ type Batch struct {
 	// (Korea Eximbank): a later fetch of a day already stored is a
 	// revision of that day's observation, not a new one.
 	Daily bool
+	// NextUpdateAt is when the source is expected to publish its next
+	// update, from its own schedule; zero when it has none to go by (the
+	// simulator) and for backfilled history.
+	NextUpdateAt time.Time
 }
 
 // SameRate reports whether q carries the same mid rate and spread as r, a
