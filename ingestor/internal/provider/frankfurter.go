@@ -108,7 +108,10 @@ func (p *Frankfurter) FetchRange(ctx context.Context, from, to time.Time) ([]rat
 		if at.Before(from) || at.After(to) {
 			continue
 		}
-		out = append(out, rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes})
+		// The next publication after now, should this day's rates become
+		// the latest stored.
+		next := ecbNext(quotes[0].RateDate, fetched)
+		out = append(out, rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: next})
 	}
 	return out, nil
 }

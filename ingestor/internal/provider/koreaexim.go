@@ -175,6 +175,7 @@ func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.
 					continue // drain: another day failed or the caller gave up
 				}
 				b, err := p.fetchDay(ctx, g, d)
+				b.NextUpdateAt = koreaEximNext(g.clock()) // should this day become the latest stored
 				mu.Lock()
 				switch {
 				case err == nil:

@@ -86,3 +86,22 @@ func TestNextUpdateAt(t *testing.T) {
 		t.Errorf("simulated next update %s (%v), want none", b.NextUpdateAt, err)
 	}
 }
+
+// TestBackfillBatchesSayTheNextUpdate: a backfilled day may become the
+// latest stored rate, so its batch carries the next expected publication
+// after the fetch too.
+func TestBackfillBatchesSayTheNextUpdate(t *testing.T) {
+	fr := serve(t, answer(http.StatusOK, "application/json", sample(t, "frankfurter-series.json")))
+	now := time.Date(2026, 1, 7, 9, 0, 0, 0, time.UTC) // Wednesday morning
+	batches, err := (&provider.Frankfurter{BaseURL: fr.URL, Now: clock(now)}).FetchRange(context.Background(),
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), now)
+	if err != nil || len(batches) != 3 {
+		t.Fatalf("%d batches (%v), want 3", len(batches), err)
+	}
+	want := time.Date(2026, 1, 7, 15, 0, 0, 0, time.UTC) // today 16:00 CET
+	for _, b := range batches {
+		if !b.NextUpdateAt.Equal(want) {
+			t.Errorf("batch of %s next update %s, want %s", b.Quotes[0].RateDate, b.NextUpdateAt, want)
+		}
+	}
+}

@@ -50,8 +50,9 @@ type Batch struct {
 	// revision of that day's observation, not a new one.
 	Daily bool
 	// NextUpdateAt is when the source is expected to publish its next
-	// update, from its own schedule; zero when it has none to go by (the
-	// simulator) and for backfilled history.
+	// update after the fetch, from its own schedule (for a backfilled day
+	// too, should it become the latest rate); zero when the source has
+	// none to go by (the simulator).
 	NextUpdateAt time.Time
 }
 
