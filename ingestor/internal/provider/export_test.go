@@ -13,4 +13,5 @@ var (
 	ParseIssuerCert        = parseIssuerCert
 	KoreaEximNext          = koreaEximNext
 	ECBNext                = ecbNext
+	ExchangeRateAPINext    = exchangeRateAPINext
 )

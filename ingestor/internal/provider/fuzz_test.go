@@ -29,6 +29,9 @@ func FuzzParseExchangeRateAPI(f *testing.F) {
 	f.Add([]byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"rates":{"USD":7.16e-4}}`))
 	f.Add([]byte(`{"result":"succ`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if next := provider.ExchangeRateAPINext(body); !next.IsZero() && next.Before(time.Unix(1, 0)) {
+			t.Errorf("next update %s from %q", next, body)
+		}
 		quotes, err := provider.ParseExchangeRateAPI(body)
 		if err != nil {
 			var pe *provider.Error
