@@ -65,6 +65,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"ExchangeRate-API URL ending in /v1", "RATEWIRE_EXCHANGERATE_API_URL", "https://open.er-api.com/v1", "RATEWIRE_EXCHANGERATE_API_URL"},
 		{"ExchangeRate-API v4", "RATEWIRE_EXCHANGERATE_API_URL", "https://api.exchangerate-api.com/v4", "names an API version (/v4)"},
 		{"ExchangeRate-API URL with its own /v6", "RATEWIRE_EXCHANGERATE_API_URL", "https://v6.exchangerate-api.com/v6/", "/v6"},
+		{"Korea Eximbank's former host", "RATEWIRE_KOREAEXIM_API_URL", "https://www.koreaexim.go.kr", "oapi.koreaexim.go.kr"},
 		{"URL without scheme", "RATEWIRE_KOREAEXIM_API_URL", "oapi.koreaexim.go.kr", "RATEWIRE_KOREAEXIM_API_URL"},
 		{"cross-check bound not a number", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "lots", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION"},
 		{"cross-check bound zero", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "0", "more than 0"},

@@ -78,6 +78,9 @@ var aiaDefaultFetch = &http.Client{Timeout: 5 * time.Second}
 // NewHTTPClient is an http.Client with the given timeout whose HTTPS
 // connections complete missing intermediates through a (see AIA).
 func NewHTTPClient(a *AIA, timeout time.Duration) *http.Client {
+	if a == nil {
+		a = &AIA{}
+	}
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialTLSContext:        a.DialTLSContext,

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// koreaEximOldHost is Korea Eximbank's former API host, cut off on
+// 2026-04-30.
+const koreaEximOldHost = "www.koreaexim.go.kr"
+
 // versionSegment matches an API version path segment: v1, v2, v6.
 var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
 
@@ -18,7 +22,8 @@ var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
 // (/v6/..., /v1/...), it must not carry a version segment itself: a URL
 // ending in /v1 would be asked for /v1/v1/latest, and one pointing at
 // another version (Frankfurter's v2, ExchangeRate-API's v4) answers in
-// another shape. Empty means the default host and is fine.
+// another shape. Korea Eximbank's former host, cut off on 2026-04-30, is
+// refused too. Empty means the default host and is fine.
 func CheckBaseURL(name, raw string) error {
 	if raw == "" {
 		return nil
@@ -32,6 +37,10 @@ func CheckBaseURL(name, raw string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%s base URL %q: no query, fragment or credentials (keys have their own setting)", name, u.Redacted())
+	}
+	if name == KoreaEximName && strings.EqualFold(u.Hostname(), koreaEximOldHost) {
+		return fmt.Errorf("%s base URL %q: the bank moved its API to %s on 2025-06-25 and cut %s off on 2026-04-30",
+			name, raw, KoreaEximURL, koreaEximOldHost)
 	}
 	if name != ExchangeRateAPIName && name != FrankfurterName {
 		return nil
