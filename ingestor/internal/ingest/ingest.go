@@ -273,8 +273,9 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 // Retry-After is not waited for); RateLimited retries after its
 // RetryAfter when that is at most MaxRetryAfter, else moves on and
 // leaves the provider out of later runs until the RetryAfter has passed
-// (when the provider does not say, it just moves on); Permanent moves on at once; NoData
-// (an answer without rates included) ends the provider's turn as no_data.
+// (when the provider does not say, it just moves on); Permanent moves on
+// at once; NoData (an answer without rates included) ends the provider's
+// turn as no_data.
 // The error returned keeps the failure's classification.
 func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Provider, run *store.Run) (rate.Batch, error) {
 	backoff := s.cfg.Backoff
