@@ -1,0 +1,350 @@
+package stack_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/shared/kst"
+	"github.com/ratewire/ratewire/shared/sqldb"
+)
+
+// streamEvent is one Server-Sent Event of the rate stream, with the
+// instant the client read it.
+type streamEvent struct {
+	Code    string
+	Version int64
+	Data    string
+	At      time.Time
+}
+
+// openStream subscribes to url and delivers its data events until the
+// stream ends or ctx ends.
+func openStream(ctx context.Context, tb testing.TB, url string) (<-chan streamEvent, *http.Response) {
+	tb.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tb.Fatalf("GET %s = %d %s", url, resp.StatusCode, body)
+	}
+	out := make(chan streamEvent, 4096)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		var ev streamEvent
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "" && ev.Data != "":
+				ev.At = time.Now()
+				out <- ev
+				ev = streamEvent{}
+			case strings.HasPrefix(line, "id: "):
+				code, v, _ := strings.Cut(line[len("id: "):], ":")
+				ev.Code = code
+				ev.Version, _ = strconv.ParseInt(v, 10, 64)
+			case strings.HasPrefix(line, "data: "):
+				ev.Data = line[len("data: "):]
+			}
+		}
+	}()
+	return out, resp
+}
+
+// adminRunAt advances the stack's fake clock to the simulator's next
+// five-minute step and asks for an ingest run through the gateway.
+func adminRunAt(tb testing.TB, a stack.Addrs, clock *clockwork.FakeClock) {
+	tb.Helper()
+	clock.Advance(5 * time.Minute)
+	req, _ := http.NewRequest(http.MethodPost, a.Gateway+"/api/v1/ingest/run", nil)
+	req.Header.Set("Authorization", "Bearer "+a.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("admin run = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestStreamThroughTheGateway: a subscriber of the rate stream through
+// devstack's gateway gets the current state, then each update of an ingest
+// run, with the data GET /{code} answers.
+func TestStreamThroughTheGateway(t *testing.T) {
+	c := plainConfig(t)
+	clock := c.Clock.(*clockwork.FakeClock)
+	a, _ := runStack(t, c)
+	waitFor(t, 15*time.Second, "USD served", func() bool {
+		status, _ := get(t, a.Gateway+"/api/v1/currencies/USD")
+		return status == 200
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, resp := openStream(ctx, t, a.Gateway+"/api/v1/currencies/stream?symbols=USD,JPY")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Errorf("Content-Type through the gateway %q, want text/event-stream", ct)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin through the gateway %q, want *", got)
+	}
+	next := func() streamEvent {
+		t.Helper()
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			return ev
+		case <-time.After(20 * time.Second):
+			t.Fatal("no event within 20 s")
+		}
+		return streamEvent{}
+	}
+	first := map[string]int64{}
+	for range 2 {
+		ev := next()
+		first[ev.Code] = ev.Version
+	}
+	if first["USD"] < 1 || first["JPY"] < 1 {
+		t.Fatalf("initial state %v, want USD and JPY", first)
+	}
+
+	adminRunAt(t, a, clock)
+	got := map[string]streamEvent{}
+	for len(got) < 2 {
+		ev := next()
+		if ev.Version > first[ev.Code] {
+			got[ev.Code] = ev
+		}
+	}
+	status, data := get(t, a.Gateway+"/api/v1/currencies/USD")
+	if status != 200 || string(data) != got["USD"].Data {
+		t.Errorf("streamed USD\n%s\nGET /USD through the gateway (%d)\n%s", got["USD"].Data, status, data)
+	}
+}
+
+// BenchmarkStreamFreshness measures, on devstack through its gateway, how
+// long a committed rate takes to reach a client two ways in the same run:
+// a subscriber of GET /api/v1/currencies/stream (the time from the commit
+// until the event is read), and a client polling GET /api/v1/currencies/{code}
+// as fast as it can (the time from the commit until a GET first answers
+// the new version). Each round moves the simulator to its next step and
+// asks for an ingest run; the commit instant is when the new version of a
+// currency first becomes visible in the database to a reader polling it
+// (every currency of a run commits in one transaction). It runs rounds
+// until at least 200 updates were streamed and prints p50/p99/max of
+// both (target: stream p99 <= 50 ms).
+func BenchmarkStreamFreshness(b *testing.B) {
+	const wantUpdates = 200
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone))
+	c := stack.Config{DataDir: b.TempDir(), Host: "127.0.0.1", Getenv: func(string) string { return "" },
+		Out: io.Discard, Log: io.Discard, Clock: clock}
+	a := startStack(b, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := sqldb.Open(ctx, a.DatabaseURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	versions := func() map[string]int64 {
+		rows, err := db.QueryContext(ctx, `SELECT currency_code, version FROM latest_rates`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]int64{}
+		for rows.Next() {
+			var code string
+			var v int64
+			if err := rows.Scan(&code, &v); err != nil {
+				b.Fatal(err)
+			}
+			out[code] = v
+		}
+		return out
+	}
+	// The start-up run has stored and served its rates.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(a.Gateway + "/api/v1/currencies/USD"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("USD not served within 30 s of start")
+		}
+	}
+	events, _ := openStream(ctx, b, a.Gateway+"/api/v1/currencies/stream")
+	// Drain the initial state.
+	for range len(versions()) {
+		<-events
+	}
+	pollCodes := []string{"USD", "JPY", "EUR", "CNY"}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	getVersion := func(code string) int64 {
+		resp, err := client.Get(a.Gateway + "/api/v1/currencies/" + code)
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		var env struct {
+			Data struct {
+				Version int64 `json:"version"`
+			} `json:"data"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&env)
+		return env.Data.Version
+	}
+
+	// Pollers pause between polls so that they do not take the CPU the
+	// stack needs; it bounds their resolution.
+	const pollEvery = 250 * time.Microsecond
+	var streamLat, getLat []time.Duration
+	b.ResetTimer()
+	for round := 0; len(streamLat) < wantUpdates; round++ {
+		if round > 3*wantUpdates {
+			b.Fatalf("only %d updates streamed after %d rounds", len(streamLat), round)
+		}
+		before := versions()
+		// The commit watcher and the GET pollers start before the run.
+		committed := make(chan time.Time, 1)
+		go func() {
+			for ctx.Err() == nil {
+				var v int64
+				if err := db.QueryRowContext(ctx, db.Rebind(`SELECT version FROM latest_rates WHERE currency_code = ?`), "USD").Scan(&v); err == nil && v > before["USD"] {
+					committed <- time.Now()
+					return
+				}
+				time.Sleep(pollEvery)
+			}
+		}()
+		var mu sync.Mutex
+		seenByGet := map[string]time.Time{}
+		pollCtx, stopPolls := context.WithTimeout(ctx, 20*time.Second)
+		var polls sync.WaitGroup
+		for _, code := range pollCodes {
+			polls.Go(func() {
+				for pollCtx.Err() == nil {
+					if getVersion(code) > before[code] {
+						mu.Lock()
+						seenByGet[code] = time.Now()
+						mu.Unlock()
+						return
+					}
+					time.Sleep(pollEvery)
+				}
+			})
+		}
+		adminRunAt(b, a, clock)
+		var at time.Time
+		select {
+		case at = <-committed:
+		case <-time.After(20 * time.Second):
+			b.Fatal("no commit seen within 20 s")
+		}
+		after := versions()
+		want := 0
+		for code, v := range after {
+			if v > before[code] {
+				want++
+			}
+		}
+		timeout := time.After(20 * time.Second)
+		for got := 0; got < want; {
+			select {
+			case ev := <-events:
+				if ev.Version > before[ev.Code] {
+					streamLat = append(streamLat, ev.At.Sub(at))
+					got++
+				}
+			case <-timeout:
+				b.Fatalf("round %d: %d of %d updates streamed within 20 s", round, got, want)
+			}
+		}
+		polls.Wait()
+		stopPolls()
+		for _, code := range pollCodes {
+			if t, ok := seenByGet[code]; ok && after[code] > before[code] {
+				getLat = append(getLat, t.Sub(at))
+			}
+		}
+	}
+	b.StopTimer()
+	sp, gp := percentiles(streamLat), percentiles(getLat)
+	b.ReportMetric(ms(sp[0]), "stream_p50_ms")
+	b.ReportMetric(ms(sp[1]), "stream_p99_ms")
+	b.ReportMetric(ms(gp[0]), "get_p50_ms")
+	b.ReportMetric(ms(gp[1]), "get_p99_ms")
+	fmt.Fprintf(os.Stdout, "\ncommit -> client, devstack through the gateway (%s)\n", a.Gateway)
+	fmt.Fprintf(os.Stdout, "%-34s %8s %8s %8s %8s\n", "", "n", "p50 ms", "p99 ms", "max ms")
+	fmt.Fprintf(os.Stdout, "%-34s %8d %8.2f %8.2f %8.2f\n", "event read by a /stream subscriber", len(streamLat), ms(sp[0]), ms(sp[1]), ms(sp[2]))
+	fmt.Fprintf(os.Stdout, "%-34s %8d %8.2f %8.2f %8.2f\n\n", "first GET /{code} with the update", len(getLat), ms(gp[0]), ms(gp[1]), ms(gp[2]))
+}
+
+// percentiles returns p50, p99 and the maximum of ds (nearest rank).
+func percentiles(ds []time.Duration) [3]time.Duration {
+	if len(ds) == 0 {
+		return [3]time.Duration{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.999999) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	return [3]time.Duration{at(0.50), at(0.99), s[len(s)-1]}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// startStack runs c until the benchmark ends and returns its addresses
+// once every service listens.
+func startStack(tb testing.TB, c stack.Config) stack.Addrs {
+	tb.Helper()
+	ready := make(chan stack.Addrs, 1)
+	c.Ready = func(a stack.Addrs) { ready <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stack.Run(ctx, c) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("stack: %v", err)
+		}
+	})
+	select {
+	case a := <-ready:
+		return a
+	case err := <-done:
+		tb.Fatalf("stack stopped before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("stack not ready after 30 s")
+	}
+	return stack.Addrs{}
+}
