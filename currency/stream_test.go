@@ -386,6 +386,15 @@ func TestStreamBound(t *testing.T) {
 	if status != http.StatusServiceUnavailable || body.Error == nil || body.Error.Code != "SERVICE_UNAVAILABLE" || h.Get("Retry-After") == "" {
 		t.Fatalf("second subscriber = %d %+v Retry-After %q, want 503 SERVICE_UNAVAILABLE with Retry-After", status, body.Error, h.Get("Retry-After"))
 	}
+	resp, err := http.Get(r.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\nratewire_currency_stream_subscribers 1\n") {
+		t.Errorf("/metrics lacks ratewire_currency_stream_subscribers 1:\n%s", metrics)
+	}
 	first.close()
 	waitFor(t, func() bool {
 		resp, err := http.Get(r.base + "/api/v1/currencies/stream")

@@ -159,6 +159,13 @@ func (v *View) Len() int {
 	return len(v.latest)
 }
 
+// Applied is how many changes the view has applied since it started.
+func (v *View) Applied() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seq
+}
+
 // Subscribers is how many subscribers are connected.
 func (v *View) Subscribers() int {
 	v.mu.Lock()
