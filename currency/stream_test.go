@@ -360,6 +360,19 @@ func TestStreamEveryReplica(t *testing.T) {
 		}
 	}
 
+	// A client that saw some of replica a's events resumes on replica b
+	// with the last id it saw: whatever order b applied them in, it ends
+	// with every code's newest version.
+	for i := range codes {
+		lastFromA := want[i]
+		r := subscribe(t, b.base+"/api/v1/currencies/stream", "Last-Event-ID", lastFromA)
+		seen := map[string]bool{}
+		for len(seen) < len(codes) { // next fails the test if one never comes
+			seen[r.next(t).ID] = true
+		}
+		r.close()
+	}
+
 	// Shutdown with a subscriber connected: the stream ends cleanly and
 	// Run returns.
 	if err := a.stop(); err != nil {

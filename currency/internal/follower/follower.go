@@ -46,7 +46,16 @@ type Config struct {
 	// "currency-live".
 	ClientID string
 	Logger   *slog.Logger
+	// Refresh ticks when the view is reconciled with the database (see
+	// live.View.Refresh); nil means every RefreshEvery.
+	Refresh <-chan time.Time
 }
+
+// RefreshEvery is how often the view is reconciled with the database by
+// default: what the service derives from a rate (its change, carried_over)
+// moves without an event at KST midnight and after a backfill, and the
+// rate:{CODE} cache converges on the same bound (its 10 minute TTL).
+const RefreshEvery = 10 * time.Minute
 
 // Timings. fetchMaxWait bounds how long a fetch long-polls an idle
 // partition (data is answered at once); the backoffs pace retries after a
@@ -97,8 +106,23 @@ func Run(ctx context.Context, cfg Config, svc Service, v *live.View) error {
 	for p, off := range offsets {
 		wg.Go(func() { f.follow(ctx, p, off) })
 	}
-	wg.Wait()
-	return nil
+	refresh := cfg.Refresh
+	if refresh == nil {
+		t := time.NewTicker(RefreshEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-refresh:
+			if err := f.load(ctx, v.Refresh); err != nil && ctx.Err() == nil {
+				log.Warn("live view: refresh from the database failed; next time", "err", err)
+			}
+		}
+	}
 }
 
 type follower struct {
