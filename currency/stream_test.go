@@ -378,7 +378,13 @@ func TestStreamEveryReplica(t *testing.T) {
 	if err := a.stop(); err != nil {
 		t.Fatalf("Run of replica a: %v", err)
 	}
-	for range sa.events {
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-sa.events:
+			ended = !ok
+		case <-time.After(15 * time.Second):
+			t.Fatal("the stream of the stopped replica did not end")
+		}
 	}
 	// The other replica keeps streaming.
 	if err := w.Publish(context.Background(), update(t, "EUR", "1500", 2)); err != nil {
