@@ -16,8 +16,8 @@ import (
 
 // Stream defaults.
 const (
-	// DefaultHeartbeat is how often an idle stream sends a comment, so
-	// proxies and clients can tell a quiet stream from a dead one.
+	// DefaultHeartbeat is how often a stream sends a comment, so proxies
+	// and clients can tell a quiet stream from a dead one.
 	DefaultHeartbeat = 15 * time.Second
 	// streamWriteTimeout bounds one write to a subscriber: a client that
 	// takes no bytes for this long is dropped (its changes had been
@@ -51,8 +51,8 @@ type StreamOptions struct {
 // the ring still holds it, and the current state of every other subscribed
 // code), then every change as it is applied. Last-Event-ID comes from the
 // header, or from the last_event_id query parameter for clients that
-// cannot set headers; the header wins. An idle stream gets a ": heartbeat"
-// comment every Heartbeat. Past the view's subscriber bound the answer is
+// cannot set headers; the header wins. Every Heartbeat the stream gets a
+// ": heartbeat" comment. Past the view's subscriber bound the answer is
 // 503 SERVICE_UNAVAILABLE with Retry-After; when the view closes (the
 // service shuts down) every stream ends cleanly, and an EventSource
 // reconnects, to another replica when there is one.
