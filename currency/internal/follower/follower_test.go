@@ -162,6 +162,28 @@ func TestFollower(t *testing.T) {
 		t.Errorf("Applied() = %d after a refresh, want still 4", got)
 	}
 
+	// The last event of a run reconciles the view the same way.
+	svc.mu.Lock()
+	svc.db["USD"] = 5
+	svc.note["USD"] = "after the run"
+	svc.mu.Unlock()
+	done2 := &event.DataProcessingCompleted{Source: "simulated", TotalProcessed: 1, CompletedAt: time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)}
+	event.Stamp(done2, "test")
+	m, err := event.Encode(done2, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "USD reconciled after data_processing_completed", func() bool {
+		c, _ := v.Get("USD")
+		return c.Version == 5 && string(c.JSON) == `{"currency_code":"USD","version":5,"note":"after the run"}`
+	})
+	if got := v.Applied(); got != 4 {
+		t.Errorf("Applied() = %d after a run's reconciliation, want still 4", got)
+	}
+
 	cancel()
 	select {
 	case err := <-done:
