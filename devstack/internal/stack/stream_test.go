@@ -141,8 +141,18 @@ func TestStreamThroughTheGateway(t *testing.T) {
 			got[ev.Code] = ev
 		}
 	}
-	status, data := get(t, a.Gateway+"/api/v1/currencies/USD")
-	if status != 200 || string(data) != got["USD"].Data {
+	// The stream is usually ahead of the cache behind GET: wait for GET to
+	// reach the streamed version, then compare the objects.
+	var status int
+	var data json.RawMessage
+	waitFor(t, 15*time.Second, "GET /USD at the streamed version", func() bool {
+		var r struct {
+			Version int64 `json:"version"`
+		}
+		status, data = get(t, a.Gateway+"/api/v1/currencies/USD")
+		return status == 200 && json.Unmarshal(data, &r) == nil && r.Version >= got["USD"].Version
+	})
+	if string(data) != got["USD"].Data {
 		t.Errorf("streamed USD\n%s\nGET /USD through the gateway (%d)\n%s", got["USD"].Data, status, data)
 	}
 }
