@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/sqldb"
 )
@@ -172,7 +174,10 @@ func TestStreamThroughTheGateway(t *testing.T) {
 // other's measurement. It runs until at least 200 updates were streamed in
 // stream rounds and prints p50/p99/max of each (target: stream p99 <= 50
 // ms). Rounds are a second apart, so each run meets a settled stack as
-// runs minutes apart do.
+// runs minutes apart do. Two more rows split the stream's path: when the
+// outbox relay produced each record (the record's timestamp, millisecond
+// precision) and when a plain Kafka consumer could fetch it; what the
+// stream adds past that is the currency service's and the gateway's.
 func BenchmarkStreamFreshness(b *testing.B) {
 	const wantUpdates = 200
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 2, 30, 0, kst.Zone))
@@ -222,6 +227,23 @@ func BenchmarkStreamFreshness(b *testing.B) {
 		<-events
 		<-direct
 	}
+	// A plain Kafka consumer splits the path in two: when the relay
+	// produced each record (its timestamp) and when a consumer could first
+	// fetch it; the rest is the currency service's and the gateway's.
+	kc, err := kgo.NewClient(kgo.SeedBrokers(a.Kafka...), kgo.ConsumeTopics(event.TopicExchangeRateUpdated),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()), kgo.FetchMaxWait(250*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer kc.Close()
+	records := make(chan [2]time.Time, 1<<14) // produced, fetched
+	go func() {
+		for ctx.Err() == nil {
+			fs := kc.PollFetches(ctx)
+			now := time.Now()
+			fs.EachRecord(func(r *kgo.Record) { records <- [2]time.Time{r.Timestamp, now} })
+		}
+	}()
 	pollCodes := []string{"USD", "JPY", "EUR", "CNY"}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	getVersion := func(code string) int64 {
@@ -243,7 +265,7 @@ func BenchmarkStreamFreshness(b *testing.B) {
 	// CPU the stack needs; it bounds its resolution. GET pollers ask every
 	// millisecond, as an eager polling client would.
 	const watchEvery, pollEvery = 250 * time.Microsecond, time.Millisecond
-	var streamLat, directLat, getLat []time.Duration
+	var streamLat, directLat, getLat, producedLat, fetchedLat []time.Duration
 	b.ResetTimer()
 	rounds := 0
 	for round := 0; len(streamLat) < wantUpdates; round++ {
@@ -323,6 +345,18 @@ func BenchmarkStreamFreshness(b *testing.B) {
 				b.Fatalf("round %d: %d (gateway) and %d (direct) of %d updates streamed within 20 s", round, got, gotDirect, want)
 			}
 		}
+		// The run's records, as the plain consumer saw them.
+		for n := 0; n < want; n++ {
+			select {
+			case r := <-records:
+				if !polling {
+					producedLat = append(producedLat, r[0].Sub(at))
+					fetchedLat = append(fetchedLat, r[1].Sub(at))
+				}
+			case <-time.After(20 * time.Second):
+				b.Fatalf("round %d: the plain consumer fetched %d of %d records", round, n, want)
+			}
+		}
 		// A polled code the run did not change is given up after 5 s.
 		pollsDone := make(chan struct{})
 		go func() { polls.Wait(); close(pollsDone) }()
@@ -340,6 +374,7 @@ func BenchmarkStreamFreshness(b *testing.B) {
 	}
 	b.StopTimer()
 	sp, dp, gp := percentiles(streamLat), percentiles(directLat), percentiles(getLat)
+	pp, fp := percentiles(producedLat), percentiles(fetchedLat)
 	b.ReportMetric(ms(sp[0]), "stream_p50_ms")
 	b.ReportMetric(ms(sp[1]), "stream_p99_ms")
 	b.ReportMetric(ms(dp[1]), "stream_direct_p99_ms")
@@ -355,6 +390,8 @@ func BenchmarkStreamFreshness(b *testing.B) {
 		{"/stream event, through the gateway", len(streamLat), sp},
 		{"/stream event, direct to currency", len(directLat), dp},
 		{"first GET /{code} with it, through the gateway", len(getLat), gp},
+		{"(relay produced the record: its timestamp)", len(producedLat), pp},
+		{"(a plain Kafka consumer fetched it)", len(fetchedLat), fp},
 	} {
 		fmt.Fprintf(os.Stdout, "%-48s %6d %8.2f %8.2f %8.2f\n", row.name, row.n, ms(row.p[0]), ms(row.p[1]), ms(row.p[2]))
 	}
