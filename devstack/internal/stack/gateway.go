@@ -48,6 +48,9 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 				pr.SetURL(target) // target has no path, so the inbound path is kept as is
 				pr.SetXForwarded()
 			},
+			// Write every chunk through as it arrives: the rate stream
+			// (Server-Sent Events) must not wait in a buffer.
+			FlushInterval: -1,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 				log.Warn("gateway upstream failed", "service_name", r.Service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, r.Service+" service is unreachable")
@@ -62,7 +65,7 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, apperr.CodeNotFound, "no route for "+req.URL.Path)
 	})
-	return mux, nil
+	return keepStreaming(mux), nil
 }
 
 // upstreamTransport is the gateway's one client to its upstreams. The
