@@ -37,6 +37,15 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if plan := os.Getenv(soakLoadEnv); plan != "" {
+		var p soakPlan
+		if err := json.Unmarshal([]byte(plan), &p); err != nil {
+			fmt.Fprintf(os.Stderr, "soak load: %v\n", err)
+			os.Exit(2)
+		}
+		runSoakLoad(p)
+		os.Exit(0)
+	}
 	if url := os.Getenv(loadURLEnv); url != "" {
 		clients, _ := strconv.Atoi(os.Getenv(loadClientsEnv))
 		d, _ := time.ParseDuration(os.Getenv(loadDurationEnv))
