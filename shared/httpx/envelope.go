@@ -77,6 +77,10 @@ func writeSuccess(c *gin.Context, status int, raw []byte) {
 	body = append(body, `,"timestamp":"`...)
 	body = append(body, ts...)
 	body = append(body, `"}`...)
+	// A declared length: net/http would otherwise send an answer over
+	// 2 KiB chunked, and a proxy in front (devstack's gateway) flushes a
+	// response of unknown length write by write.
+	c.Writer.Header()["Content-Length"] = []string{strconv.Itoa(len(body))}
 	c.Data(status, contentTypeJSON, body)
 }
 

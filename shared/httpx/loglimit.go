@@ -79,9 +79,8 @@ func logFailure(c *gin.Context, msg string, kind apperr.Kind, err error, status 
 		route = "unmatched"
 	}
 	attrs := []any{"err", boundText(err.Error()), "status", status, "route", route}
-	if v, _ := c.Get(ctxKeyLogLimit); v != nil {
-		ll := v.(*logLimiter)
-		logged, suppressed := ll.allow(route+" "+kind.String(), clockOf(c)(), 1)
+	if r := requestOf(c); r != nil {
+		logged, suppressed := r.ll.allow(route+" "+kind.String(), r.now(), 1)
 		if !logged {
 			return
 		}

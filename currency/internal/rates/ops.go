@@ -158,6 +158,12 @@ const unroundedPlaces = 12
 // its source does not quote is 422 (the API invents no spread): ask for
 // mid.
 func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.Decimal, rateType string) (Conversion, error) {
+	return convertWith(ctx, s.Get, from, to, amount, rateType)
+}
+
+// convertWith is Convert reading each leg's rate with get: Service.Get, or
+// the hot tier's snapshot.
+func convertWith(ctx context.Context, get func(context.Context, string) (Rate, error), from, to string, amount decimal.Decimal, rateType string) (Conversion, error) {
 	if rateType == "" {
 		rateType = RateBank
 	}
@@ -165,7 +171,7 @@ func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.D
 	krw := amount
 	sources := map[string]bool{}
 	leg := func(code, dir string) (decimal.Decimal, error) {
-		r, err := s.Get(ctx, code)
+		r, err := get(ctx, code)
 		if err != nil {
 			return decimal.Decimal{}, err
 		}

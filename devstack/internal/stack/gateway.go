@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/ratewire/ratewire/shared/apperr"
@@ -36,6 +37,7 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 		"currency": a.Currency, "history": a.History, "ranking": a.Ranking, "ingestor": a.Ingestor,
 	}
 	transport := upstreamTransport()
+	buffers := &bufferPool{}
 	mux := http.NewServeMux()
 	for _, r := range GatewayRoutes {
 		target, err := url.Parse(upstream[r.Service])
@@ -43,14 +45,18 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", r.Service, upstream[r.Service])
 		}
 		proxy := &httputil.ReverseProxy{
-			Transport: transport,
+			Transport:  transport,
+			BufferPool: buffers,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target) // target has no path, so the inbound path is kept as is
 				pr.SetXForwarded()
 			},
-			// Write every chunk through as it arrives: the rate stream
-			// (Server-Sent Events) must not wait in a buffer.
-			FlushInterval: -1,
+			// No periodic flushing: ReverseProxy flushes every write of a
+			// text/event-stream answer (the rate stream) and of one without
+			// a Content-Length by itself; flushing every answer write by
+			// write (-1) cost a syscall per write and most of the
+			// gateway's CPU.
+			FlushInterval: 0,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 				log.Warn("gateway upstream failed", "service_name", r.Service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, r.Service+" service is unreachable")
@@ -81,6 +87,27 @@ func upstreamTransport() *http.Transport {
 	// The upstreams are on the stack's host: no proxy from the environment.
 	t.Proxy = nil
 	return t
+}
+
+// bufferPool lends the proxies their copy buffers: without one,
+// ReverseProxy allocates (and zeroes) 32 KiB for every answer it copies.
+type bufferPool struct{ p sync.Pool }
+
+// gatewayBufferSize is ReverseProxy's own copy buffer size.
+const gatewayBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, gatewayBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == gatewayBufferSize {
+		buf = buf[:gatewayBufferSize]
+		b.p.Put(&buf)
+	}
 }
 
 // GatewayIdleConnsPerService is how many idle connections the gateway
