@@ -83,7 +83,9 @@ func upstreamTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 4 * GatewayIdleConnsPerService
 	t.MaxIdleConnsPerHost = GatewayIdleConnsPerService
-	t.IdleConnTimeout = 90 * time.Second
+	// Under the services' own idle timeout (httpx.IdleTimeout), so the
+	// gateway never reuses a connection the service is closing.
+	t.IdleConnTimeout = httpx.IdleTimeout / 2
 	// The upstreams are on the stack's host: no proxy from the environment.
 	t.Proxy = nil
 	return t

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,10 @@ const (
 	soakEnv     = "RATEWIRE_SOAK"      // duration of the soak; unset skips it
 	soakRateEnv = "RATEWIRE_SOAK_RATE" // requests per second of the load (default 400)
 	soakLoadEnv = "RATEWIRE_SOAK_LOAD" // set in the load process: its soakPlan as JSON
+	// soakHeapEnv names a directory that receives a heap profile of the
+	// server process at every sample (heap-<minute>.pprof), to find what
+	// grows: go tool pprof -diff_base heap-1.pprof heap-60.pprof.
+	soakHeapEnv = "RATEWIRE_SOAK_HEAP"
 )
 
 // soakPlan is what the load process is told.
@@ -274,6 +279,17 @@ func BenchmarkSoak(b *testing.B) {
 		keys, _ := rdb.DBSize(context.Background()).Result()
 		if first == 0 {
 			first = rss
+		}
+		if dir := os.Getenv(soakHeapEnv); dir != "" {
+			runtime.GC()
+			f, err := os.Create(fmt.Sprintf("%s/heap-%.0f.pprof", dir, time.Since(start).Minutes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
 		}
 		if warm == 0 && time.Since(start) > 50*time.Second {
 			warm = rss
