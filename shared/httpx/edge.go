@@ -80,14 +80,13 @@ func noStore(c *gin.Context) {
 // noStore (admin routes), overriding a public Cache-Control.
 //
 // The wrapper is also the request's state for the rest of the chain (one
-// allocation and one context value per request): the engine's clock and
+// allocation per request, found through c.Writer, see requestOf): the engine's clock and
 // error-log limiter, the request id (a well-formed incoming X-Request-ID,
 // else a new UUID, echoed in the answer) and the request's logger.
 func edgeHeaders(now func() time.Time, ll *logLimiter, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		w := &edgeWriter{ResponseWriter: c.Writer, now: now, ll: ll, base: log, id: requestIDOf(c)}
 		c.Writer = w
-		c.Set(ctxKeyRequest, w)
 		w.Header()["X-Request-Id"] = []string{w.id}
 		c.Next()
 		// gin writes an unwritten status itself after the chain, on its

@@ -54,11 +54,6 @@ const RequestIDHeader = "X-Request-ID"
 const (
 	defaultMaxBody = 1 << 20
 	readyTimeout   = 2 * time.Second
-
-	// ctxKeyRequest holds the request's *edgeWriter, which carries the
-	// request's state (clock, error-log limiter, id, logger, edge marks):
-	// one context value per request instead of one per item.
-	ctxKeyRequest = "ratewire.request"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -189,15 +184,23 @@ func clockOf(c *gin.Context) func() time.Time {
 	return time.Now
 }
 
-// requestOf is the state NewEngine's middleware keeps for c; nil outside
-// NewEngine.
+// requestOf is the state NewEngine's middleware keeps for c: the edge
+// writer, found on c.Writer (through any writer that wraps it and unwraps
+// to it), not in c's keys, whose map would cost an allocation per request;
+// nil outside NewEngine.
 func requestOf(c *gin.Context) *edgeWriter {
-	v, ok := c.Get(ctxKeyRequest)
-	if !ok {
-		return nil
+	var w http.ResponseWriter = c.Writer
+	for w != nil {
+		switch x := w.(type) {
+		case *edgeWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
 	}
-	r, _ := v.(*edgeWriter)
-	return r
+	return nil
 }
 
 // requestIDOf reuses a well-formed incoming X-Request-ID (so ids follow a
@@ -235,7 +238,7 @@ func accessLog() gin.HandlerFunc {
 		var suppressed int
 		if r := requestOf(c); r != nil && status < http.StatusBadRequest {
 			var logged bool
-			logged, suppressed = r.ll.allow("access "+c.Request.Method+" "+c.FullPath(), r.now(), AccessLogBurst)
+			logged, suppressed = r.ll.allow(logKey{kind: "access", method: c.Request.Method, route: c.FullPath()}, r.now(), AccessLogBurst)
 			if !logged {
 				return
 			}
