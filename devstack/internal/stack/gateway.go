@@ -88,6 +88,9 @@ func upstreamTransport() *http.Transport {
 	t.IdleConnTimeout = httpx.IdleTimeout / 2
 	// The upstreams are on the stack's host: no proxy from the environment.
 	t.Proxy = nil
+	// A proxy passes bodies through as they are: no Accept-Encoding of
+	// its own, no transparent decompression.
+	t.DisableCompression = true
 	return t
 }
 
