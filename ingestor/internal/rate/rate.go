@@ -15,13 +15,17 @@ import (
 
 // Quote is one currency's rate from one provider at one moment. TTS (the
 // bank sells, 송금 보낼 때) and TTB (the bank buys, 송금 받을 때) are nil when
-// the provider quotes no spread: ratewire never invents one.
+// the provider quotes no spread, CashBuy (the bank sells banknotes, 현찰
+// 살 때) and CashSell (the bank buys them, 현찰 팔 때) when it quotes no
+// cash rates: ratewire never invents one.
 type Quote struct {
 	Code         string
 	Name         string // Korean name as the provider or reference data gives it
 	DealBaseRate decimal.Decimal
 	TTS          *decimal.Decimal
 	TTB          *decimal.Decimal
+	CashBuy      *decimal.Decimal
+	CashSell     *decimal.Decimal
 	RecordedAt   time.Time
 	// RateDate is the KST bank day (YYYY-MM-DD) the quote belongs to. A
 	// daily source sets it to the day it asked for; empty means the KST
@@ -51,10 +55,12 @@ type Batch struct {
 	Daily bool
 }
 
-// SameRate reports whether q carries the same mid rate and spread as r, a
-// stored rate: when it does, storing q changes nothing a reader sees.
+// SameRate reports whether q carries the same mid rate, spread and cash
+// rates as r, a stored rate: when it does, storing q changes nothing a
+// reader sees.
 func SameRate(q Quote, r event.Rate) bool {
-	return q.DealBaseRate.Equal(r.DealBaseRate) && eqPtr(q.TTS, r.TTS) && eqPtr(q.TTB, r.TTB)
+	return q.DealBaseRate.Equal(r.DealBaseRate) && eqPtr(q.TTS, r.TTS) && eqPtr(q.TTB, r.TTB) &&
+		eqPtr(q.CashBuy, r.CashBuy) && eqPtr(q.CashSell, r.CashSell)
 }
 
 func eqPtr(a, b *decimal.Decimal) bool {
