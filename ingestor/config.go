@@ -16,6 +16,7 @@ import (
 const (
 	ProviderExchangeRateAPI = "exchangerate-api"
 	ProviderKoreaExim       = "koreaexim"
+	ProviderHana            = "hana"
 	ProviderFrankfurter     = "frankfurter"
 	ProviderSimulated       = "simulated"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	KoreaEximAPIKey    string
 	KoreaEximAPIURL    string
 	FrankfurterURL     string
+	HanaURL            string
 
 	RetentionDays int
 }
@@ -70,6 +72,7 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 		KoreaEximAPIKey:    get("RATEWIRE_KOREAEXIM_API_KEY"),
 		KoreaEximAPIURL:    get("RATEWIRE_KOREAEXIM_API_URL"),
 		FrankfurterURL:     get("RATEWIRE_FRANKFURTER_URL"),
+		HanaURL:            get("RATEWIRE_HANA_URL"),
 		RetentionDays:      DefaultRetentionDays,
 	}
 	var errs []error
@@ -79,7 +82,7 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 	seen := map[string]bool{}
 	for _, p := range c.Providers {
 		switch p {
-		case ProviderExchangeRateAPI, ProviderKoreaExim, ProviderFrankfurter, ProviderSimulated:
+		case ProviderExchangeRateAPI, ProviderKoreaExim, ProviderHana, ProviderFrankfurter, ProviderSimulated:
 		default:
 			errs = append(errs, fmt.Errorf("RATEWIRE_PROVIDERS: unknown provider %q", p))
 		}

@@ -6,6 +6,7 @@ var (
 	ParseKoreaExim         = parseKoreaExim
 	ParseFrankfurterLatest = parseFrankfurterLatest
 	ParseFrankfurterSeries = parseFrankfurterSeries
+	ParseHana              = parseHana
 	ParseAmount            = parseAmount
 	ParseRetryAfter        = parseRetryAfter
 )
