@@ -1,7 +1,10 @@
-// Package ingest is the ingestor's service: a run fetches rates from the
-// first provider that answers (bounded retries with backoff, then the next
-// provider, as the provider's classification of each failure says),
-// validates them against the last known rates, and commits the
+// Package ingest is the ingestor's service: a run asks every configured
+// provider in order (bounded retries with backoff, as the provider's
+// classification of each failure says), validates what each returned
+// against the last known rates, takes each currency from the first
+// provider that quoted it (so later providers fill in the currencies the
+// earlier ones lack, and take over all of them when those fail), and
+// commits the
 // rates, the daily aggregates, the run record and the run's events in one
 // transaction (the transactional outbox). A relay publishes the outbox.
 // HTTP handlers, the cron schedule and the backfill command are thin
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +32,7 @@ import (
 // Store is the storage the service needs.
 type Store interface {
 	Latest(ctx context.Context) ([]event.Rate, error)
-	CommitRun(ctx context.Context, b rate.Batch, run store.Run, events func([]event.Rate) ([]store.OutboxMessage, error)) ([]event.Rate, error)
+	CommitRun(ctx context.Context, bs []rate.Batch, run store.Run, events func([]event.Rate) ([]store.OutboxMessage, error)) ([]event.Rate, error)
 	RecordRun(ctx context.Context, run store.Run) error
 	Runs(ctx context.Context, limit int) ([]store.Run, error)
 	LastRun(ctx context.Context, statuses ...string) (store.Run, bool, error)
@@ -165,26 +169,26 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 }
 
 func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
-	batch, err := s.fetch(ctx, log, run)
+	batches, err := s.fetch(ctx, log, run)
 	if err != nil {
 		return err
 	}
-	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
 	known, err := s.cfg.Store.Latest(ctx)
 	if err != nil {
 		return dbError(fmt.Errorf("read last known rates: %w", err))
 	}
-	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
-	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
-	if len(batch.Quotes) == 0 {
-		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)}
+	merged := Merge(log, batches, known, s.cfg.MaxJump, s.cfg.Now(), run)
+	if len(merged) == 0 {
+		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", sourcesOf(batches), run.Rejected)}
 	}
-	run.RateDate = RateDate(batch)
+	summary := Summary(merged)
+	run.Provider = summary.Source
+	run.RateDate = RateDate(summary)
 	run.Status = StatusSuccess
 	run.FinishedAt = s.cfg.Now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
-	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
-		return Outbox(Events(batch, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
+	changed, err := s.cfg.Store.CommitRun(ctx, merged, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
+		return Outbox(Events(summary, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
 	})
 	if err != nil {
 		// The events closure only encodes; what fails here is the database.
@@ -194,6 +198,73 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.Changed, run.Events = len(changed), len(changed)+3
 	s.cfg.Published()
 	return nil
+}
+
+// Merge validates each provider's batch (in RATEWIRE_PROVIDERS order)
+// against the known rates and takes each currency from the first batch
+// that has a valid quote of it: the first provider's currencies, then
+// those only the next one quotes, and so on. Each kept quote stays in its
+// own provider's batch, so every stored number keeps its source. The
+// yuan's twins (CNY from CNH or the other way round) are added only where
+// no provider quotes that code itself. It counts what was fetched and
+// rejected in run and returns the non-empty batches, in order.
+func Merge(log *slog.Logger, batches []rate.Batch, known []event.Rate, maxJump float64, now time.Time, run *store.Run) []rate.Batch {
+	taken := map[string]bool{}
+	var out []rate.Batch
+	for _, b := range batches {
+		run.Fetched += len(b.Quotes)
+		kept, rejected := Validate(log, b, known, maxJump, now)
+		run.Rejected += rejected
+		quotes := kept[:0:0]
+		for _, q := range kept {
+			if !taken[q.Code] {
+				taken[q.Code] = true
+				quotes = append(quotes, q)
+			}
+		}
+		if len(quotes) > 0 {
+			b.Quotes = quotes
+			out = append(out, b)
+		}
+	}
+	for i := range out {
+		elsewhere := map[string]bool{}
+		for j, o := range out {
+			if j != i {
+				for _, q := range o.Quotes {
+					elsewhere[q.Code] = true
+				}
+			}
+		}
+		out[i].Quotes = rate.WithTwinsBeside(out[i].Quotes, elsewhere)
+	}
+	return out
+}
+
+// Summary is one batch standing for a run's batches in its run record and
+// run-level events: the sources joined by commas in order ("hana,koreaexim"),
+// the latest fetch time and every quote.
+func Summary(bs []rate.Batch) rate.Batch {
+	if len(bs) == 1 {
+		return bs[0]
+	}
+	var out rate.Batch
+	for _, b := range bs {
+		out.Quotes = append(out.Quotes, b.Quotes...)
+		if b.FetchedAt.After(out.FetchedAt) {
+			out.FetchedAt = b.FetchedAt
+		}
+	}
+	out.Source = sourcesOf(bs)
+	return out
+}
+
+func sourcesOf(bs []rate.Batch) string {
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Source
+	}
+	return strings.Join(names, ",")
 }
 
 // RateDate is the newest bank day among b's quotes: the day a run's rates
@@ -206,15 +277,18 @@ func RateDate(b rate.Batch) string {
 	return day
 }
 
-// fetch asks each provider in order, retrying transient failures with
-// backoff, and returns the first batch with data.
-func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, error) {
+// fetch asks every provider in order, retrying transient failures with
+// backoff, and returns the batches of those that answered with data, in
+// order. It fails only when none did.
+func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) ([]rate.Batch, error) {
 	var errs []error
+	var got []rate.Batch
 	noData := 0
 	for _, p := range s.cfg.Providers {
 		b, err := s.fetchOne(ctx, log, p, run)
 		if err == nil {
-			return b, nil
+			got = append(got, b)
+			continue
 		}
 		if kind, _ := provider.Classify(err); kind == provider.NoData {
 			noData++
@@ -224,10 +298,13 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 			break
 		}
 	}
+	if len(got) > 0 && ctx.Err() == nil {
+		return got, nil
+	}
 	if noData == len(s.cfg.Providers) {
 		run.Status = StatusNoData
 	}
-	return rate.Batch{}, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
+	return nil, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
 }
 
 // fetchOne asks p up to Attempts times. What each failure means is the

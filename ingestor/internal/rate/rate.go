@@ -83,8 +83,17 @@ var twins = map[string]struct{ code, name string }{
 // the quotes lack, a copy under the twin's code with QuotedAs naming the
 // code it was quoted under, so both codes answer. Where a source quotes
 // both, each keeps its own and nothing is added.
-func WithTwins(quotes []Quote) []Quote {
-	have := make(map[string]bool, len(quotes))
+func WithTwins(quotes []Quote) []Quote { return WithTwinsBeside(quotes, nil) }
+
+// WithTwinsBeside is WithTwins for one source of a run that takes rates
+// from several: a twin is added only where neither quotes nor elsewhere
+// (the codes the run takes from other sources) has its code, so a source
+// that quotes CNH itself keeps it over another's CNY copy.
+func WithTwinsBeside(quotes []Quote, elsewhere map[string]bool) []Quote {
+	have := make(map[string]bool, len(quotes)+len(elsewhere))
+	for c := range elsewhere {
+		have[c] = true
+	}
 	for _, q := range quotes {
 		have[q.Code] = true
 	}

@@ -69,17 +69,23 @@ type OutboxMessage struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-// CommitRun stores a successful run in one transaction: the batch (see
-// SaveBatch), the run record and the run's events in the outbox. events
+// CommitRun stores a successful run in one transaction: its batches (see
+// SaveBatch; a run that takes rates from several sources has one batch per
+// source, each currency in one of them), the run record and the run's
+// events in the outbox. events
 // builds the outbox messages from the rates that changed, inside the
 // transaction, so the events carry exactly the versions stored. If any
 // part fails nothing is stored and nothing will be published.
-func (s *Store) CommitRun(ctx context.Context, b rate.Batch, run Run, events func(changed []event.Rate) ([]OutboxMessage, error)) ([]event.Rate, error) {
+func (s *Store) CommitRun(ctx context.Context, bs []rate.Batch, run Run, events func(changed []event.Rate) ([]OutboxMessage, error)) ([]event.Rate, error) {
 	var changed []event.Rate
 	err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var err error
-		if changed, err = saveBatch(ctx, tx, b, run.ID, run.FinishedAt); err != nil {
-			return err
+		changed = nil // a retried transaction starts over
+		for _, b := range bs {
+			c, err := saveBatch(ctx, tx, b, run.ID, run.FinishedAt)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, c...)
 		}
 		msgs, err := events(changed)
 		if err != nil {

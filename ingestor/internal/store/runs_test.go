@@ -26,7 +26,7 @@ func TestRunsAndOutbox(t *testing.T) {
 		}}
 		run := store.Run{ID: "run-1", Trigger: "test", Status: "success", Provider: "koreaexim", Fetched: 2,
 			Attempts: []store.Attempt{{Provider: "koreaexim", Attempt: 1, Outcome: "ok"}}, StartedAt: t0, FinishedAt: t0.Add(time.Second), DurationMS: 1000}
-		changed, err := s.CommitRun(ctx, b, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
+		changed, err := s.CommitRun(ctx, []rate.Batch{b}, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 			var out []store.OutboxMessage
 			for _, l := range changed {
 				out = append(out, store.OutboxMessage{EventID: "ev-" + l.CurrencyCode, Topic: "exchange_rate_updated", Key: l.CurrencyCode, Payload: `{"v":1}`, Headers: `{}`})
@@ -48,7 +48,7 @@ func TestRunsAndOutbox(t *testing.T) {
 		// A failure while building events stores nothing: no rates, no run.
 		boom := errors.New("boom")
 		b2 := rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1500"), RecordedAt: t0.Add(time.Hour)}}}
-		if _, err := s.CommitRun(ctx, b2, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
+		if _, err := s.CommitRun(ctx, []rate.Batch{b2}, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
 			return nil, boom
 		}); !errors.Is(err, boom) {
 			t.Fatalf("CommitRun error = %v, want boom", err)
