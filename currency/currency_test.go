@@ -45,8 +45,9 @@ func start(t *testing.T) env {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO latest_rates (currency_code, currency_name, deal_base_rate, tts, ttb,
-		source, recorded_at, updated_at, version) VALUES ('USD', '미국 달러', '1398.4', '1412.38', '1384.42', 'koreaexim', ?, ?, 1),
-		('JPY', '일본 옌', '9.2514', NULL, NULL, 'frankfurter', ?, ?, 1)`), at, at, at, at); err != nil {
+		cash_buy, cash_sell, source, recorded_at, updated_at, version) VALUES
+		('USD', '미국 달러', '1398.4', '1412.38', '1384.42', '1422.87', '1373.93', 'hana', ?, ?, 1),
+		('JPY', '일본 옌', '9.2514', NULL, NULL, NULL, NULL, 'frankfurter', ?, ?, 1)`), at, at, at, at); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(func(k string) string {
