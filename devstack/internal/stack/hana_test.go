@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/ingestor/eximtest"
 	"github.com/ratewire/ratewire/ingestor/hanatest"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/kst"
@@ -267,5 +268,75 @@ func TestHanaCashRates(t *testing.T) {
 	if d := daily[len(daily)-1]; !d.Open.Equal(decimal.RequireFromString("1338")) || !d.Rate.Equal(decimal.RequireFromString("1340.5")) ||
 		!d.High.Equal(decimal.RequireFromString("1340.5")) || !d.Low.Equal(decimal.RequireFromString("1338")) {
 		t.Errorf("USD's day = %+v, want open 1338, high 1340.5, low 1338, close 1340.5 from two notices", d)
+	}
+}
+
+// TestHanaFirstThenKoreaExim runs hana,koreaexim: Hana's currencies come
+// with its cash rates, the ones only Korea Eximbank quotes (BND, and CNH
+// beside Hana's own CNY) from the bank, and every rate and the /latest
+// table say which source each number came from.
+func TestHanaFirstThenKoreaExim(t *testing.T) {
+	now := time.Date(2026, 11, 25, 14, 5, 0, 0, kst.Zone) // Wednesday, after Korea Eximbank's publication
+	clk := clockwork.NewFakeClockAt(now)
+	hana := hanatest.New(clk.Now)
+	hsrv := httptest.NewServer(hana)
+	t.Cleanup(hsrv.Close)
+	exim := eximtest.New("exim-key", clk.Now)
+	esrv := httptest.NewServer(exim)
+	t.Cleanup(esrv.Close)
+	env := map[string]string{
+		"RATEWIRE_PROVIDERS": "hana,koreaexim", "RATEWIRE_HANA_URL": hsrv.URL,
+		"RATEWIRE_KOREAEXIM_API_URL": esrv.URL, "RATEWIRE_KOREAEXIM_API_KEY": "exim-key",
+	}
+	c := stack.Config{DataDir: t.TempDir(), Host: "127.0.0.1", Getenv: func(k string) string { return env[k] },
+		Out: &syncBuffer{}, Log: &syncBuffer{}, Clock: clk}
+	a, _ := runStack(t, c)
+
+	var table struct {
+		Rates   map[string]decimal.Decimal `json:"rates"`
+		Source  string                     `json:"source"`
+		Sources map[string]string          `json:"sources"`
+	}
+	waitFor(t, 20*time.Second, "the start-up run's rates", func() bool {
+		status, data := get(t, a.Gateway+"/api/v1/currencies/latest")
+		return status == 200 && json.Unmarshal(data, &table) == nil && len(table.Rates) == 6
+	})
+	want := map[string]string{"USD": "hana", "JPY": "hana", "EUR": "hana", "CNY": "hana", "BND": "koreaexim", "CNH": "koreaexim"}
+	for code, source := range want {
+		if table.Sources[code] != source {
+			t.Errorf("/latest says %s comes from %q, want %s", code, table.Sources[code], source)
+		}
+	}
+	if table.Source != "hana,koreaexim" {
+		t.Errorf("/latest source %q, want hana,koreaexim", table.Source)
+	}
+	for code, source := range want {
+		var r struct {
+			DealBaseRate decimal.Decimal  `json:"deal_base_rate"`
+			CashBuy      *decimal.Decimal `json:"cash_buy"`
+			Source       string           `json:"source"`
+			QuotedAs     string           `json:"quoted_as"`
+		}
+		status, data := get(t, a.Gateway+"/api/v1/currencies/"+code)
+		if status != 200 || json.Unmarshal(data, &r) != nil {
+			t.Fatalf("GET %s = %d %s", code, status, data)
+		}
+		switch source {
+		case "hana":
+			q := hana.Quote(code)
+			if r.Source != "hana" || !r.DealBaseRate.Equal(q.DealBaseRate) || !eqDec(r.CashBuy, &q.CashBuy) {
+				t.Errorf("%s = %s", code, data)
+			}
+		default:
+			q := exim.Quote("2026-11-25", code)
+			if r.Source != "koreaexim" || !r.DealBaseRate.Equal(q.DealBaseRate) || r.CashBuy != nil || r.QuotedAs != "" {
+				t.Errorf("%s = %s, want Korea Eximbank's %s without cash rates, quoted as itself", code, data, q.DealBaseRate)
+			}
+		}
+	}
+	// Cash for a currency only Korea Eximbank quotes is 422, naming it.
+	status, _ := get(t, a.Gateway+"/api/v1/currencies/convert?from=BND&to=KRW&amount=10&channel=cash")
+	if status != http.StatusUnprocessableEntity {
+		t.Errorf("BND in cash = %d, want 422 (its source quotes no cash rates)", status)
 	}
 }
