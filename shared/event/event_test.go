@@ -193,6 +193,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(name, b)
 	}
+	for _, file := range []string{"exchange_rate_updated_v1.json", "exchange_rate_updated_cash.golden.json"} { // both schema versions
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(event.TopicExchangeRateUpdated, b)
+	}
 	f.Add("exchange_rate_updated", []byte(`{"deal_base_rate": 1e400}`))
 	f.Add("cache_invalidation", []byte(`null`))
 	f.Fuzz(func(t *testing.T, topic string, value []byte) {
@@ -202,6 +209,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("Decode error %v does not wrap ErrInvalid", err)
 			}
 			return
+		}
+		if m := event.MetaOf(ev); m.SchemaVersion != event.SchemaVersion {
+			event.Stamp(ev, m.CorrelationID) // an older version is re-encoded as the current one
 		}
 		if _, err := event.Encode(ev, "fuzz"); err != nil {
 			t.Fatalf("decoded event does not encode: %v", err)
