@@ -107,6 +107,8 @@ func TestConvertCash(t *testing.T) {
 	}{
 		{"JPY's source quotes no cash", "KRW", "JPY", rates.ConvertOptions{Channel: rates.ChannelCash}, apperr.KindUnprocessable, "RATE_UNAVAILABLE"},
 		{"channel with mid", "USD", "KRW", rates.ConvertOptions{RateType: rates.RateMid, Channel: rates.ChannelCash}, apperr.KindInvalid, apperr.CodeInvalidParameter},
+		{"preferential over 100", "USD", "KRW", rates.ConvertOptions{Channel: rates.ChannelCash, Preferential: d("100.5")}, apperr.KindInvalid, apperr.CodeInvalidParameter},
+		{"unknown channel", "USD", "KRW", rates.ConvertOptions{Channel: "card"}, apperr.KindInvalid, apperr.CodeInvalidParameter},
 		{"preferential with mid", "USD", "KRW", rates.ConvertOptions{RateType: rates.RateMid, Preferential: d("50")}, apperr.KindInvalid, apperr.CodeInvalidParameter},
 	} {
 		_, err := svc.Convert(ctx, tc.from, tc.to, decimal.NewFromInt(100), tc.o)

@@ -263,6 +263,14 @@ func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.D
 			fmt.Sprintf("channel picks the bank's rates: use it with rate_type=bank (the default), not %s", o.RateType),
 			map[string]any{"parameter": "channel"})
 	}
+	if o.Preferential.IsNegative() || o.Preferential.GreaterThan(hundred) {
+		return Conversion{}, apperr.Invalid(apperr.CodeInvalidParameter,
+			"preferential must be a percentage from 0 to 100", map[string]any{"parameter": "preferential"})
+	}
+	if o.Channel != "" && o.Channel != ChannelCash && o.Channel != ChannelRemittance {
+		return Conversion{}, apperr.Invalid(apperr.CodeInvalidParameter,
+			"channel must be cash or remittance", map[string]any{"parameter": "channel"})
+	}
 	if o.RateType == RateMid && o.Preferential.IsPositive() {
 		return Conversion{}, apperr.Invalid(apperr.CodeInvalidParameter,
 			"preferential waives part of the bank's margin: rate_type=mid has none", map[string]any{"parameter": "preferential"})
