@@ -30,9 +30,11 @@ type Attempt struct {
 
 // Run is the record of one ingestion run.
 type Run struct {
-	ID       string `db:"id" json:"run_id"`
-	Trigger  string `db:"trigger" json:"trigger"`
-	Status   string `db:"status" json:"status"`
+	ID      string `db:"id" json:"run_id"`
+	Trigger string `db:"trigger" json:"trigger"`
+	Status  string `db:"status" json:"status"`
+	// Provider names the providers the run stored rates from, comma-separated
+	// in RATEWIRE_PROVIDERS order ("hana,koreaexim"); empty when none.
 	Provider string `db:"provider" json:"provider"`
 	// RateDate is the bank day (KST) of the newest rates the run stored:
 	// for Korea Eximbank, the day the run found published.
