@@ -408,10 +408,14 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 // LatestTable is the answer of GET /latest: units of Base per one unit of
 // each currency.
 type LatestTable struct {
-	Base   string                     `json:"base"`
-	Rates  map[string]decimal.Decimal `json:"rates"`
-	AsOf   time.Time                  `json:"as_of"`
-	Source string                     `json:"source"`
+	Base  string                     `json:"base"`
+	Rates map[string]decimal.Decimal `json:"rates"`
+	AsOf  time.Time                  `json:"as_of"`
+	// Source lists the providers of the rates, comma-separated; Sources
+	// says which provider each rate came from (a run takes each currency
+	// from the first provider that quotes it).
+	Source  string            `json:"source"`
+	Sources map[string]string `json:"sources"`
 	// FetchedAt is the latest fetch among the rates, NextUpdateAt the
 	// earliest update expected of their sources; nil when none says.
 	FetchedAt    *time.Time `json:"fetched_at"`
@@ -448,7 +452,7 @@ func (s *Service) Latest(ctx context.Context, base string, symbols []string) (La
 	if base != "KRW" {
 		baseRate = got[base].DealBaseRate
 	}
-	t := LatestTable{Base: base, Rates: make(map[string]decimal.Decimal, len(symbols))}
+	t := LatestTable{Base: base, Rates: make(map[string]decimal.Decimal, len(symbols)), Sources: make(map[string]string, len(symbols))}
 	sources := map[string]bool{}
 	for _, code := range symbols {
 		krw := one
@@ -456,6 +460,7 @@ func (s *Service) Latest(ctx context.Context, base string, symbols []string) (La
 			r := got[code]
 			krw = r.DealBaseRate
 			sources[r.Source] = true
+			t.Sources[code] = r.Source
 			if r.QuotedAs != "" {
 				if t.QuotedAs == nil {
 					t.QuotedAs = map[string]string{}
