@@ -159,8 +159,14 @@ func TestGatewayKeepsUpstreamConnections(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if dialled > clients {
+	// A request that finds no idle connection starts a dial, and takes a
+	// connection another request frees meanwhile if that comes first;
+	// net/http then keeps the finished dial as one more idle connection
+	// (Transport.dialConnFor). So a few more than one per client can be
+	// opened: the bound is twice the clients, against the 1,280 dials of
+	// a Transport that does not keep them.
+	if limit := 2 * clients; dialled > limit {
 		t.Errorf("connections the gateway opened to the service for %d requests of %d concurrent clients: expected at most %d, got %d",
-			clients*each, clients, clients, dialled)
+			clients*each, clients, limit, dialled)
 	}
 }
