@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/ratewire/ratewire/devstack/internal/stack"
 )
 
 // alertRules is the shape of deploy/prometheus/alerts.yml that matters to
@@ -172,5 +174,27 @@ func TestEmbeddedRedisKeepsTime(t *testing.T) {
 	}
 	if ttl := rdb.TTL(ctx, "probe:long").Val(); ttl > 59*time.Minute || ttl < 58*time.Minute {
 		t.Errorf("a 1 h key after 61 s: expected a TTL of about 58m59s, got %v", ttl)
+	}
+}
+
+// TestStopWhileStarting: a stop (Ctrl-C) right after the stack is up,
+// while the services are still migrating and connecting, is a clean stop:
+// Run returns nil, not the "context canceled" of a cut-short migration.
+func TestStopWhileStarting(t *testing.T) {
+	for i := range 3 {
+		c := plainConfig(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		c.Ready = func(stack.Addrs) { cancel() }
+		done := make(chan error, 1)
+		go func() { done <- stack.Run(ctx, c) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("round %d: stop while starting: expected a clean stop, got %v", i, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("round %d: stack did not stop within 60 s", i)
+		}
+		cancel()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +117,12 @@ func TestFrankfurterUSDIsTheExactEURCross(t *testing.T) {
 	srv := fake.start(t, map[string]string{"/v1/latest": frankfurterLatest, "/v1/2026-": frankfurterSeries})
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) // Monday, before the ECB's 16:00 CET
 	a := providerStack(t, now, map[string]string{"RATEWIRE_PROVIDERS": "frankfurter", "RATEWIRE_FRANKFURTER_URL": srv.URL}, 5)
+	// The backfill alone already serves USD; the start-up run asks for the
+	// latest rates once the ingestor has migrated (SQLite's write lock is
+	// the backfill's until then).
+	waitFor(t, 30*time.Second, "the start-up run's request for the latest rates", func() bool {
+		return slices.ContainsFunc(fake.requests(), func(uri string) bool { return strings.HasPrefix(uri, "/v1/latest") })
+	})
 
 	usd := freshRateOf(t, a, "USD")
 	exact := decimal.RequireFromString("1695.87").DivRound(decimal.RequireFromString("1.1523"), 30)

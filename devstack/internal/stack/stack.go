@@ -236,7 +236,13 @@ func Run(ctx context.Context, c Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.run(runCtx, s.ln); err != nil {
+			err := s.run(runCtx, s.ln)
+			// Stopped while still starting (a migration or a dial cut
+			// short by the stop) is a clean stop, not a failure.
+			if err != nil && runCtx.Err() != nil && errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", s.name, err)
 				log.Error("service stopped", "service_name", s.name, "err", err)
 			}
