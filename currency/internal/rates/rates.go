@@ -208,11 +208,16 @@ func (s *Service) CompleteJSON(ctx context.Context, r Rate) ([]byte, error) {
 // AllLatestJSON reads every current rate from the database (never the
 // cache, which may lag it) and returns each completed and encoded as GET
 // /{code} answers it, by code: what seeds the in-process view.
+//
+// It is also how the view is reconciled after a run, so like RefreshAll
+// it rereads the previous closes: whichever of the two runs first after a
+// backfill must not complete the rates with the closes from before it.
 func (s *Service) AllLatestJSON(ctx context.Context) ([]Rate, [][]byte, error) {
 	all, err := s.store.AllLatest(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	s.forgetPreviousCloses()
 	out := make([][]byte, len(all))
 	for i := range all {
 		if all[i], err = s.Complete(ctx, all[i]); err != nil {
@@ -322,6 +327,14 @@ func freshness(fetched, next **time.Time, r Rate) {
 	}
 }
 
+// forgetPreviousCloses drops the previous closes read so far: a run (or a
+// backfill) may have stored earlier days, so the change is recomputed.
+func (s *Service) forgetPreviousCloses() {
+	s.prevMu.Lock()
+	s.prev = map[string]prevClose{}
+	s.prevMu.Unlock()
+}
+
 // previousClose is store.PreviousClose through the per-day cache.
 func (s *Service) previousClose(ctx context.Context, code string, day time.Time) (decimal.Decimal, bool, error) {
 	now := s.now()
@@ -420,11 +433,7 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A run (or a backfill) may have stored earlier days: forget the
-	// previous closes read so far, so the change is recomputed.
-	s.prevMu.Lock()
-	s.prev = map[string]prevClose{}
-	s.prevMu.Unlock()
+	s.forgetPreviousCloses()
 	codes := make([]string, 0, len(all))
 	done := make([]Rate, 0, len(all))
 	for _, r := range all {
