@@ -5,12 +5,14 @@ go 1.26.0
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/gin-gonic/gin v1.12.0
+	github.com/jmoiron/sqlx v1.4.0
 	github.com/jonboulle/clockwork v0.5.0
 	github.com/ratewire/ratewire/currency v0.0.0
 	github.com/ratewire/ratewire/history v0.0.0
 	github.com/ratewire/ratewire/ingestor v0.0.0
 	github.com/ratewire/ratewire/ranking v0.0.0
 	github.com/ratewire/ratewire/shared v0.0.0
+	github.com/ratewire/ratewire/web v0.0.0
 	github.com/shopspring/decimal v1.6.0
 	github.com/twmb/franz-go v1.22.2
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
@@ -41,7 +43,6 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
-	github.com/jmoiron/sqlx v1.4.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
@@ -97,4 +98,5 @@ replace (
 	github.com/ratewire/ratewire/ingestor => ../ingestor
 	github.com/ratewire/ratewire/ranking => ../ranking
 	github.com/ratewire/ratewire/shared => ../shared
+	github.com/ratewire/ratewire/web => ../web
 )

@@ -130,7 +130,7 @@ func New(cfg Config) (*Site, error) {
 		"signed":   signed,
 		"dir":      direction,
 		"change":   change,
-		"pct":      func(v float64) string { return fixed(v*100, 1) },
+		"pct":      func(v float64) string { return fixed(v*100, 2) },
 		"deref":    func(p *float64) float64 { return *p },
 		"join":     strings.Join,
 		"lower":    strings.ToLower,
