@@ -14,7 +14,9 @@ import (
 
 	"github.com/ratewire/ratewire/currency/internal/cache"
 	"github.com/ratewire/ratewire/currency/internal/consumer"
+	"github.com/ratewire/ratewire/currency/internal/follower"
 	"github.com/ratewire/ratewire/currency/internal/httpapi"
+	"github.com/ratewire/ratewire/currency/internal/live"
 	"github.com/ratewire/ratewire/currency/internal/rates"
 	"github.com/ratewire/ratewire/currency/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
@@ -42,6 +44,12 @@ type Options struct {
 	// KeyPrefix goes before every Redis key: empty in production, a
 	// namespace of its own for each test sharing a Redis server.
 	KeyPrefix string
+	// StreamMaxSubscribers bounds the rate stream's subscribers on this
+	// instance; 0 means live.DefaultMaxSubscribers.
+	StreamMaxSubscribers int
+	// StreamHeartbeat is the rate stream's keep-alive interval; 0 means
+	// 15 s.
+	StreamHeartbeat time.Duration
 }
 
 // Run starts the currency service and blocks until ctx ends; it then stops
@@ -93,10 +101,24 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 			}
 			return nil
 		}})
+	// The in-process view of the latest rates, which every replica keeps
+	// complete from every partition (package follower), and the rate
+	// stream it feeds.
+	view := live.New(live.Options{MaxSubscribers: opts.StreamMaxSubscribers})
 	httpapi.Register(engine, svc, cfg.AdminToken)
+	httpapi.RegisterStream(engine, view, httpapi.StreamOptions{Heartbeat: opts.StreamHeartbeat})
 	httpapi.RegisterOpenAPI(engine)
 
+	// Streams never end on their own: close them when ctx ends, so the
+	// HTTP server's shutdown does not wait for them.
+	stopStreams := context.AfterFunc(ctx, view.Close)
+	defer stopStreams()
+	defer view.Close()
+	follow := func(ctx context.Context) error {
+		return follower.Run(ctx, follower.Config{Brokers: cfg.KafkaBrokers, Logger: log}, svc, view)
+	}
 	// The consumer stops once HTTP has stopped (ctx ended or it failed to
 	// start), after the message in hand is committed.
-	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log, httpx.Worker{Name: "consumer", Run: cons.Run})
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log,
+		httpx.Worker{Name: "consumer", Run: cons.Run}, httpx.Worker{Name: "live view", Run: follow})
 }

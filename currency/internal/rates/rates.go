@@ -178,11 +178,47 @@ func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err = json.Marshal(r)
+	return encode(r)
+}
+
+// encode is the one encoding of a completed rate: the object GET /{code}
+// answers, the cache stores and the rate stream sends.
+func encode(r Rate) ([]byte, error) {
+	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, apperr.Internal(fmt.Errorf("encode rate %s: %w", code, err))
+		return nil, apperr.Internal(fmt.Errorf("encode rate %s: %w", r.CurrencyCode, err))
 	}
 	return b, nil
+}
+
+// CompleteJSON completes a stored or announced rate and encodes it as GET
+// /{code} answers it: what the in-process view and the rate stream hold.
+func (s *Service) CompleteJSON(ctx context.Context, r Rate) ([]byte, error) {
+	r, err := s.Complete(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return encode(r)
+}
+
+// AllLatestJSON reads every current rate from the database (never the
+// cache, which may lag it) and returns each completed and encoded as GET
+// /{code} answers it, by code: what seeds the in-process view.
+func (s *Service) AllLatestJSON(ctx context.Context) ([]Rate, [][]byte, error) {
+	all, err := s.store.AllLatest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([][]byte, len(all))
+	for i := range all {
+		if all[i], err = s.Complete(ctx, all[i]); err != nil {
+			return nil, nil, err
+		}
+		if out[i], err = encode(all[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return all, out, nil
 }
 
 // fill reads code from the database, completes it and caches it when the

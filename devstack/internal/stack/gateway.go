@@ -47,6 +47,9 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 				pr.SetURL(target) // target has no path, so the inbound path is kept as is
 				pr.SetXForwarded()
 			},
+			// Write every chunk through as it arrives: the rate stream
+			// (Server-Sent Events) must not wait in a buffer.
+			FlushInterval: -1,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 				log.Warn("gateway upstream failed", "service_name", service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, service+" service is unreachable")
@@ -72,14 +75,14 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("/api/", notFound)
 	if a.Web == "" {
 		mux.HandleFunc("/", notFound)
-		return mux, nil
+		return keepStreaming(mux), nil
 	}
 	web, err := newProxy(WebRoute, a.Web)
 	if err != nil {
 		return nil, err
 	}
 	mux.Handle("/", web)
-	return mux, nil
+	return keepStreaming(mux), nil
 }
 
 // WebRoute names the web app among the gateway's upstreams: it serves
