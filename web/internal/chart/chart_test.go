@@ -30,8 +30,8 @@ func TestSVG(t *testing.T) {
 	if got := strings.Count(svg, `<g class="candle`); got != 5 {
 		t.Errorf("%d candles drawn, want 5", got)
 	}
-	if got := strings.Count(svg, `class="candle down"`); got != 2 {
-		t.Errorf("%d down candles, want 2 (closes below opens)", got)
+	if got := strings.Count(svg, `class="candle down"`); got != 3 {
+		t.Errorf("%d down candles, want 3 (closes below opens)", got)
 	}
 	if strings.Contains(svg, "NaN") || strings.Contains(svg, "Inf") {
 		t.Error("svg has NaN or Inf coordinates")

@@ -108,7 +108,7 @@ var dicts = map[string]Dict{
 		"convert.asof":            "기준 시각",
 		"convert.source":          "출처",
 		"currency.title":          "%s (%s) 환율",
-		"currency.now":            "지금 %s원 (%s단위)",
+		"currency.now":            "지금 %s원 (%s당)",
 		"currency.period":         "기간",
 		"currency.stats":          "기간 통계",
 		"currency.avg":            "평균",
