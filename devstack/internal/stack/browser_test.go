@@ -209,6 +209,7 @@ func TestBrowser(t *testing.T) {
 				blog.at(fmt.Sprintf("%s@%d", p.path, w), expected)
 				var png []byte
 				var overflow bool
+				var timing map[string]float64
 				run(t, p.name,
 					chromedp.EmulateViewport(int64(w), 900, chromedp.EmulateScale(1)),
 					chromedp.Navigate(gw+p.path),
@@ -216,8 +217,13 @@ func TestBrowser(t *testing.T) {
 					// The page itself never scrolls sideways: wide tables
 					// scroll inside their own box.
 					into(chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`), &overflow),
+					into(chromedp.Evaluate[map[string]float64](`(() => { const n = performance.getEntriesByType("navigation")[0];
+						return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd, bytes: n.transferSize}; })()`), &timing),
 					into(chromedp.FullScreenshot(100), &png),
 				)
+				// A figure for the report, not a pass mark (timings belong in
+				// benchmarks): DOMContentLoaded and load, from navigation start.
+				t.Logf("%s at %d px: DOMContentLoaded %.0f ms, load %.0f ms, document %.0f bytes", p.path, w, timing["dom"], timing["load"], timing["bytes"])
 				if overflow {
 					t.Errorf("%s at %d px scrolls sideways", p.path, w)
 				}
