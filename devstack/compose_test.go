@@ -24,9 +24,9 @@ import (
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
 	"github.com/ratewire/ratewire/ingestor"
-	"github.com/ratewire/ratewire/web"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/web"
 )
 
 // repoRoot is the repository root, seen from the devstack module's

@@ -362,6 +362,22 @@ func TestBrowser(t *testing.T) {
 		noProblems(t)
 	})
 
+	t.Run("status page: runs, lag per partition, every DLQ topic", func(t *testing.T) {
+		blog.at("status", "")
+		var counts map[string]int
+		run(t, "status",
+			chromedp.Navigate(gw+"/status"),
+			chromedp.WaitVisible(chromedp.CSS("#lag tbody tr")),
+			into(chromedp.Evaluate[map[string]int](`(() => { const q = (s) => document.querySelectorAll(s).length;
+				return {runs: q("#runs tbody tr"), lag: q("#lag tbody tr"), dlq: q("#dlq tbody tr"), errors: q(".error")}; })()`), &counts),
+		)
+		// Two groups on 1+3+1+1 partitions; four dead-letter topics.
+		if counts["runs"] < 1 || counts["lag"] != 12 || counts["dlq"] != 4 || counts["errors"] != 0 {
+			t.Errorf("status page has %v, want runs, 12 lag rows, 4 DLQ topics and no errors", counts)
+		}
+		noProblems(t)
+	})
+
 	t.Run("the board changes live after an ingest run", func(t *testing.T) {
 		blog.at("live", "")
 		var before string

@@ -65,6 +65,7 @@ func newFake() *fakeAPI {
 		"/api/v1/ingest/status":        ok(`{"providers":["simulated"],"schedule":"*/5 * * * *","timezone":"Asia/Seoul","next_run":"2026-11-25T10:05:00+09:00","last_success":null,"last_failure":null,"outbox":{"pending":2,"oldest_pending":"2026-11-25T00:59:00Z"}}`),
 		"/metrics": {200, "# TYPE ratewire_consumer_lag_messages gauge\nratewire_consumer_lag_messages{group=\"currency-service\",partition=\"2\",topic=\"exchange_rate_updated\"} 7\n" +
 			"# TYPE ratewire_consumer_messages_total counter\nratewire_consumer_messages_total{group=\"currency-service\",outcome=\"dlq\",topic=\"cache_invalidation\"} 1\n" +
+			"# TYPE ratewire_dlq_messages gauge\nratewire_dlq_messages{topic=\"new_data_received.dlq\"} 4\n" +
 			"# TYPE ratewire_outbox_oldest_pending_age_seconds gauge\nratewire_outbox_oldest_pending_age_seconds 65\n"},
 	}}
 }
@@ -148,7 +149,7 @@ func TestPagesRender(t *testing.T) {
 		{"/search?q=%EC%9D%BC%EB%B3%B8", []string{"일본의 통화는 JPY(일본 옌)입니다.", `data-country="JP"`, `href="/currency/JPY?country=JP"`, "965.96"}},
 		{"/currency/JPY?period=1m&country=JP", []string{"일본 옌 (JPY) 환율", "일본의 통화", "<svg", `class="candle`, `class="sma"`, `class="forecast"`, "966.00원 안팎", "평균 오차는 1.25%(약 12.00원)", "80% 구간에 86%", "0.77%"}},
 		{"/popular", []string{`data-country="JP"`, "일본", "미국", `data-period="daily"`}},
-		{"/status", []string{"exchange_rate_updated", "cache_invalidation.dlq", "*/5 * * * *", `id="outbox-pending">2<`, "1m5s", "http://localhost:8081", "schedule"}},
+		{"/status", []string{"exchange_rate_updated", "cache_invalidation.dlq", `<td>new_data_received.dlq</td><td class="num">4</td>`, "*/5 * * * *", `id="outbox-pending">2<`, "1m5s", "http://localhost:8081", "schedule"}},
 	} {
 		status, body, h := a.get(t, tt.path)
 		if status != 200 {
