@@ -74,10 +74,13 @@ func (s *Site) currency(c *gin.Context) {
 		s.fail(c, p, rateErr, code)
 		return
 	}
+	// ?country= names the country chosen in the search, when it is one
+	// that pays in this currency; anything else is ignored.
+	countryCode := ""
 	if cc := strings.ToUpper(c.Query("country")); len(cc) == 2 {
 		for _, ct := range s.countries {
 			if ct.Code == cc && ct.Currency == code {
-				countryName = ct.NameKo
+				countryCode, countryName = ct.Code, ct.NameKo
 				if p.Lang == LangEn {
 					countryName = ct.NameEn
 				}
@@ -85,7 +88,7 @@ func (s *Site) currency(c *gin.Context) {
 		}
 	}
 	unit := max(rate.DisplayUnit, 1)
-	d := &currencyData{Rate: rate, Unit: unit, Period: period, Periods: Periods, Country: strings.ToUpper(c.Query("country")), CountryName: countryName}
+	d := &currencyData{Rate: rate, Unit: unit, Period: period, Periods: Periods, Country: countryCode, CountryName: countryName}
 	d.Name = rate.CurrencyName
 	if p.Lang == LangEn {
 		d.Name = rate.CurrencyNameEn

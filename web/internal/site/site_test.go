@@ -374,3 +374,20 @@ func TestStaticAssets(t *testing.T) {
 		t.Errorf("unknown asset = %d, want 404", status)
 	}
 }
+
+// TestCurrencyPageCountry: ?country= shows the country only when it pays
+// in the page's currency, and only a real code goes into the tab links.
+func TestCurrencyPageCountry(t *testing.T) {
+	a := newApp(t)
+	_, body, _ := a.get(t, "/currency/JPY?period=3m&country=jp")
+	if !strings.Contains(body, "일본의 통화") || !strings.Contains(body, `href="?period=1y&amp;country=JP"`) {
+		t.Error("?country=jp on JPY: no country line or tab links without it")
+	}
+	_, body, _ = a.get(t, `/currency/JPY?country=US"><script>`)
+	if strings.Contains(body, "의 통화") || !strings.Contains(body, `href="?period=1y"`) || strings.Contains(body, `"><script>`) {
+		t.Error("a country that does not pay in JPY (or no country at all) is shown or echoed")
+	}
+	if status, _, _ := a.get(t, "/currency/JPY?period=10y"); status != 200 {
+		t.Errorf("unknown period = %d, want the default period", status)
+	}
+}
