@@ -315,9 +315,13 @@ func (s *Site) supported(ctx context.Context) ([]api.Currency, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.currencies, s.currAt = list, s.now()
-	s.mu.Unlock()
+	// An empty list (no rates collected yet, on a fresh start) is asked
+	// again next time rather than kept.
+	if len(list) > 0 {
+		s.mu.Lock()
+		s.currencies, s.currAt = list, s.now()
+		s.mu.Unlock()
+	}
 	return list, nil
 }
 
@@ -389,6 +393,12 @@ func (s *Site) board(c *gin.Context) {
 		return
 	}
 	codes := orderCodes(list)
+	if len(codes) == 0 {
+		p.Notice = p.L.T("board.empty")
+		p.Data = boardData{}
+		s.render(c, http.StatusOK, "board", p)
+		return
+	}
 	rates, err := s.cfg.API.Rates(c, codes)
 	if err != nil {
 		s.fail(c, p, err, "")

@@ -391,3 +391,20 @@ func TestCurrencyPageCountry(t *testing.T) {
 		t.Errorf("unknown period = %d, want the default period", status)
 	}
 }
+
+// TestBoardBeforeFirstRun: on a fresh start the currency list is empty;
+// the board says so, and shows the rates as soon as they exist (the empty
+// list is not kept).
+func TestBoardBeforeFirstRun(t *testing.T) {
+	a := newApp(t)
+	full := a.fake.answers["/api/v1/currencies"]
+	a.fake.set("/api/v1/currencies", ok(`{"count":0,"currencies":[]}`))
+	status, body, _ := a.get(t, "/")
+	if status != 200 || !strings.Contains(body, "아직 수집된 환율이 없습니다") || strings.Contains(body, "<table") {
+		t.Errorf("board before the first run = %d:\n%s", status, body)
+	}
+	a.fake.set("/api/v1/currencies", full)
+	if _, body, _ = a.get(t, "/"); !strings.Contains(body, `data-code="USD"`) {
+		t.Error("board after the first run still has no rates")
+	}
+}
