@@ -315,9 +315,9 @@ func (s *Site) supported(ctx context.Context) ([]api.Currency, error) {
 	if err != nil {
 		return nil, err
 	}
-	// An empty list (no rates collected yet, on a fresh start) is asked
-	// again next time rather than kept.
-	if len(list) > 0 {
+	// A list without a quoted currency (KRW alone: no rates collected yet,
+	// on a fresh start) is asked again next time rather than kept.
+	if len(orderCodes(list)) > 0 {
 		s.mu.Lock()
 		s.currencies, s.currAt = list, s.now()
 		s.mu.Unlock()

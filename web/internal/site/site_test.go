@@ -398,7 +398,8 @@ func TestCurrencyPageCountry(t *testing.T) {
 func TestBoardBeforeFirstRun(t *testing.T) {
 	a := newApp(t)
 	full := a.fake.answers["/api/v1/currencies"]
-	a.fake.set("/api/v1/currencies", ok(`{"count":0,"currencies":[]}`))
+	// The service lists KRW, the base, even before it has any rate.
+	a.fake.set("/api/v1/currencies", ok(`{"count":1,"currencies":[{"currency_code":"KRW","currency_name":"대한민국 원","currency_name_en":"South Korean Won","symbol":"₩","symbol_narrow":"₩","countries":["KR"],"display_unit":1,"minor_units":0}]}`))
 	status, body, _ := a.get(t, "/")
 	if status != 200 || !strings.Contains(body, "아직 수집된 환율이 없습니다") || strings.Contains(body, "<table") {
 		t.Errorf("board before the first run = %d:\n%s", status, body)
