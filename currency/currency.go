@@ -1,7 +1,9 @@
 // Package currency is ratewire's current-rate service: the public REST API
 // of DESIGN.md §8 (currency) served through the rate:{CODE} Redis cache, which the
-// service keeps fresh by consuming the ingestor's events. Run wires it
-// together; cmd/currency and devstack call it.
+// service keeps fresh by consuming the ingestor's events, and the rate
+// stream (GET /stream), fed by an in-process view of the latest rates that
+// every instance keeps complete by following every partition itself. Run
+// wires it together; cmd/currency and devstack call it.
 package currency
 
 import (
@@ -11,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ratewire/ratewire/currency/internal/cache"
 	"github.com/ratewire/ratewire/currency/internal/consumer"
@@ -105,6 +109,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	// complete from every partition (package follower), and the rate
 	// stream it feeds.
 	view := live.New(live.Options{MaxSubscribers: opts.StreamMaxSubscribers})
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_stream_subscribers",
+			Help: "Subscribers connected to the rate stream of this instance."}, func() float64 { return float64(view.Subscribers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_live_rates",
+			Help: "Currencies held by this instance's in-process view of the latest rates."}, func() float64 { return float64(view.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ratewire_currency_live_changes_total",
+			Help: "Rate changes this instance's in-process view applied from the event stream."}, func() float64 { return float64(view.Applied()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			log.Error("register live view metrics", "err", err)
+		}
+	}
 	httpapi.Register(engine, svc, cfg.AdminToken)
 	httpapi.RegisterStream(engine, view, httpapi.StreamOptions{Heartbeat: opts.StreamHeartbeat})
 	httpapi.RegisterOpenAPI(engine)

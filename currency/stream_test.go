@@ -360,12 +360,31 @@ func TestStreamEveryReplica(t *testing.T) {
 		}
 	}
 
+	// A client that saw some of replica a's events resumes on replica b
+	// with the last id it saw: whatever order b applied them in, it ends
+	// with every code's newest version.
+	for i := range codes {
+		lastFromA := want[i]
+		r := subscribe(t, b.base+"/api/v1/currencies/stream", "Last-Event-ID", lastFromA)
+		seen := map[string]bool{}
+		for len(seen) < len(codes) { // next fails the test if one never comes
+			seen[r.next(t).ID] = true
+		}
+		r.close()
+	}
+
 	// Shutdown with a subscriber connected: the stream ends cleanly and
 	// Run returns.
 	if err := a.stop(); err != nil {
 		t.Fatalf("Run of replica a: %v", err)
 	}
-	for range sa.events {
+	for ended := false; !ended; {
+		select {
+		case _, ok := <-sa.events:
+			ended = !ok
+		case <-time.After(15 * time.Second):
+			t.Fatal("the stream of the stopped replica did not end")
+		}
 	}
 	// The other replica keeps streaming.
 	if err := w.Publish(context.Background(), update(t, "EUR", "1500", 2)); err != nil {
@@ -385,6 +404,15 @@ func TestStreamBound(t *testing.T) {
 	status, h, body := get(t, r.base+"/api/v1/currencies/stream")
 	if status != http.StatusServiceUnavailable || body.Error == nil || body.Error.Code != "SERVICE_UNAVAILABLE" || h.Get("Retry-After") == "" {
 		t.Fatalf("second subscriber = %d %+v Retry-After %q, want 503 SERVICE_UNAVAILABLE with Retry-After", status, body.Error, h.Get("Retry-After"))
+	}
+	resp, err := http.Get(r.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\nratewire_currency_stream_subscribers 1\n") {
+		t.Errorf("/metrics lacks ratewire_currency_stream_subscribers 1:\n%s", metrics)
 	}
 	first.close()
 	waitFor(t, func() bool {

@@ -6,6 +6,13 @@
 // every replica's view, and every replica's rate stream, carries every
 // change (DESIGN.md §8).
 //
+// It also follows data_processing_completed, the last event of every
+// ingest run: on it the view is reconciled with the database (see
+// live.View.Refresh), as the consumer group refreshes the rate:{CODE}
+// cache on the same event, so what the service derives from a rate
+// without a new version (its change after a backfill) reaches the view
+// too.
+//
 // Start-up is ordered so that no change is missed: the view is first
 // seeded from the database (so it is complete from the first request);
 // then the end offset of each partition is read; then the database is read
@@ -40,13 +47,20 @@ type Service interface {
 // Config configures Run.
 type Config struct {
 	Brokers []string
-	// Topic is followed; empty means exchange_rate_updated.
-	Topic string
 	// ClientID names the follower's connections; empty means
 	// "currency-live".
 	ClientID string
 	Logger   *slog.Logger
+	// Refresh ticks when the view is reconciled with the database (see
+	// live.View.Refresh); nil means every RefreshEvery.
+	Refresh <-chan time.Time
 }
+
+// RefreshEvery is how often the view is reconciled with the database by
+// default, besides after every run: what the service derives from a rate
+// (carried_over) moves without any event at KST midnight, and the
+// rate:{CODE} cache converges on the same bound (its 10 minute TTL).
+const RefreshEvery = 10 * time.Minute
 
 // Timings. fetchMaxWait bounds how long a fetch long-polls an idle
 // partition (data is answered at once); the backoffs pace retries after a
@@ -63,9 +77,6 @@ const (
 // or database failures are retried with backoff, never returned: the view
 // serves what it holds meanwhile.
 func Run(ctx context.Context, cfg Config, svc Service, v *live.View) error {
-	if cfg.Topic == "" {
-		cfg.Topic = event.TopicExchangeRateUpdated
-	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "currency-live"
 	}
@@ -73,14 +84,14 @@ func Run(ctx context.Context, cfg Config, svc Service, v *live.View) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("topic", cfg.Topic, "component", "live_view")
+	log = log.With("component", "live_view")
 	f := &follower{cfg: cfg, svc: svc, v: v, log: log}
 
 	if !retry(ctx, log, "seed the live view from the database", func() error { return f.load(ctx, v.Seed) }) {
 		return nil
 	}
 	v.MarkReady()
-	var offsets map[int]int64
+	var offsets map[topicPartition]int64
 	if !retry(ctx, log, "read the end offsets", func() (err error) { offsets, err = f.endOffsets(ctx); return err }) {
 		return nil
 	}
@@ -94,11 +105,26 @@ func Run(ctx context.Context, cfg Config, svc Service, v *live.View) error {
 	}
 	log.Info("live view following every partition", "partitions", len(offsets), "currencies", v.Len())
 	var wg sync.WaitGroup
-	for p, off := range offsets {
-		wg.Go(func() { f.follow(ctx, p, off) })
+	for tp, off := range offsets {
+		wg.Go(func() { f.follow(ctx, tp, off) })
 	}
-	wg.Wait()
-	return nil
+	refresh := cfg.Refresh
+	if refresh == nil {
+		t := time.NewTicker(RefreshEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-refresh:
+			if err := f.load(ctx, v.Refresh); err != nil && ctx.Err() == nil {
+				log.Warn("live view: refresh from the database failed; next time", "err", err)
+			}
+		}
+	}
 }
 
 type follower struct {
@@ -122,45 +148,63 @@ func (f *follower) load(ctx context.Context, put func([]live.Change)) error {
 	return nil
 }
 
-// endOffsets returns the end (next) offset of every partition of the topic.
-func (f *follower) endOffsets(ctx context.Context) (map[int]int64, error) {
+// topics are what the follower reads, every partition of each.
+var topics = []string{event.TopicExchangeRateUpdated, event.TopicDataProcessingCompleted}
+
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// endOffsets returns the end (next) offset of every partition of topics.
+func (f *follower) endOffsets(ctx context.Context) (map[topicPartition]int64, error) {
 	tr := &kafka.Transport{ClientID: f.cfg.ClientID}
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(f.cfg.Brokers...), Timeout: kafkaTimeout, Transport: tr}
-	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{f.cfg.Topic}})
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", f.cfg.Topic, err)
-	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil || len(meta.Topics[0].Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s not found: %v", f.cfg.Topic, meta.Topics)
+		return nil, fmt.Errorf("metadata of %v: %w", topics, err)
 	}
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range meta.Topics[0].Partitions {
-		req.Topics[f.cfg.Topic] = append(req.Topics[f.cfg.Topic], kafka.LastOffsetOf(p.ID))
+	want := 0
+	for _, t := range meta.Topics {
+		if t.Error != nil || len(t.Partitions) == 0 {
+			return nil, fmt.Errorf("topic %s: %v", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.LastOffsetOf(p.ID))
+			want++
+		}
+	}
+	if len(req.Topics) != len(topics) {
+		return nil, fmt.Errorf("metadata answered %d of the topics %v", len(req.Topics), topics)
 	}
 	res, err := cl.ListOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("list offsets of %s: %w", f.cfg.Topic, err)
+		return nil, fmt.Errorf("list offsets of %v: %w", topics, err)
 	}
-	out := map[int]int64{}
-	for _, p := range res.Topics[f.cfg.Topic] {
-		if p.Error != nil {
-			return nil, fmt.Errorf("offsets of %s/%d: %w", f.cfg.Topic, p.Partition, p.Error)
+	out := map[topicPartition]int64{}
+	for topic, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("offsets of %s/%d: %w", topic, p.Partition, p.Error)
+			}
+			out[topicPartition{topic, p.Partition}] = p.LastOffset
 		}
-		out[p.Partition] = p.LastOffset
 	}
-	if len(out) != len(meta.Topics[0].Partitions) {
-		return nil, fmt.Errorf("offsets of %s: %d of %d partitions answered", f.cfg.Topic, len(out), len(meta.Topics[0].Partitions))
+	if len(out) != want {
+		return nil, fmt.Errorf("offsets of %v: %d of %d partitions answered", topics, len(out), want)
 	}
 	return out, nil
 }
 
-// follow reads partition p from offset until ctx ends, applying each
-// exchange_rate_updated that is newer than the view's.
-func (f *follower) follow(ctx context.Context, p int, offset int64) {
-	log := f.log.With("partition", p)
+// follow reads one partition from offset until ctx ends, applying each
+// exchange_rate_updated that is newer than the view's and reconciling the
+// view on each data_processing_completed.
+func (f *follower) follow(ctx context.Context, tp topicPartition, offset int64) {
+	log := f.log.With("topic", tp.topic, "partition", tp.partition)
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: f.cfg.Brokers, Topic: f.cfg.Topic, Partition: p,
+		Brokers: f.cfg.Brokers, Topic: tp.topic, Partition: tp.partition,
 		Dialer:          &kafka.Dialer{ClientID: f.cfg.ClientID, Timeout: kafkaTimeout, DualStack: true},
 		MaxWait:         fetchMaxWait,
 		ReadLagInterval: -1,
@@ -202,6 +246,12 @@ func (f *follower) handle(ctx context.Context, log *slog.Logger, m kafka.Message
 	ev, err := event.Decode(m.Topic, m.Value)
 	if err != nil {
 		log.Warn("live view skips an invalid event", "offset", m.Offset, "err", err)
+		return
+	}
+	if _, ok := ev.(*event.DataProcessingCompleted); ok {
+		if retry(ctx, log, "reconcile after a run", func() error { return f.load(ctx, f.v.Refresh) }) {
+			log.Debug("live view reconciled after a run", "offset", m.Offset, "correlation_id", event.MetaOf(ev).CorrelationID)
+		}
 		return
 	}
 	e, ok := ev.(*event.ExchangeRateUpdated)

@@ -16,8 +16,8 @@ import (
 
 // Stream defaults.
 const (
-	// DefaultHeartbeat is how often an idle stream sends a comment, so
-	// proxies and clients can tell a quiet stream from a dead one.
+	// DefaultHeartbeat is how often a stream sends a comment, so proxies
+	// and clients can tell a quiet stream from a dead one.
 	DefaultHeartbeat = 15 * time.Second
 	// streamWriteTimeout bounds one write to a subscriber: a client that
 	// takes no bytes for this long is dropped (its changes had been
@@ -39,7 +39,14 @@ type StreamOptions struct {
 	// NewTicker makes the heartbeat ticker; nil means time.NewTicker.
 	// Tests pass one they tick by hand.
 	NewTicker func(d time.Duration) (<-chan time.Time, func())
+	// ReadyWait bounds how long a request waits for the view's seed (the
+	// first moments of a start, or a start with the database down) before
+	// it is answered 503; 0 means DefaultReadyWait.
+	ReadyWait time.Duration
 }
+
+// DefaultReadyWait is StreamOptions.ReadyWait's default.
+const DefaultReadyWait = 10 * time.Second
 
 // RegisterStream mounts GET /api/v1/currencies/stream, the Server-Sent
 // Events stream of rate changes from the in-process view v (DESIGN.md §8).
@@ -51,14 +58,18 @@ type StreamOptions struct {
 // the ring still holds it, and the current state of every other subscribed
 // code), then every change as it is applied. Last-Event-ID comes from the
 // header, or from the last_event_id query parameter for clients that
-// cannot set headers; the header wins. An idle stream gets a ": heartbeat"
-// comment every Heartbeat. Past the view's subscriber bound the answer is
-// 503 SERVICE_UNAVAILABLE with Retry-After; when the view closes (the
+// cannot set headers; the header wins. Every Heartbeat the stream gets a
+// ": heartbeat" comment. Past the view's subscriber bound, and when the
+// view is not seeded within ReadyWait, the answer is 503
+// SERVICE_UNAVAILABLE with Retry-After; when the view closes (the
 // service shuts down) every stream ends cleanly, and an EventSource
 // reconnects, to another replica when there is one.
 func RegisterStream(r gin.IRouter, v *live.View, o StreamOptions) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.ReadyWait <= 0 {
+		o.ReadyWait = DefaultReadyWait
 	}
 	if o.NewTicker == nil {
 		o.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
@@ -93,12 +104,24 @@ func serveStream(c *gin.Context, v *live.View, o StreamOptions) {
 		}
 	}
 	ctx := c.Request.Context()
-	// Not seeded yet (the first moments of a start with the database
-	// down): wait rather than answer an incomplete first state.
+	// Not seeded yet (the first moments of a start, or the database is
+	// down): wait a little rather than answer an incomplete first state,
+	// then refuse.
 	select {
 	case <-v.Ready():
-	case <-ctx.Done():
-		return
+	default:
+		wait := time.NewTimer(o.ReadyWait)
+		defer wait.Stop()
+		select {
+		case <-v.Ready():
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+			c.Header("Retry-After", strconv.Itoa(int(streamBusyRetryAfter/time.Second)))
+			httpx.Error(c, apperr.Unavailable("the rate stream is starting (its rates are not loaded yet); retry shortly",
+				errors.New("live view not seeded")))
+			return
+		}
 	}
 	sub, err := v.Subscribe(symbols, lastID)
 	if err != nil {

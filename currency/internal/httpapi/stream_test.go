@@ -3,8 +3,10 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +103,26 @@ func TestStreamThroughMiddleware(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("stream did not end after the view closed")
+	}
+}
+
+// Before the view is seeded, a request waits ReadyWait, then is refused
+// with a 503 in the envelope.
+func TestStreamBeforeTheSeed(t *testing.T) {
+	v := live.New(live.Options{})
+	e := httpx.NewEngine(httpx.Options{Service: "currency"})
+	httpapi.RegisterStream(e, v, httpapi.StreamOptions{ReadyWait: time.Nanosecond})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/currencies/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), `"code":"SERVICE_UNAVAILABLE"`) {
+		t.Errorf("before the seed: %d Retry-After %q %s, want 503 SERVICE_UNAVAILABLE with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 }

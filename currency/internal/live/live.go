@@ -116,6 +116,27 @@ func (v *View) Seed(cs []Change) {
 	}
 }
 
+// Refresh reconciles the view with a fresh read of every rate: a newer
+// version is applied (announced, as Apply does); the same version with
+// other JSON replaces the held one silently. What the rates service
+// derives (the change against the previous KST day, carried_over) can
+// move without a new version, after a backfill or at KST midnight; it is
+// not a rate change, so subscribers are not told, but later subscribers
+// get the corrected state.
+func (v *View) Refresh(cs []Change) {
+	for _, c := range cs {
+		if v.Apply(c) {
+			continue
+		}
+		v.mu.Lock()
+		if cur, ok := v.latest[c.Code]; ok && cur.Version == c.Version && string(cur.JSON) != string(c.JSON) {
+			c.seq = cur.seq
+			v.latest[c.Code] = c
+		}
+		v.mu.Unlock()
+	}
+}
+
 // Apply applies c if its version is newer than the one held for its code,
 // records it in the ring and queues it for every subscriber of the code.
 // It reports whether c was applied; an older or equal version (a
@@ -157,6 +178,13 @@ func (v *View) Len() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.latest)
+}
+
+// Applied is how many changes the view has applied since it started.
+func (v *View) Applied() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seq
 }
 
 // Subscribers is how many subscribers are connected.

@@ -232,3 +232,29 @@ func FuzzParseID(f *testing.F) {
 		}
 	})
 }
+
+func TestRefresh(t *testing.T) {
+	v := live.New(live.Options{})
+	v.Seed([]live.Change{ch("USD", 2), ch("JPY", 1)})
+	s, err := v.Subscribe(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Take()
+	moved := live.Change{Code: "JPY", Version: 1, JSON: []byte(`{"carried_over":true}`)}
+	v.Refresh([]live.Change{ch("USD", 2), moved, ch("EUR", 1), ch("USD", 1)})
+	// EUR is new: a change; JPY moved at its version: no change, new state.
+	if got, want := take(t, s), []string{"EUR:1"}; !slices.Equal(got, want) {
+		t.Errorf("a refresh announced %v, want %v", got, want)
+	}
+	if c, _ := v.Get("JPY"); string(c.JSON) != string(moved.JSON) {
+		t.Errorf("JPY after a refresh: %s, want %s", c.JSON, moved.JSON)
+	}
+	if c, _ := v.Get("USD"); c.Version != 2 {
+		t.Errorf("USD after a refresh with an older version: %s", c.ID())
+	}
+	if v.Applied() != 1 {
+		t.Errorf("Applied() = %d, want 1", v.Applied())
+	}
+}
