@@ -67,11 +67,31 @@ function onEvent(e) {
   }
 }
 
-if (table && table.dataset.symbols && "EventSource" in window) {
-  const es = new EventSource("/api/v1/currencies/stream?symbols=" + encodeURIComponent(table.dataset.symbols));
-  es.addEventListener("open", () => setLive(true));
-  es.addEventListener("error", () => setLive(false));
+// connect opens the stream. The browser reconnects by itself after a
+// dropped connection; an answer that is not a stream (a 503 while the
+// service starts, a 502 while it restarts) closes it for good, so then a
+// new one is opened after a growing pause. A new stream starts with every
+// code's current rate, and rows only move forward by version.
+let es = null;
+let pause = 2000;
+function connect() {
+  es = new EventSource("/api/v1/currencies/stream?symbols=" + encodeURIComponent(table.dataset.symbols));
+  es.addEventListener("open", () => {
+    pause = 2000;
+    setLive(true);
+  });
+  es.addEventListener("error", () => {
+    setLive(false);
+    if (es.readyState === EventSource.CLOSED) {
+      setTimeout(connect, pause);
+      pause = Math.min(pause * 2, 60000);
+    }
+  });
   es.addEventListener("message", onEvent);
   es.addEventListener("rate", onEvent);
-  window.addEventListener("pagehide", () => es.close());
+}
+
+if (table && table.dataset.symbols && "EventSource" in window) {
+  connect();
+  window.addEventListener("pagehide", () => es && es.close());
 }
