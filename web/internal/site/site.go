@@ -189,6 +189,14 @@ func (s *Site) Register(e *gin.Engine) {
 		p.Err = &pageError{Message: p.L.T("err.notfound")}
 		s.render(c, http.StatusNotFound, "error", p)
 	})
+	// Every page is read with GET; another method on one is a page too.
+	e.HandleMethodNotAllowed = true
+	e.NoMethod(func(c *gin.Context) {
+		c.Header("Allow", "GET")
+		p := s.newPage(c, "", "err.title")
+		p.Err = &pageError{Message: p.L.T("err.invalid")}
+		s.render(c, http.StatusMethodNotAllowed, "error", p)
+	})
 }
 
 // page is what every template receives.

@@ -409,3 +409,17 @@ func TestBoardBeforeFirstRun(t *testing.T) {
 		t.Error("board after the first run still has no rates")
 	}
 }
+
+// TestWrongMethod: a POST to a page is a 405 page with Allow, not JSON.
+func TestWrongMethod(t *testing.T) {
+	a := newApp(t)
+	resp, err := http.Post(a.srv.URL+"/convert", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "입력한 값을 확인해 주세요") {
+		t.Errorf("POST /convert = %d Allow %q %s:\n%s", resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), body)
+	}
+}
