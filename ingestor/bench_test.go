@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bojanz/currency"
+
 	"github.com/ratewire/ratewire/ingestor/internal/ingest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
@@ -20,27 +22,39 @@ import (
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
 
-// benchCurrencies is the size of a full ExchangeRate-API answer.
-const benchCurrencies = 170
+// benchCodes are the active ISO 4217 codes besides KRW and USD (about
+// 160, the size of a full ExchangeRate-API answer once its pseudo-codes
+// are rejected), so validation keeps every one.
+var benchCodes = func() []string {
+	var out []string
+	for _, c := range currency.GetCurrencyCodes() {
+		if c != "KRW" && c != "USD" {
+			out = append(out, c)
+		}
+	}
+	return out
+}()
 
-// erAPIServer answers as ExchangeRate-API's open endpoint does, with 170
-// currencies whose rates all move a little and whose update time advances
+// benchCurrencies is how many currencies a run stores: every code plus
+// USD, the base, and CNH, the yuan's twin.
+var benchCurrencies = len(benchCodes) + 2
+
+// erAPIServer answers as ExchangeRate-API's open endpoint does, with about
+// 160 currencies whose rates all move a little and whose update time advances
 // a minute on every request, so every run changes every rate: the most
-// work a run can have (170 observations, 170 latest rates, 170 daily rows
-// and 173 events).
+// work a run can have (an observation, a latest rate, a daily row and an
+// event per currency).
 func erAPIServer(b *testing.B) *httptest.Server {
 	var n atomic.Int64
-	codes := make([]string, 0, benchCurrencies)
-	for i := 0; len(codes) < benchCurrencies; i++ {
-		codes = append(codes, fmt.Sprintf("%c%c%c", 'A'+i/26/26%26, 'A'+i/26%26, 'A'+i%26))
-	}
+	codes := benchCodes
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		i := n.Add(1)
 		var sb strings.Builder
-		fmt.Fprintf(&sb, `{"result":"success","base_code":"KRW","time_last_update_unix":%d,"rates":{"KRW":1`, 1763000000+i*60)
+		// KRW per USD moves by a won on every request, so every cross moves.
+		fmt.Fprintf(&sb, `{"result":"success","base_code":"USD","time_last_update_unix":%d,"rates":{"USD":1,"KRW":1%03d.123456`,
+			1763000000+i*60, 400+i%100)
 		for j, c := range codes {
-			// 0.000716 and neighbours, nudged by the request number.
-			fmt.Fprintf(&sb, `,"%s":0.000%03d%04d`, c, 100+j*3, 1000+i%5000)
+			fmt.Fprintf(&sb, `,"%s":%d.%02d1234`, c, 1+j%5, j%100) // 1.0 to 5.0 units per USD, 6 decimals
 		}
 		sb.WriteString("}}")
 		w.Header().Set("Content-Type", "application/json")
@@ -48,12 +62,12 @@ func erAPIServer(b *testing.B) *httptest.Server {
 	}))
 }
 
-// BenchmarkIngestRun measures one full run of 170 currencies, from the
+// BenchmarkIngestRun measures one full run of about 160 currencies, from the
 // provider's response to the events acknowledged by the brokers (acks=all)
 // on embedded infrastructure: fetch and parse (over loopback HTTP, so
 // provider latency is a local round trip), validate, one transaction with
 // observations, latest rates, daily OHLC, run record and outbox, then the
-// relay publishing 173 events and marking them sent. The target is at
+// relay publishing their events and marking them sent. The target is at
 // most 50 ms per run.
 func BenchmarkIngestRun(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchIngest(b, testinfra.SQLiteURL(b)) })
@@ -112,5 +126,5 @@ func benchIngest(b *testing.B, dbURL string) {
 		b.Fatalf("outbox backlog %d after the runs (%v), want 0", n, err)
 	}
 	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(b.N), "ms/run")
-	b.ReportMetric(benchCurrencies, "currencies/run")
+	b.ReportMetric(float64(benchCurrencies), "currencies/run")
 }

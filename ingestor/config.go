@@ -9,6 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/shared/config"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	FrankfurterURL     string
 
 	RetentionDays int
+	// CrossCheckMaxDeviation is RATEWIRE_CROSS_CHECK_MAX_DEVIATION as a
+	// fraction (0.03 for "3%" or "0.03"); negative when "off".
+	CrossCheckMaxDeviation float64
 }
 
 // Defaults applied by LoadConfig when a variable is unset.
@@ -47,6 +51,10 @@ const (
 	DefaultIngestSchedule = "*/5 * * * *"
 	DefaultIngestTimezone = "Asia/Seoul"
 	DefaultRetentionDays  = 90
+	// DefaultCrossCheckMaxDeviation is the largest difference, as a
+	// fraction, between two providers' quotes of a currency before the
+	// run's quote is withheld (DESIGN.md §5).
+	DefaultCrossCheckMaxDeviation = 0.03
 )
 
 // DefaultProviders is used when RATEWIRE_PROVIDERS is unset: the offline
@@ -71,6 +79,8 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 		KoreaEximAPIURL:    get("RATEWIRE_KOREAEXIM_API_URL"),
 		FrankfurterURL:     get("RATEWIRE_FRANKFURTER_URL"),
 		RetentionDays:      DefaultRetentionDays,
+
+		CrossCheckMaxDeviation: DefaultCrossCheckMaxDeviation,
 	}
 	var errs []error
 	if len(c.Providers) == 0 {
@@ -87,6 +97,15 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 			errs = append(errs, fmt.Errorf("RATEWIRE_PROVIDERS: %q listed twice", p))
 		}
 		seen[p] = true
+	}
+	for _, u := range []struct{ env, name, value string }{
+		{"RATEWIRE_EXCHANGERATE_API_URL", ProviderExchangeRateAPI, c.ExchangeRateAPIURL},
+		{"RATEWIRE_KOREAEXIM_API_URL", ProviderKoreaExim, c.KoreaEximAPIURL},
+		{"RATEWIRE_FRANKFURTER_URL", ProviderFrankfurter, c.FrankfurterURL},
+	} {
+		if err := provider.CheckBaseURL(u.name, u.value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", u.env, err))
+		}
 	}
 	if _, err := cron.ParseStandard(c.IngestSchedule); err != nil {
 		errs = append(errs, fmt.Errorf("RATEWIRE_INGEST_SCHEDULE %q: %w", c.IngestSchedule, err))
@@ -105,6 +124,14 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 			c.RetentionDays = n
 		}
 	}
+	if v := get("RATEWIRE_CROSS_CHECK_MAX_DEVIATION"); v != "" {
+		d, err := parseDeviation(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("RATEWIRE_CROSS_CHECK_MAX_DEVIATION %q: %w", v, err))
+		} else {
+			c.CrossCheckMaxDeviation = d
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		if baseErr != nil {
 			return Config{}, errors.Join(baseErr, fmt.Errorf("config: %w", err))
@@ -115,4 +142,24 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 		return Config{}, baseErr
 	}
 	return c, nil
+}
+
+// parseDeviation reads a cross-check bound: a percentage ("3%", "2.5 %"),
+// a fraction ("0.03"), or "off" (returned as -1). It must lie in (0, 1].
+func parseDeviation(v string) (float64, error) {
+	if strings.EqualFold(v, "off") {
+		return -1, nil
+	}
+	num, pct := strings.CutSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil {
+		return 0, errors.New(`want a percentage such as "3%", a fraction such as 0.03, or off`)
+	}
+	if pct {
+		f /= 100
+	}
+	if !(f > 0 && f <= 1) {
+		return 0, errors.New("want more than 0 % and at most 100 %")
+	}
+	return f, nil
 }

@@ -60,6 +60,17 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad zone", "RATEWIRE_INGEST_TIMEZONE", "Mars/Olympus", "RATEWIRE_INGEST_TIMEZONE"},
 		{"bad retention", "RATEWIRE_RETENTION_DAYS", "-3", "RATEWIRE_RETENTION_DAYS"},
 		{"bad shared setting", "RATEWIRE_LOG_LEVEL", "loud", "RATEWIRE_LOG_LEVEL"},
+		{"Frankfurter URL ending in /v1", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev/v1", "names an API version (/v1)"},
+		{"Frankfurter v2 API", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev/v2/", "names an API version (/v2)"},
+		{"ExchangeRate-API URL ending in /v1", "RATEWIRE_EXCHANGERATE_API_URL", "https://open.er-api.com/v1", "RATEWIRE_EXCHANGERATE_API_URL"},
+		{"ExchangeRate-API v4", "RATEWIRE_EXCHANGERATE_API_URL", "https://api.exchangerate-api.com/v4", "names an API version (/v4)"},
+		{"ExchangeRate-API URL with its own /v6", "RATEWIRE_EXCHANGERATE_API_URL", "https://v6.exchangerate-api.com/v6/", "/v6"},
+		{"Korea Eximbank's former host", "RATEWIRE_KOREAEXIM_API_URL", "https://www.koreaexim.go.kr", "oapi.koreaexim.go.kr"},
+		{"URL without scheme", "RATEWIRE_KOREAEXIM_API_URL", "oapi.koreaexim.go.kr", "RATEWIRE_KOREAEXIM_API_URL"},
+		{"cross-check bound not a number", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "lots", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION"},
+		{"cross-check bound zero", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "0", "more than 0"},
+		{"cross-check bound over 100 %", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "150%", "at most 100"},
+		{"URL with a query", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev?base=KRW", "no query"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ingestor.LoadConfig(envOf(map[string]string{tt.key: tt.value}), ":1")
@@ -71,5 +82,34 @@ func TestLoadConfigRejects(t *testing.T) {
 	_, err := ingestor.LoadConfig(envOf(map[string]string{"RATEWIRE_PROVIDERS": "bogus", "RATEWIRE_LOG_FORMAT": "xml"}), ":1")
 	if err == nil || !strings.Contains(err.Error(), "bogus") || !strings.Contains(err.Error(), "RATEWIRE_LOG_FORMAT") {
 		t.Errorf("two bad settings: expected both reported, got %v", err)
+	}
+}
+
+func TestLoadConfigAcceptsBaseURLs(t *testing.T) {
+	c, err := ingestor.LoadConfig(envOf(map[string]string{
+		"RATEWIRE_FRANKFURTER_URL":      "https://api.frankfurter.dev",
+		"RATEWIRE_EXCHANGERATE_API_URL": "http://127.0.0.1:8080/proxy/er/",
+		"RATEWIRE_KOREAEXIM_API_URL":    "https://oapi.koreaexim.go.kr",
+	}), ":1")
+	if err != nil {
+		t.Fatalf("LoadConfig with hosts and a path prefix: %v", err)
+	}
+	if c.ExchangeRateAPIURL != "http://127.0.0.1:8080/proxy/er/" {
+		t.Errorf("ExchangeRateAPIURL = %q", c.ExchangeRateAPIURL)
+	}
+}
+
+func TestLoadConfigCrossCheckBound(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  float64
+	}{{"", 0.03}, {"3%", 0.03}, {"2.5 %", 0.025}, {"0.05", 0.05}, {"off", -1}, {"OFF", -1}} {
+		c, err := ingestor.LoadConfig(envOf(map[string]string{"RATEWIRE_CROSS_CHECK_MAX_DEVIATION": tt.value}), ":1")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.value, err)
+		}
+		if diff := c.CrossCheckMaxDeviation - tt.want; diff > 1e-12 || diff < -1e-12 {
+			t.Errorf("RATEWIRE_CROSS_CHECK_MAX_DEVIATION=%q gives %v, want %v", tt.value, c.CrossCheckMaxDeviation, tt.want)
+		}
 	}
 }

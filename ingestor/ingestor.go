@@ -81,7 +81,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	svc, err := ingest.New(ingest.Config{
 		Providers: providers, Store: st, Logger: log, Registry: reg, Now: clock.Now,
-		Published: relay.Wake,
+		Published: relay.Wake, CrossCheckMaxDeviation: cfg.CrossCheckMaxDeviation,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,6 +141,67 @@ func TestStartRedis(t *testing.T) {
 	}
 	if got, _ := m.Get("k"); got != "v" {
 		t.Errorf("miniredis GET k: expected %q, got %q", "v", got)
+	}
+}
+
+// TestKeepTimeExpiresKeys: miniredis on its own never expires a key, so a
+// devstack running for days kept every rate, tombstone, click window and
+// dedupe set it ever wrote. With KeepTime on the stack's clock, keys expire
+// when that clock passes their TTL, and only then.
+func TestKeepTimeExpiresKeys(t *testing.T) {
+	t.Parallel()
+	m, err := embedded.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	opts, _ := redis.ParseURL(embedded.RedisURL(m))
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	tick := make(chan time.Time) // unbuffered: a second send means the first was applied
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { embedded.KeepTime(ctx, m, clock, tick); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	step := func(d time.Duration) {
+		advance(d)
+		tick <- time.Time{}
+		tick <- time.Time{}
+	}
+	step(0)
+
+	bg := context.Background()
+	for i := range 500 {
+		rdb.Set(bg, "rate:"+strconv.Itoa(i), "x", 10*time.Minute)
+	}
+	rdb.Set(bg, "short", "x", 10*time.Second)
+	rdb.Set(bg, "forever", "x", 0)
+	rdb.Set(bg, "forever-until", "x", 0)
+	rdb.ExpireAt(bg, "forever-until", now.Add(time.Hour))
+
+	step(11 * time.Second)
+	if n := rdb.Exists(bg, "short").Val(); n != 0 {
+		t.Errorf("a 10 s key 11 s later: expected gone, got EXISTS %d", n)
+	}
+	if ttl := rdb.TTL(bg, "rate:0").Val(); ttl <= 9*time.Minute || ttl > 10*time.Minute-10*time.Second {
+		t.Errorf("a 10 min key 11 s later: expected a TTL of about 9m49s, got %v", ttl)
+	}
+	if got := rdb.DBSize(bg).Val(); got != 502 {
+		t.Errorf("DBSIZE after 11 s: expected 502 (500 rates, forever, forever-until), got %d", got)
+	}
+
+	step(10 * time.Minute)
+	if got := rdb.DBSize(bg).Val(); got != 2 {
+		t.Errorf("DBSIZE after 10 min 11 s: expected 2 (the keys without a short TTL), got %d", got)
+	}
+	step(time.Hour)
+	if got := rdb.Keys(bg, "*").Val(); len(got) != 1 || got[0] != "forever" {
+		t.Errorf("keys after an hour more: expected [forever] (EXPIREAT follows the clock), got %v", got)
 	}
 }
 

@@ -99,14 +99,27 @@ type Rate struct {
 	// quoted the currency itself. Optional, like RateDate.
 	QuotedAs  string    `json:"quoted_as,omitempty" db:"quoted_as"`
 	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
-	Version   int64     `json:"version" db:"version"`
+	// FetchedAt is when ratewire fetched this rate from its source (the
+	// fetch that produced this version); RecordedAt is the source's own
+	// time of it. Optional, like RateDate: absent in events and NULL in
+	// rows from before it existed.
+	FetchedAt *time.Time `json:"fetched_at,omitempty" db:"fetched_at"`
+	// NextUpdateAt is when the source was expected, as of that fetch, to
+	// publish its next update, from its schedule (ExchangeRate-API's
+	// time_next_update_unix, Korea Eximbank's next business day 11:00 KST,
+	// the ECB's 16:00 CET on the next TARGET day). Absent when the source
+	// has no schedule to go by (the simulator), and on older rows.
+	NextUpdateAt *time.Time `json:"next_update_at,omitempty" db:"next_update_at"`
+	Version      int64      `json:"version" db:"version"`
 }
 
 // RateColumns lists the latest_rates columns of Rate, in field order, for
 // SELECT lists; a NULL rate_date (rows stored before it existed) reads as
 // "". Adding a field to Rate means adding its column here.
 const RateColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at,
-	COALESCE(rate_date, '') AS rate_date, quoted_as, updated_at, version`
+	COALESCE(rate_date, '') AS rate_date, quoted_as, updated_at,
+	fetched_at, next_update_at,
+	version`
 
 // Day is the bank day of r: RateDate, or the KST day of RecordedAt.
 func (r Rate) Day() string {
@@ -120,7 +133,17 @@ func (r Rate) Day() string {
 // zone the driver scanned them in.
 func (r Rate) UTC() Rate {
 	r.RecordedAt, r.UpdatedAt = r.RecordedAt.UTC(), r.UpdatedAt.UTC()
+	r.FetchedAt, r.NextUpdateAt = utcPtr(r.FetchedAt), utcPtr(r.NextUpdateAt)
 	return r
+}
+
+// utcPtr is *t in UTC, as a new pointer (nil stays nil).
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // ExchangeRateUpdated carries one changed rate, keyed by currency code so

@@ -34,7 +34,8 @@ func samples() map[string]event.Event {
 			Source: "koreaexim", DataCount: 23, CollectionTime: at, ProcessingTimeMS: 41},
 		"exchange_rate_updated": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e02"),
 			Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.40"),
-				TTS: &tts, TTB: &ttb, Source: "koreaexim", RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second), Version: 42}},
+				TTS: &tts, TTB: &ttb, Source: "koreaexim", RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second),
+				FetchedAt: ptrTime(at.Add(time.Second / 2)), NextUpdateAt: ptrTime(at.Add(24 * time.Hour)), Version: 42}},
 		"exchange_rate_updated_no_spread": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e05"),
 			Rate: event.Rate{CurrencyCode: "JPY", CurrencyName: "일본 엔", DealBaseRate: decimal.RequireFromString("9.0123456789"),
 				Source: "frankfurter", RecordedAt: at, UpdatedAt: at, Version: 1}},
@@ -223,3 +224,5 @@ func TestQuotedAs(t *testing.T) {
 		}
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -402,3 +402,59 @@ func TestErrorLogRateLimit(t *testing.T) {
 		t.Errorf("long error: expected at most %d bytes plus a note, got %d bytes", httpx.MaxLogText, len(msg))
 	}
 }
+
+// TestAccessLogSamplesSuccessesKeepsErrors: under load the access log
+// logs AccessLogBurst successful requests of a route per window and then
+// the count of those it left out, but every error answer.
+func TestAccessLogSamplesSuccessesKeepsErrors(t *testing.T) {
+	clk := newFakeClock()
+	f := newFixture(t, httpx.Options{Now: clk.Now})
+	f.engine.GET("/ok/:id", func(c *gin.Context) { httpx.OK(c, http.StatusOK, "fine") })
+	f.engine.GET("/other", func(c *gin.Context) { httpx.OK(c, http.StatusOK, "fine") })
+	f.engine.GET("/bad", func(c *gin.Context) {
+		httpx.Error(c, apperr.Invalid(apperr.CodeInvalidParameter, "bad", nil))
+	})
+	access := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range f.logs.lines(t) {
+			if l["msg"] == "http request" {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+
+	for i := range 1000 {
+		f.get(t, fmt.Sprintf("/ok/%d", i))
+	}
+	f.get(t, "/other")
+	for range 50 {
+		f.get(t, "/bad")
+	}
+	lines := access()
+	if want := httpx.AccessLogBurst + 1 + 50; len(lines) != want {
+		t.Fatalf("access lines for 1000 OKs of one route, 1 of another and 50 errors: expected %d, got %d", want, len(lines))
+	}
+	bad := 0
+	for _, l := range lines {
+		if l["status"] == float64(400) {
+			bad++
+		}
+	}
+	if bad != 50 {
+		t.Errorf("error answers logged: expected all 50, got %d", bad)
+	}
+
+	clk.Advance(httpx.ErrorLogWindow)
+	f.get(t, "/ok/next")
+	lines = access()
+	last := lines[len(lines)-1]
+	if want := float64(1000 - httpx.AccessLogBurst); last["route"] != "/ok/:id" || last["suppressed"] != want {
+		t.Errorf("first line of the next window: expected route /ok/:id with suppressed %v, got %v", want, last)
+	}
+	// Nothing is lost to the metrics: every request is counted.
+	want := `ratewire_http_requests_total{method="GET",route="/ok/:id",status="200"} 1001`
+	if body := f.get(t, "/metrics").Body.String(); !strings.Contains(body, want) {
+		t.Errorf("expected %q in /metrics (every request counted), got\n%s", want, body)
+	}
+}

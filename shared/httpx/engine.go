@@ -209,8 +209,13 @@ func requestID(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// accessLog writes one Info line per request except probes and scrapes;
-// request_id comes from the request-scoped logger.
+// accessLog writes an Info line per request except probes and scrapes;
+// request_id comes from the request-scoped logger. Every answer of 400 or
+// more is logged. Successful answers are sampled so that load does not
+// flood the log (a devstack under click load once wrote 512 MB in six
+// minutes): the first AccessLogBurst of a method and route in each
+// ErrorLogWindow are logged, and the next logged line of that route says
+// how many were not ("suppressed"). /metrics counts every request.
 func accessLog() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -219,17 +224,32 @@ func accessLog() gin.HandlerFunc {
 		case "/healthz", "/readyz", "/metrics":
 			return
 		}
-		Logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http request",
+		status := c.Writer.Status()
+		attrs := []slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.String("path", c.Request.URL.Path),
-			slog.Int("status", c.Writer.Status()),
+			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
 			slog.String("client_ip", c.ClientIP()),
-		)
+		}
+		if v, _ := c.Get(ctxKeyLogLimit); v != nil && status < http.StatusBadRequest {
+			logged, suppressed := v.(*logLimiter).allow("access "+c.Request.Method+" "+c.FullPath(), clockOf(c)(), AccessLogBurst)
+			if !logged {
+				return
+			}
+			if suppressed > 0 {
+				attrs = append(attrs, slog.Int("suppressed", suppressed))
+			}
+		}
+		Logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
 	}
 }
+
+// AccessLogBurst is how many successful requests of one method and route
+// are logged per ErrorLogWindow; the rest are counted.
+const AccessLogBurst = 5
 
 // recovery turns a panic into a logged stack and the bare 500 envelope.
 func recovery() gin.HandlerFunc {

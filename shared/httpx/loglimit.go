@@ -37,19 +37,25 @@ type logLimiter struct {
 }
 
 type logWindow struct {
-	start      time.Time // when the last line for the key was logged
-	suppressed int       // repeats since then, not logged
+	start      time.Time // when the window's first line was logged
+	logged     int       // lines logged in the window
+	suppressed int       // repeats in the window, not logged
 }
 
 func newLogLimiter() *logLimiter { return &logLimiter{seen: map[string]*logWindow{}} }
 
-// allow says whether a failure under key happening at now is logged, and
-// if so how many repeats were suppressed since the last logged one.
-func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
+// allow says whether an event under key happening at now is logged, and
+// if so how many were suppressed since the last logged one: the first
+// burst events of a key in ErrorLogWindow are logged, the rest counted.
+func (l *logLimiter) allow(key string, now time.Time, burst int) (bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.seen[key]
 	if ok && now.Sub(w.start) < ErrorLogWindow {
+		if w.logged < burst {
+			w.logged++
+			return true, 0
+		}
 		w.suppressed++
 		return false, 0
 	}
@@ -61,7 +67,7 @@ func (l *logLimiter) allow(key string, now time.Time) (bool, int) {
 		l.seen[key] = w
 	}
 	n := w.suppressed
-	*w = logWindow{start: now}
+	*w = logWindow{start: now, logged: 1}
 	return true, n
 }
 
@@ -75,7 +81,7 @@ func logFailure(c *gin.Context, msg string, kind apperr.Kind, err error, status 
 	attrs := []any{"err", boundText(err.Error()), "status", status, "route", route}
 	if v, _ := c.Get(ctxKeyLogLimit); v != nil {
 		ll := v.(*logLimiter)
-		logged, suppressed := ll.allow(route+" "+kind.String(), clockOf(c)())
+		logged, suppressed := ll.allow(route+" "+kind.String(), clockOf(c)(), 1)
 		if !logged {
 			return
 		}

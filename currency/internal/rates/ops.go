@@ -142,6 +142,10 @@ type Conversion struct {
 	Legs            []Leg           `json:"legs"`
 	Source          string          `json:"source"`
 	AsOf            *time.Time      `json:"as_of"`
+	// FetchedAt is the latest fetch among the legs' rates, NextUpdateAt
+	// the earliest update expected of their sources; nil when none says.
+	FetchedAt    *time.Time `json:"fetched_at"`
+	NextUpdateAt *time.Time `json:"next_update_at"`
 }
 
 const unroundedPlaces = 12
@@ -189,6 +193,7 @@ func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.D
 			at := r.RecordedAt
 			c.AsOf = &at
 		}
+		freshness(&c.FetchedAt, &c.NextUpdateAt, r)
 		return *rate, nil
 	}
 	if from != to {

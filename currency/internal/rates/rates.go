@@ -39,6 +39,10 @@ type Rate struct {
 	// (KST): carried over a weekend or holiday, or today's rates are not
 	// published yet.
 	CarriedOver bool `json:"carried_over"`
+	// AsOf is the source's own time of the rate (RecordedAt), named as in
+	// every other answer: with fetched_at and next_update_at (from
+	// event.Rate) it says how fresh the rate is.
+	AsOf time.Time `json:"as_of"`
 }
 
 // Store reads the rates the ingestor wrote.
@@ -279,6 +283,8 @@ func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
 	r.Rate = r.Rate.UTC()
 	r.RecordedAt = r.RecordedAt.Truncate(time.Microsecond)
 	r.UpdatedAt = r.UpdatedAt.Truncate(time.Microsecond)
+	r.FetchedAt, r.NextUpdateAt = truncPtr(r.FetchedAt), truncPtr(r.NextUpdateAt)
+	r.AsOf = r.RecordedAt
 	r.RateDate = r.Day() // stored before rate dates existed: the KST day of recorded_at
 	r.CarriedOver = r.RateDate < kst.Day(s.now())
 	prev, ok, err := s.previousClose(ctx, r.CurrencyCode, kst.Midnight(r.RecordedAt))
@@ -292,6 +298,28 @@ func (s *Service) Complete(ctx context.Context, r Rate) (Rate, error) {
 		r.Change, r.ChangePercent = &ch, &pct
 	}
 	return r, nil
+}
+
+// truncPtr is *t at the databases' microsecond precision (nil stays nil).
+func truncPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.Truncate(time.Microsecond)
+	return &u
+}
+
+// freshness folds one rate's times into an answer built from several:
+// fetched is the latest fetch, next the earliest expected update.
+func freshness(fetched, next **time.Time, r Rate) {
+	if r.FetchedAt != nil && (*fetched == nil || r.FetchedAt.After(**fetched)) {
+		t := *r.FetchedAt
+		*fetched = &t
+	}
+	if r.NextUpdateAt != nil && (*next == nil || r.NextUpdateAt.Before(**next)) {
+		t := *r.NextUpdateAt
+		*next = &t
+	}
 }
 
 // previousClose is store.PreviousClose through the per-day cache.
@@ -420,6 +448,10 @@ type LatestTable struct {
 	Rates  map[string]decimal.Decimal `json:"rates"`
 	AsOf   time.Time                  `json:"as_of"`
 	Source string                     `json:"source"`
+	// FetchedAt is the latest fetch among the rates, NextUpdateAt the
+	// earliest update expected of their sources; nil when none says.
+	FetchedAt    *time.Time `json:"fetched_at"`
+	NextUpdateAt *time.Time `json:"next_update_at"`
 	// QuotedAs maps a code to the code its source quoted it under, for
 	// rates served from a twin (CNY from CNH); omitted when there is none.
 	QuotedAs map[string]string `json:"quoted_as,omitempty"`
@@ -469,6 +501,7 @@ func (s *Service) Latest(ctx context.Context, base string, symbols []string) (La
 			if r.RecordedAt.After(t.AsOf) {
 				t.AsOf = r.RecordedAt
 			}
+			freshness(&t.FetchedAt, &t.NextUpdateAt, r)
 		}
 		if base == "KRW" {
 			t.Rates[code] = krw

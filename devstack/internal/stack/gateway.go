@@ -37,12 +37,14 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	upstream := map[string]string{
 		"currency": a.Currency, "history": a.History, "ranking": a.Ranking, "ingestor": a.Ingestor,
 	}
+	transport := upstreamTransport()
 	newProxy := func(service, addr string) (*httputil.ReverseProxy, error) {
 		target, err := url.Parse(addr)
 		if err != nil || target.Scheme == "" || target.Host == "" {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
 		}
 		return &httputil.ReverseProxy{
+			Transport: transport,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target) // target has no path, so the inbound path is kept as is
 				pr.SetXForwarded()
@@ -88,6 +90,25 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 // WebRoute names the web app among the gateway's upstreams: it serves
 // every path that is not an API prefix or the gateway's own /healthz.
 const WebRoute = "web"
+
+// upstreamTransport is the gateway's one client to its upstreams. The
+// default Transport keeps 2 idle connections per host, so under load every
+// other request dialled a new connection and closed it (13-14k sockets in
+// TIME_WAIT, a quarter of the CPU in dial and close): keep as many idle
+// connections per service as concurrent clients are expected.
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * GatewayIdleConnsPerService
+	t.MaxIdleConnsPerHost = GatewayIdleConnsPerService
+	t.IdleConnTimeout = 90 * time.Second
+	// The upstreams are on the stack's host: no proxy from the environment.
+	t.Proxy = nil
+	return t
+}
+
+// GatewayIdleConnsPerService is how many idle connections the gateway
+// keeps to each service.
+const GatewayIdleConnsPerService = 256
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, httpx.Envelope{Error: &httpx.ErrorBody{Code: code, Message: msg}})

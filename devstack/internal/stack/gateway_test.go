@@ -3,8 +3,10 @@ package stack_test
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
@@ -128,5 +130,59 @@ func TestGatewayRejectsBadAddress(t *testing.T) {
 	_, err := stack.NewGateway(stack.Addrs{Currency: "http://127.0.0.1:1", History: "http://127.0.0.1:2", Ranking: "127.0.0.1:3"}, nil)
 	if err == nil {
 		t.Fatal("NewGateway accepted addresses with a missing scheme and an empty ingestor")
+	}
+}
+
+// TestGatewayKeepsUpstreamConnections: 32 clients sending 40 requests
+// each through the gateway reuse the gateway's connections to the service
+// instead of dialling one per request (the default Transport kept only 2
+// idle connections per host and left thousands of sockets in TIME_WAIT).
+func TestGatewayKeepsUpstreamConnections(t *testing.T) {
+	var mu sync.Mutex
+	dialled := 0
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"success":true}`)
+	}))
+	backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			dialled++
+			mu.Unlock()
+		}
+	}
+	backend.Start()
+	defer backend.Close()
+	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+
+	const clients, each = 32, 40
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each client keeps its own connection to the gateway.
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for range each {
+				resp, err := c.Get(srv.URL + "/api/v1/currencies/USD")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if dialled > clients {
+		t.Errorf("connections the gateway opened to the service for %d requests of %d concurrent clients: expected at most %d, got %d",
+			clients*each, clients, clients, dialled)
 	}
 }

@@ -139,6 +139,14 @@ func Run(ctx context.Context, c Config) error {
 			return fmt.Errorf("devstack: embedded Redis: %w", err)
 		}
 		defer m.Close()
+		// miniredis has no clock of its own: drive its TTLs from the
+		// stack's, so rate entries, tombstones and click windows expire.
+		ticker := clock.NewTicker(time.Second)
+		defer ticker.Stop()
+		keepCtx, stopKeeping := context.WithCancel(ctx)
+		kept := make(chan struct{})
+		go func() { embedded.KeepTime(keepCtx, m, clock.Now, ticker.Chan()); close(kept) }()
+		defer func() { stopKeeping(); <-kept }()
 		base.RedisURL = embedded.RedisURL(m)
 	}
 	if base.DatabaseURL == "" {
@@ -230,7 +238,13 @@ func Run(ctx context.Context, c Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.run(runCtx, s.ln); err != nil {
+			err := s.run(runCtx, s.ln)
+			// Stopped while still starting (a migration or a dial cut
+			// short by the stop) is a clean stop, not a failure.
+			if err != nil && runCtx.Err() != nil && errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", s.name, err)
 				log.Error("service stopped", "service_name", s.name, "err", err)
 			}

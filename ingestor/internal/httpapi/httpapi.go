@@ -72,6 +72,9 @@ type PublicRun struct {
 	FinishedAt time.Time       `json:"finished_at"`
 	DurationMS int64           `json:"duration_ms"`
 	Reason     string          `json:"reason,omitempty"`
+	// CrossCheck is public: which provider the quotes were compared with
+	// and the quotes withheld, numbers anyone may see.
+	CrossCheck *store.CrossCheck `json:"cross_check,omitempty"`
 }
 
 // PublicAttempt is a provider attempt as anyone may see it.
@@ -88,7 +91,8 @@ type PublicAttempt struct {
 func Public(r store.Run) PublicRun {
 	p := PublicRun{ID: r.ID, Trigger: r.Trigger, Status: r.Status, Provider: r.Provider, RateDate: r.RateDate,
 		Fetched: r.Fetched, Rejected: r.Rejected, Changed: r.Changed, Events: r.Events,
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, DurationMS: r.DurationMS, Reason: r.Reason}
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, DurationMS: r.DurationMS, Reason: r.Reason,
+		CrossCheck: r.CrossCheck}
 	if p.Reason == "" && r.Status != ingest.StatusSuccess {
 		p.Reason = fallback(r.Status)
 	}
@@ -98,7 +102,7 @@ func Public(r store.Run) PublicRun {
 	for i, a := range r.Attempts {
 		p.Attempts[i] = PublicAttempt{Provider: a.Provider, Attempt: a.Attempt, Outcome: a.Outcome, Reason: a.Reason,
 			DurationMS: a.DurationMS}
-		if a.Reason == "" && a.Outcome != "ok" {
+		if a.Reason == "" && a.Outcome != "ok" && a.Outcome != "reference" {
 			p.Attempts[i].Reason = fallback(a.Outcome)
 		}
 	}

@@ -56,6 +56,13 @@ type Config struct {
 	// MaxJump is the largest relative move against the last known rate
 	// accepted without question (default 0.2 = 20 %).
 	MaxJump float64
+	// CrossCheckMaxDeviation is the largest relative difference accepted
+	// between a quote and another provider's quote of the same currency
+	// (default DefaultCrossCheckMaxDeviation, 0.03 = 3 %; negative turns
+	// the check off). CrossCheckTTL is how long a reference answer is
+	// reused (default DefaultCrossCheckTTL). See crosscheck.go.
+	CrossCheckMaxDeviation float64
+	CrossCheckTTL          time.Duration
 	// Now is the clock; nil means time.Now. Sleep waits between attempts;
 	// nil waits on a timer (tests inject one that returns at once).
 	Now   func() time.Time
@@ -71,6 +78,14 @@ type Service struct {
 	log *slog.Logger
 	m   *serviceMetrics
 	mu  sync.Mutex // held for the whole of a run
+	// blocked holds, per provider, when a rate limit longer than
+	// MaxRetryAfter ends: later runs skip that provider until then instead
+	// of calling a provider that blocks us (ExchangeRate-API blocks for 20
+	// minutes). Guarded by mu.
+	blocked map[string]time.Time
+	// refs caches each provider's last answer for cross-checks. Guarded
+	// by mu.
+	refs map[string]refEntry
 }
 
 // New builds a Service.
@@ -90,6 +105,12 @@ func New(c Config) (*Service, error) {
 	if c.MaxJump <= 0 {
 		c.MaxJump = 0.2
 	}
+	if c.CrossCheckMaxDeviation == 0 {
+		c.CrossCheckMaxDeviation = DefaultCrossCheckMaxDeviation
+	}
+	if c.CrossCheckTTL <= 0 {
+		c.CrossCheckTTL = DefaultCrossCheckTTL
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -103,7 +124,7 @@ func New(c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: c, log: c.Logger, m: m}, nil
+	return &Service{cfg: c, log: c.Logger, m: m, blocked: map[string]time.Time{}, refs: map[string]refEntry{}}, nil
 }
 
 // Providers lists the configured providers in failover order.
@@ -165,16 +186,20 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 }
 
 func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
-	batch, err := s.fetch(ctx, log, run)
+	batch, src, err := s.fetch(ctx, log, run)
 	if err != nil {
 		return err
 	}
+	s.refs[s.cfg.Providers[src].Name()] = refEntry{batch: batch, fetched: s.cfg.Now()}
 	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
 	known, err := s.cfg.Store.Latest(ctx)
 	if err != nil {
 		return dbError(fmt.Errorf("read last known rates: %w", err))
 	}
 	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
+	var crossRejected int
+	batch.Quotes, run.CrossCheck, crossRejected = s.crossCheck(ctx, log, run, src, batch)
+	run.Rejected += crossRejected
 	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
 	if len(batch.Quotes) == 0 {
 		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)}
@@ -207,14 +232,26 @@ func RateDate(b rate.Batch) string {
 }
 
 // fetch asks each provider in order, retrying transient failures with
-// backoff, and returns the first batch with data.
-func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, error) {
+// backoff, and returns the first batch with data and the index of its
+// provider.
+func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, int, error) {
 	var errs []error
 	noData := 0
-	for _, p := range s.cfg.Providers {
+	for i, p := range s.cfg.Providers {
+		if until, ok := s.blocked[p.Name()]; ok {
+			if now := s.cfg.Now(); now.Before(until) {
+				err := fmt.Errorf("rate limited until %s: not asked", until.UTC().Format(time.RFC3339))
+				run.Attempts = append(run.Attempts, store.Attempt{Provider: p.Name(), Outcome: "skipped",
+					Reason: ReasonRateLimited, Error: err.Error()})
+				log.Info("provider skipped", "provider", p.Name(), "blocked_until", until.UTC())
+				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
+				continue
+			}
+			delete(s.blocked, p.Name())
+		}
 		b, err := s.fetchOne(ctx, log, p, run)
 		if err == nil {
-			return b, nil
+			return b, i, nil
 		}
 		if kind, _ := provider.Classify(err); kind == provider.NoData {
 			noData++
@@ -227,16 +264,18 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 	if noData == len(s.cfg.Providers) {
 		run.Status = StatusNoData
 	}
-	return rate.Batch{}, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
+	return rate.Batch{}, -1, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
 }
 
 // fetchOne asks p up to Attempts times. What each failure means is the
 // provider's classification (provider.Classify), the one translation of
 // provider errors: Temporary retries after a doubling backoff (a 503's
 // Retry-After is not waited for); RateLimited retries after its
-// RetryAfter when that is at most MaxRetryAfter, else, or when the
-// provider does not say, moves on; Permanent moves on at once; NoData
-// (an answer without rates included) ends the provider's turn as no_data.
+// RetryAfter when that is at most MaxRetryAfter, else moves on and
+// leaves the provider out of later runs until the RetryAfter has passed
+// (when the provider does not say, it just moves on); Permanent moves on
+// at once; NoData (an answer without rates included) ends the provider's
+// turn as no_data.
 // The error returned keeps the failure's classification.
 func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Provider, run *store.Run) (rate.Batch, error) {
 	backoff := s.cfg.Backoff
@@ -272,6 +311,7 @@ func (s *Service) fetchOne(ctx context.Context, log *slog.Logger, p provider.Pro
 				return rate.Batch{}, err
 			}
 			if wait > s.cfg.MaxRetryAfter {
+				s.blocked[p.Name()] = s.cfg.Now().Add(wait)
 				return rate.Batch{}, fmt.Errorf("rate limited for %s: %w", wait, err)
 			}
 		default:

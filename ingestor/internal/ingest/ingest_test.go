@@ -1,9 +1,15 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +24,7 @@ import (
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/ingestor/internal/store"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/kst"
 	"github.com/ratewire/ratewire/shared/logx"
 	"github.com/ratewire/ratewire/shared/testinfra"
 )
@@ -333,5 +340,105 @@ func TestYuanTwins(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRateLimitedProviderIsLeftOutUntilItsBlockEnds: a 429 whose wait is
+// longer than a run waits (ExchangeRate-API's 20 minutes) moves on to the
+// next provider and keeps the limited one out of later runs until the
+// block has passed; then it is asked again and is first again.
+func TestRateLimitedProviderIsLeftOutUntilItsBlockEnds(t *testing.T) {
+	now := at
+	ok := func(src string) rate.Batch {
+		return rate.Batch{Source: src, FetchedAt: at, Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1398.4"), RecordedAt: at}}}
+	}
+	limited := &fixed{name: "exchangerate-api", batch: ok("exchangerate-api"), errs: []error{
+		&provider.Error{Provider: "exchangerate-api", Kind: provider.RateLimited, Status: 429, RetryAfter: provider.ExchangeRateAPIBlock, Err: errors.New("too many requests")},
+	}}
+	next := &fixed{name: "frankfurter", batch: ok("frankfurter")}
+	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ingest.New(ingest.Config{Providers: []provider.Provider{limited, next}, Store: st, Logger: logx.Discard(),
+		Registry: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		Sleep: func(context.Context, time.Duration) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, step := range []struct {
+		after        time.Duration // since the 429
+		wantProvider string
+		wantCalls    int // calls to the limited provider so far
+		wantSkipped  bool
+	}{
+		{0, "frankfurter", 1, false},
+		{5 * time.Minute, "frankfurter", 1, true},
+		{19*time.Minute + 59*time.Second, "frankfurter", 1, true},
+		{20 * time.Minute, "exchangerate-api", 2, false},
+	} {
+		now = at.Add(step.after)
+		run, err := svc.Run(context.Background(), "schedule")
+		if err != nil || run.Provider != step.wantProvider {
+			t.Fatalf("run %d (+%s): %+v (%v), want rates from %s", i, step.after, run, err, step.wantProvider)
+		}
+		if limited.calls != step.wantCalls {
+			t.Errorf("run %d (+%s): limited provider called %d times, want %d", i, step.after, limited.calls, step.wantCalls)
+		}
+		skipped := run.Attempts[0].Outcome == "skipped"
+		if skipped != step.wantSkipped || (skipped && run.Attempts[0].Reason != ingest.ReasonRateLimited) {
+			t.Errorf("run %d (+%s): first attempt %+v, want skipped %v (rate limited)", i, step.after, run.Attempts[0], step.wantSkipped)
+		}
+	}
+}
+
+// TestRetiredCurrenciesAreRejectedWithAReason runs an old Korea Eximbank
+// body, served in the bank's real format, that lists the euro's
+// predecessors: only active ISO 4217 codes are stored (XOF, the CFA franc,
+// is active), and every other row is rejected with a logged reason.
+func TestRetiredCurrenciesAreRejectedWithAReason(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "provider", "testdata", "koreaexim-1999.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	now := time.Date(1999, 1, 4, 14, 0, 0, 0, kst.Zone) // a Monday, after publication
+	var logs bytes.Buffer
+	st := store.New(testinfra.OpenDB(t, testinfra.SQLiteURL(t)))
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := &provider.KoreaExim{Key: "k", BaseURL: srv.URL, Now: func() time.Time { return now }}
+	svc, err := ingest.New(ingest.Config{Providers: []provider.Provider{p}, Store: st,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Registry: prometheus.NewRegistry(),
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := svc.Run(context.Background(), "test")
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	retired := []string{"ATS", "BEF", "DEM", "ESP", "FIM", "FRF", "ITL", "NLG"}
+	if run.Fetched != 11 || run.Rejected != len(retired) {
+		t.Errorf("run fetched %d and rejected %d, want 11 rows besides KRW and %d retired rejected", run.Fetched, run.Rejected, len(retired))
+	}
+	latest, _ := st.Latest(context.Background())
+	var stored []string
+	for _, r := range latest {
+		stored = append(stored, r.CurrencyCode)
+	}
+	if fmt.Sprint(stored) != "[JPY USD XOF]" {
+		t.Errorf("stored %v, want [JPY USD XOF]", stored)
+	}
+	for _, code := range retired {
+		want := `"currency_code":"` + code + `","reason":"not an active ISO 4217 currency code (retired or unknown)"`
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no rejection logged for %s (want %s)", code, want)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -12,7 +11,6 @@ import (
 )
 
 var (
-	isoCode = regexp.MustCompile(`^[A-Z]{3}$`)
 	// No currency trades anywhere near these bounds in KRW per unit: the
 	// strongest (KWD) is a few thousand, the weakest (IRR, VND) hundredths.
 	absurdHigh = decimal.NewFromInt(10_000_000)
@@ -20,7 +18,9 @@ var (
 )
 
 // Validate drops quotes that cannot be right, logging each with its
-// reason: malformed codes, non-positive or absurd values, a spread that
+// reason: codes that are not active ISO 4217 currencies (retired ones such
+// as DEM or FRF that old bodies list, pseudo-codes, KRW; see rate.Active),
+// non-positive or absurd values, a spread that
 // does not bracket the mid rate, timestamps from the future, and jumps
 // against the last known rate larger than maxJump (0.2 = 20 %). "The
 // future" is more than an hour past the batch's fetch time, or past now
@@ -40,8 +40,10 @@ func Validate(log *slog.Logger, b rate.Batch, known []event.Rate, maxJump float6
 	for _, q := range b.Quotes {
 		reason := ""
 		switch {
-		case !isoCode.MatchString(q.Code) || q.Code == "KRW":
-			reason = "not a foreign ISO 4217 code"
+		case q.Code == "KRW":
+			reason = "the won itself is not a foreign currency"
+		case !rate.Active(q.Code):
+			reason = "not an active ISO 4217 currency code (retired or unknown)"
 		case !q.DealBaseRate.IsPositive():
 			reason = "deal base rate is not positive"
 		case q.DealBaseRate.GreaterThan(absurdHigh) || q.DealBaseRate.LessThan(absurdLow):

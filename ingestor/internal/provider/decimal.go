@@ -9,15 +9,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// InversePlaces is the precision, in decimal places, of rates obtained by
-// inverting a provider's "foreign units per 1 KRW" (ExchangeRate-API,
-// Frankfurter): KRW per unit = 1 / v, rounded half away from zero to 10
-// places (decimal.DivRound). The inputs carry 4-6 significant digits
-// (e.g. 0.000716), so 10 places keeps every digit they justify even for
-// currencies worth a few hundredths of a won, and the result is
-// reproducible bit for bit.
-const InversePlaces = 10
-
 // maxExponent bounds the decimal exponent of any parsed number. Real rates
 // are between 1e-6 and 1e6; the bound keeps a hostile "1e-999999999" from
 // turning a division into a gigabyte-sized big.Int.
@@ -74,13 +65,70 @@ func parseJSONNumber(n json.Number) (decimal.Decimal, error) {
 // be inverted.
 var errNotPositive = errors.New("not positive")
 
-// invert turns "v foreign units per amount KRW" into KRW per one foreign
-// unit, amount / v, rounded to InversePlaces.
-func invert(amount, v decimal.Decimal) (decimal.Decimal, error) {
-	if !v.IsPositive() || !amount.IsPositive() {
+// Precision honesty (DESIGN.md §5): a stored rate never claims more
+// significant digits than its source carried. A rate a provider quotes
+// directly is stored as written. A rate ratewire computes as a cross,
+// KRW per unit = (KRW per base) / (units per base), is rounded half away
+// from zero to the fewer significant digits of its two inputs, as written
+// in the body: 1695.87 KRW per EUR (6 digits) over 1.1523 USD per EUR (5
+// digits) is 1471.7 KRW per USD, not 1471.7183...; a base or an amount
+// the provider states (1 EUR, "amount":1.0) is exact and limits nothing.
+
+// sigDigits is how many significant digits d carries as written: the
+// digits of its coefficient, leading zeros excluded ("0.000716" has 3,
+// "1478.50" has 6). Zero has none.
+func sigDigits(d decimal.Decimal) int32 {
+	c := d.Coefficient()
+	if c.Sign() == 0 {
+		return 0
+	}
+	return int32(len(c.Abs(c).String()))
+}
+
+// magnitude is the number of digits of a positive d before its decimal
+// point, possibly zero or negative: d lies in [10^(m-1), 10^m).
+func magnitude(d decimal.Decimal) int32 {
+	return sigDigits(d) + d.Exponent()
+}
+
+// roundSig rounds a positive d half away from zero to n significant
+// digits.
+func roundSig(d decimal.Decimal, n int32) decimal.Decimal {
+	if !d.IsPositive() || n <= 0 {
+		return d
+	}
+	r := d.Round(n - magnitude(d))
+	if sigDigits(r) > n { // 9.99 to 2 digits is 10.0: one more place to drop
+		r = r.Round(n - magnitude(r))
+	}
+	return r
+}
+
+// cross is KRW per one foreign unit from a quote against a common base:
+// krw KRW per base and units foreign units per base, krw / units rounded
+// to the fewer significant digits of the two (see Precision honesty).
+func cross(krw, units decimal.Decimal) (decimal.Decimal, error) {
+	if !krw.IsPositive() || !units.IsPositive() {
 		return decimal.Decimal{}, errNotPositive
 	}
-	return amount.DivRound(v, InversePlaces), nil
+	return crossN(krw, units, min(sigDigits(krw), sigDigits(units)))
+}
+
+// crossN is krw / units rounded to n significant digits. krw/units lies
+// in [10^(mk-mu-1), 10^(mk-mu+1)), so this many places give the quotient
+// at least n+2 digits; it is truncated there, plus a sticky digit when
+// the division is inexact, so the one rounding to n digits is exact (no
+// double rounding).
+func crossN(krw, units decimal.Decimal, n int32) (decimal.Decimal, error) {
+	if !krw.IsPositive() || !units.IsPositive() {
+		return decimal.Decimal{}, errNotPositive
+	}
+	places := max(n+2-magnitude(krw)+magnitude(units), 0)
+	q, r := krw.QuoRem(units, places)
+	if !r.IsZero() {
+		q = q.Add(decimal.New(1, -(places + 1)))
+	}
+	return roundSig(q, n), nil
 }
 
 // isCode reports whether s looks like an ISO 4217 code: three ASCII capitals.

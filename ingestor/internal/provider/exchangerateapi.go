@@ -26,12 +26,16 @@ const (
 	ExchangeRateAPIOpenURL  = "https://open.er-api.com"
 )
 
-// ExchangeRateAPI fetches KRW-based rates from ExchangeRate-API
+// ExchangeRateAPI fetches rates from ExchangeRate-API
 // (https://www.exchangerate-api.com/docs). With a Key it calls the keyed
-// v6 endpoint GET {base}/v6/{key}/latest/KRW (field conversion_rates);
-// without one the open-access GET {base}/v6/latest/KRW (field rates).
-// Values are foreign units per 1 KRW and are inverted to KRW per unit (see
-// InversePlaces). The API quotes no spread, so TTS and TTB are nil.
+// v6 endpoint GET {base}/v6/{key}/latest/USD (field conversion_rates);
+// without one the open-access GET {base}/v6/latest/USD (field rates).
+// It asks in USD, the base that keeps the most digits: with base KRW the
+// API keeps only 3 significant digits for KWD, BHD and OMR (0.000267).
+// Values are units per 1 USD and KRW per unit is crossed exactly through
+// the KRW entry (see cross): 1384.35 KRW per USD over 0.306847 KWD per USD
+// is 4511.53 KRW per KWD, to the 6 digits both carry. The API quotes no
+// spread, so TTS and TTB are nil.
 // RecordedAt is time_last_update_unix. The key travels in the URL path and
 // is redacted from every error.
 type ExchangeRateAPI struct {
@@ -46,6 +50,19 @@ type ExchangeRateAPI struct {
 	Now func() time.Time
 }
 
+// ExchangeRateAPIBlock is how long ExchangeRate-API blocks a client that
+// went over its limit, as its documentation says: its 429 often carries no
+// Retry-After, and that means 20 minutes, not "retry now".
+const ExchangeRateAPIBlock = 20 * time.Minute
+
+// exchangeRateAPIBase is the base ExchangeRateAPI asks in.
+const exchangeRateAPIBase = "USD"
+
+// errWrongBase marks a body quoted in another base than asked: the URL
+// points at something else than we think (a proxy, a fixed-base mirror), a
+// misconfiguration that retrying cannot fix.
+var errWrongBase = errors.New("wrong base")
+
 // Name implements Provider.
 func (p *ExchangeRateAPI) Name() string { return ExchangeRateAPIName }
 
@@ -58,12 +75,12 @@ func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
 		if base == "" {
 			base = ExchangeRateAPIKeyedURL
 		}
-		u = strings.TrimRight(base, "/") + "/v6/" + url.PathEscape(p.Key) + "/latest/KRW"
+		u = strings.TrimRight(base, "/") + "/v6/" + url.PathEscape(p.Key) + "/latest/" + exchangeRateAPIBase
 	} else {
 		if base == "" {
 			base = ExchangeRateAPIOpenURL
 		}
-		u = strings.TrimRight(base, "/") + "/v6/latest/KRW"
+		u = strings.TrimRight(base, "/") + "/v6/latest/" + exchangeRateAPIBase
 	}
 	fetched := g.clock().UTC()
 	r, err := g.get(ctx, u)
@@ -71,7 +88,11 @@ func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
 		return rate.Batch{}, err
 	}
 	if r.status == http.StatusTooManyRequests {
-		return rate.Batch{}, g.statusError(r)
+		e := g.statusError(r)
+		if e.RetryAfter <= 0 { // blocked for the documented 20 minutes, said or not
+			e.RetryAfter = ExchangeRateAPIBlock
+		}
+		return rate.Batch{}, e
 	}
 	if e := g.requireJSON(r); e != nil {
 		if r.status/100 != 2 {
@@ -90,12 +111,30 @@ func (p *ExchangeRateAPI) Fetch(ctx context.Context) (rate.Batch, error) {
 		if r.status/100 != 2 {
 			return rate.Batch{}, g.statusError(r)
 		}
+		if errors.Is(err, errWrongBase) {
+			return rate.Batch{}, g.fail(Permanent, r.status, fmt.Errorf("check RATEWIRE_EXCHANGERATE_API_URL: %w", err))
+		}
 		return rate.Batch{}, g.fail(Temporary, r.status, fmt.Errorf("malformed body: %w", err))
 	}
 	if r.status/100 != 2 {
 		return rate.Batch{}, g.statusError(r)
 	}
-	return rate.Batch{Source: ExchangeRateAPIName, FetchedAt: fetched, Quotes: quotes}, nil
+	return rate.Batch{Source: ExchangeRateAPIName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: exchangeRateAPINext(r.body)}, nil
+}
+
+// exchangeRateAPINext is the answer's time_next_update_unix, when the API
+// says it will update next; zero when absent or not a positive integer.
+func exchangeRateAPINext(body []byte) time.Time {
+	var b struct {
+		Next json.Number `json:"time_next_update_unix"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return time.Time{}
+	}
+	if n, err := b.Next.Int64(); err == nil && n > 0 && n < 1<<40 {
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
 }
 
 // exchangeRateAPIBody is both answers of ExchangeRate-API: the keyed one
@@ -125,8 +164,8 @@ func parseExchangeRateAPI(body []byte) ([]rate.Quote, error) {
 	default:
 		return nil, fmt.Errorf("result %q, want success or error", b.Result)
 	}
-	if b.BaseCode != "KRW" {
-		return nil, fmt.Errorf("base_code %q, want KRW", b.BaseCode)
+	if b.BaseCode != exchangeRateAPIBase {
+		return nil, fmt.Errorf("%w: base_code %.8q, asked for %s", errWrongBase, b.BaseCode, exchangeRateAPIBase)
 	}
 	unix, err := b.LastUpdateUnix.Int64()
 	if err != nil || unix <= 0 {
@@ -140,7 +179,7 @@ func parseExchangeRateAPI(body []byte) ([]rate.Quote, error) {
 	if len(values) == 0 {
 		return nil, errors.New("no conversion_rates or rates")
 	}
-	return invertRates(one, values, recorded)
+	return crossRates(exchangeRateAPIBase, one, values, recorded)
 }
 
 // exchangeRateAPIError classifies an ExchangeRate-API error-type. Bad,
@@ -169,12 +208,28 @@ func exchangeRateAPIError(errorType string) *Error {
 	return e
 }
 
-// invertRates turns "foreign units per amount KRW" into quotes of KRW per
-// unit recorded at recorded, sorted by code, skipping KRW itself.
-func invertRates(amount decimal.Decimal, values map[string]json.Number, recorded time.Time) ([]rate.Quote, error) {
+// crossRates turns one provider table against base, values[c] units of
+// c per amount base, into quotes of KRW per unit recorded at recorded,
+// sorted by code: each is values[KRW] / values[c] (see cross), and base
+// itself is values[KRW] / amount with the digits of values[KRW] (the
+// amount is exact). KRW and base entries besides that are skipped.
+func crossRates(base string, amount decimal.Decimal, values map[string]json.Number, recorded time.Time) ([]rate.Quote, error) {
+	n, ok := values["KRW"]
+	if !ok {
+		return nil, errors.New("no KRW rate to cross through")
+	}
+	krw, err := parseJSONNumber(n)
+	if err != nil {
+		return nil, fmt.Errorf("KRW: %w", err)
+	}
+	baseRate, err := crossN(krw, amount, sigDigits(krw))
+	if err != nil {
+		return nil, fmt.Errorf("KRW = %s: %w", n, err)
+	}
 	quotes := make([]rate.Quote, 0, len(values))
+	quotes = append(quotes, rate.Quote{Code: base, Name: KoreanName(base), DealBaseRate: baseRate, RecordedAt: recorded})
 	for code, n := range values {
-		if code == "KRW" {
+		if code == "KRW" || code == base {
 			continue
 		}
 		if !isCode(code) {
@@ -184,14 +239,11 @@ func invertRates(amount decimal.Decimal, values map[string]json.Number, recorded
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", code, err)
 		}
-		mid, err := invert(amount, v)
+		mid, err := cross(krw, v)
 		if err != nil {
 			return nil, fmt.Errorf("%s = %s: %w", code, n, err)
 		}
 		quotes = append(quotes, rate.Quote{Code: code, Name: KoreanName(code), DealBaseRate: mid, RecordedAt: recorded})
-	}
-	if len(quotes) == 0 {
-		return nil, errors.New("no rates besides KRW")
 	}
 	sort.Slice(quotes, func(i, j int) bool { return quotes[i].Code < quotes[j].Code })
 	return quotes, nil

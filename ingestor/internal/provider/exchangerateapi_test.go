@@ -20,19 +20,31 @@ func TestExchangeRateAPISuccess(t *testing.T) {
 		wantRecorded                int64
 	}{
 		{
-			name: "keyed v6", key: "k3y", sample: "exchangerate-api-keyed.json", wantPath: "/v6/k3y/latest/KRW",
+			// The keyed answer carries 4 decimals: KRW 1466.1235 has 8
+			// significant digits, KWD 0.3068 only 4.
+			name: "keyed v6", key: "k3y", sample: "exchangerate-api-keyed.json", wantPath: "/v6/k3y/latest/USD",
 			want: map[string]string{
-				"USD": "1396.6480446927", // 1/0.000716 = 1396.64804469273743..., DivRound to 10 places
-				"JPY": "9.3196644921",    // 1/0.1073 = 9.31966449207828...: rounds up
-				"IDR": "0.0876877614",    // a currency quoted above 1 per KRW
-				"EUR": "1687.4789065137",
-				"AED": "399.0422984836",
+				"USD": "1466.1235",   // the base itself: KRW per USD as published
+				"KWD": "4779",        // 1466.1235/0.3068 = 4778.75977...: 4 digits
+				"JPY": "9.345718",    // 1466.1235/156.8765 = 9.3457178...: 7 digits
+				"IDR": "0.087801576", // 1466.1235/16698.1456 = 0.08780157646...: 8 digits
+				"EUR": "1698",        // 1466.1235/0.8634 = 1698.0814...
+				"AED": "399.22",      // 1466.1235/3.6725 = 399.21675...
 			},
 			wantRecorded: 1763596801,
 		},
 		{
-			name: "keyless open access", sample: "exchangerate-api-open.json", wantPath: "/v6/latest/KRW",
-			want:         map[string]string{"USD": "1396.6480446927", "JPY": "9.3196644921"}, // USD given as 7.16e-4
+			// The open answer carries 6 decimals.
+			name: "keyless open access", sample: "exchangerate-api-open.json", wantPath: "/v6/latest/USD",
+			want: map[string]string{
+				"USD": "1466.123456",
+				"KWD": "4778.03",       // 1466.123456/0.306847 = 4778.0323...: 6 digits
+				"OMR": "3813.09",       // 1466.123456/0.384497 = 3813.0894...
+				"BHD": "3900",          // 1466.123456/0.376 = 3899.26...: BHD has 3 digits
+				"JPY": "9.34571497",    // 9 digits
+				"IRR": "0.03481447489", // 1466.123456/42112.467891
+				"CNY": "205.9702",
+			},
 			wantRecorded: 1763596951,
 		},
 	}
@@ -96,7 +108,8 @@ func TestExchangeRateAPIErrors(t *testing.T) {
 		{"unknown error-type", answer(200, "application/json", errBody("something-new")), nil, provider.Temporary, 0, 200, []string{"something-new"}},
 		{"429 Retry-After seconds", answer(429, "application/json", errBody("quota-reached"), "Retry-After", "30"), nil, provider.RateLimited, 30 * time.Second, 429, []string{"429"}},
 		{"429 Retry-After HTTP-date", answer(429, "text/plain", []byte("slow down"), "Retry-After", erNow.Add(2*time.Minute).Format(http.TimeFormat)), nil, provider.RateLimited, 2 * time.Minute, 429, []string{"slow down"}},
-		{"429 without Retry-After", answer(429, "", nil), nil, provider.RateLimited, 0, 429, nil},
+		{"429 without Retry-After", answer(429, "", nil), nil, provider.RateLimited, 20 * time.Minute, 429, nil},
+		{"429 with a past Retry-After", answer(429, "", nil, "Retry-After", "0"), nil, provider.RateLimited, 20 * time.Minute, 429, nil},
 		{"500", answer(500, "text/plain", []byte("internal error")), nil, provider.Temporary, 0, 500, []string{"internal error"}},
 		{"503 Retry-After", answer(503, "text/html", []byte("<html>maintenance</html>"), "Retry-After", "5"), nil, provider.Temporary, 5 * time.Second, 503, nil},
 		{"HTML page with 200", answer(200, "text/html; charset=utf-8", []byte("<!DOCTYPE html><html>Cloudflare</html>")), nil, provider.Temporary, 0, 200, []string{"non-JSON", "text/html"}},
@@ -104,11 +117,11 @@ func TestExchangeRateAPIErrors(t *testing.T) {
 		{"malformed JSON", answer(200, "application/json", []byte(`{"result":"success","conversion_rates":{"USD":}}`)), nil, provider.Temporary, 0, 200, []string{"malformed"}},
 		{"truncated JSON", answer(200, "application/json", keyed[:len(keyed)-40]), nil, provider.Temporary, 0, 200, []string{"malformed"}},
 		{"connection cut mid-body", truncated(keyed), nil, provider.Temporary, 0, 200, []string{"read body"}},
-		{"rate given as a string", answer(200, "application/json", []byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"conversion_rates":{"USD":"x"}}`)), nil, provider.Temporary, 0, 200, []string{"malformed"}},
-		{"zero rate", answer(200, "application/json", []byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"conversion_rates":{"USD":0}}`)), nil, provider.Temporary, 0, 200, []string{"USD", "not positive"}},
-		{"wrong base", answer(200, "application/json", []byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"conversion_rates":{"KRW":1400}}`)), nil, provider.Temporary, 0, 200, []string{"base_code"}},
-		{"no timestamp", answer(200, "application/json", []byte(`{"result":"success","base_code":"KRW","conversion_rates":{"USD":0.0007}}`)), nil, provider.Temporary, 0, 200, []string{"time_last_update_unix"}},
-		{"only KRW", answer(200, "application/json", []byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"conversion_rates":{"KRW":1}}`)), nil, provider.Temporary, 0, 200, []string{"no rates"}},
+		{"rate given as a string", answer(200, "application/json", []byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"conversion_rates":{"KRW":1466.1235,"JPY":"x"}}`)), nil, provider.Temporary, 0, 200, []string{"malformed"}},
+		{"zero rate", answer(200, "application/json", []byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"conversion_rates":{"KRW":1466.1235,"JPY":0}}`)), nil, provider.Temporary, 0, 200, []string{"JPY", "not positive"}},
+		{"another base than asked", answer(200, "application/json", []byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"conversion_rates":{"USD":0.000716}}`)), nil, provider.Permanent, 0, 200, []string{"base_code", "KRW", "RATEWIRE_EXCHANGERATE_API_URL"}},
+		{"no timestamp", answer(200, "application/json", []byte(`{"result":"success","base_code":"USD","conversion_rates":{"KRW":1466.1235}}`)), nil, provider.Temporary, 0, 200, []string{"time_last_update_unix"}},
+		{"no KRW to cross through", answer(200, "application/json", []byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"conversion_rates":{"USD":1,"JPY":156.8765}}`)), nil, provider.Temporary, 0, 200, []string{"no KRW"}},
 		{"timeout", sleepy, shortClient(), provider.Temporary, 0, 0, nil},
 	}
 	for _, tt := range tests {

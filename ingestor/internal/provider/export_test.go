@@ -8,4 +8,10 @@ var (
 	ParseFrankfurterSeries = parseFrankfurterSeries
 	ParseAmount            = parseAmount
 	ParseRetryAfter        = parseRetryAfter
+	Cross                  = cross
+	SigDigits              = sigDigits
+	ParseIssuerCert        = parseIssuerCert
+	KoreaEximNext          = koreaEximNext
+	ECBNext                = ecbNext
+	ExchangeRateAPINext    = exchangeRateAPINext
 )

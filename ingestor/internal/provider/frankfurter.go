@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -22,10 +23,14 @@ const FrankfurterURL = "https://api.frankfurter.dev"
 
 // Frankfurter fetches the European Central Bank's reference rates through
 // Frankfurter (https://frankfurter.dev), keyless: GET
-// {base}/v1/latest?base=KRW, and for backfill the time series GET
-// {base}/v1/{start}..{end}?base=KRW. Values are foreign units per `amount`
-// KRW (amount is 1 as we ask) and are inverted to KRW per unit (see
-// InversePlaces). No spread: TTS and TTB are nil.
+// {base}/v1/latest?base=EUR, and for backfill the time series GET
+// {base}/v1/{start}..{end}?base=EUR. It asks in the ECB's own base: with
+// any other base Frankfurter rounds values of 1 or less to 5 decimals, so
+// base=KRW leaves USD 0.00072, 2 significant digits (±0.7 %). Values are
+// units per `amount` EUR as the ECB publishes them, and KRW per unit is
+// crossed exactly through the KRW entry (see cross): 1695.87 KRW per EUR
+// over 1.1523 USD per EUR is 1471.7 KRW per USD, to the 5 digits both
+// carry. No spread: TTS and TTB are nil.
 //
 // RecordedAt is the rate's date at 15:00 UTC. The ECB publishes at about
 // 16:00 CET, i.e. 15:00 UTC in winter and 14:00 UTC in summer; a fixed
@@ -41,6 +46,9 @@ type Frankfurter struct {
 	Now func() time.Time
 }
 
+// frankfurterBase is the base Frankfurter is asked in: the ECB's own.
+const frankfurterBase = "EUR"
+
 // frankfurterHourUTC is the RecordedAt hour of every Frankfurter rate.
 const frankfurterHourUTC = 15
 
@@ -52,7 +60,7 @@ func (p *Frankfurter) url(path string) string {
 	if base == "" {
 		base = FrankfurterURL
 	}
-	return strings.TrimRight(base, "/") + path + "?base=KRW"
+	return strings.TrimRight(base, "/") + path + "?base=" + frankfurterBase
 }
 
 // Fetch implements Provider: the latest published reference rates.
@@ -65,9 +73,10 @@ func (p *Frankfurter) Fetch(ctx context.Context) (rate.Batch, error) {
 	}
 	quotes, err := parseFrankfurterLatest(body)
 	if err != nil {
-		return rate.Batch{}, g.fail(Temporary, http.StatusOK, fmt.Errorf("malformed body: %w", err))
+		return rate.Batch{}, frankfurterBodyError(g, err)
 	}
-	return rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes}, nil
+	next := ecbNext(quotes[0].RateDate, fetched)
+	return rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: next}, nil
 }
 
 // FetchRange implements Historical with one time-series request, split
@@ -90,7 +99,7 @@ func (p *Frankfurter) FetchRange(ctx context.Context, from, to time.Time) ([]rat
 	}
 	days, err := parseFrankfurterSeries(body)
 	if err != nil {
-		return nil, g.fail(Temporary, http.StatusOK, fmt.Errorf("malformed body: %w", err))
+		return nil, frankfurterBodyError(g, err)
 	}
 	fetched := now.UTC()
 	var out []rate.Batch
@@ -99,9 +108,23 @@ func (p *Frankfurter) FetchRange(ctx context.Context, from, to time.Time) ([]rat
 		if at.Before(from) || at.After(to) {
 			continue
 		}
-		out = append(out, rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes})
+		// The next publication after now, should this day's rates become
+		// the latest stored.
+		next := ecbNext(quotes[0].RateDate, fetched)
+		out = append(out, rate.Batch{Source: FrankfurterName, FetchedAt: fetched, Quotes: quotes, NextUpdateAt: next})
 	}
 	return out, nil
+}
+
+// frankfurterBodyError classifies a body that does not parse: one quoted
+// in another base than asked is a Permanent misconfiguration (the URL
+// points elsewhere than the API we know), anything else a Temporary
+// malformed answer.
+func frankfurterBodyError(g getter, err error) *Error {
+	if errors.Is(err, errWrongBase) {
+		return g.fail(Permanent, http.StatusOK, fmt.Errorf("check RATEWIRE_FRANKFURTER_URL: %w", err))
+	}
+	return g.fail(Temporary, http.StatusOK, fmt.Errorf("malformed body: %w", err))
 }
 
 // get fetches u and returns a JSON body of a 2xx answer. Frankfurter's own
@@ -161,7 +184,7 @@ func parseFrankfurterLatest(body []byte) ([]rate.Quote, error) {
 	if err != nil {
 		return nil, err
 	}
-	quotes, err := invertRates(amount, b.Rates, at)
+	quotes, err := crossRates(frankfurterBase, amount, b.Rates, at)
 	return onECBDay(quotes, at), err
 }
 
@@ -187,7 +210,7 @@ func parseFrankfurterSeries(body []byte) ([][]rate.Quote, error) {
 		if err != nil {
 			return nil, err
 		}
-		quotes, err := invertRates(amount, b.Rates[d], at)
+		quotes, err := crossRates(frankfurterBase, amount, b.Rates[d], at)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d, err)
 		}
@@ -196,11 +219,11 @@ func parseFrankfurterSeries(body []byte) ([][]rate.Quote, error) {
 	return out, nil
 }
 
-// frankfurterHeader checks the base and reads the amount of KRW the rates
+// frankfurterHeader checks the base and reads the amount of EUR the rates
 // are for (1 unless asked otherwise).
 func frankfurterHeader(amount json.Number, base string) (a decimal.Decimal, err error) {
-	if base != "KRW" {
-		return a, fmt.Errorf("base %q, want KRW", base)
+	if base != frankfurterBase {
+		return a, fmt.Errorf("%w: base %.8q, asked for %s", errWrongBase, base, frankfurterBase)
 	}
 	if amount == "" {
 		return one, nil

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/ingestor/internal/rate"
 	"github.com/ratewire/ratewire/shared/kst"
@@ -21,11 +23,15 @@ func FuzzParseExchangeRateAPI(f *testing.F) {
 		f.Add(sample(f, s))
 	}
 	f.Add([]byte(`{"result":"error","error-type":"quota-reached"}`))
-	f.Add([]byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"rates":{"USD":"7.16e-4","KRW":1}}`))
-	f.Add([]byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"rates":{"USD":0}}`))
-	f.Add([]byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"rates":{"USD":1e-40}}`))
+	f.Add([]byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"rates":{"USD":1,"KRW":"1466.12"}}`))
+	f.Add([]byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"rates":{"KRW":1466.12,"JPY":0}}`))
+	f.Add([]byte(`{"result":"success","base_code":"USD","time_last_update_unix":1,"rates":{"KRW":1e30,"JPY":1e-30}}`))
+	f.Add([]byte(`{"result":"success","base_code":"KRW","time_last_update_unix":1,"rates":{"USD":7.16e-4}}`))
 	f.Add([]byte(`{"result":"succ`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if next := provider.ExchangeRateAPINext(body); !next.IsZero() && next.Before(time.Unix(1, 0)) {
+			t.Errorf("next update %s from %q", next, body)
+		}
 		quotes, err := provider.ParseExchangeRateAPI(body)
 		if err != nil {
 			var pe *provider.Error
@@ -69,8 +75,9 @@ func FuzzParseKoreaExim(f *testing.F) {
 func FuzzParseFrankfurterLatest(f *testing.F) {
 	f.Add(sample(f, "frankfurter-latest.json"))
 	f.Add([]byte(`{"message":"not found"}`))
-	f.Add([]byte(`{"amount":1000,"base":"KRW","date":"2026-11-20","rates":{"USD":0.71,"KRW":1000}}`))
-	f.Add([]byte(`{"amount":0,"base":"KRW","date":"2026-11-20","rates":{"USD":0.71}}`))
+	f.Add([]byte(`{"amount":1000,"base":"EUR","date":"2026-11-20","rates":{"USD":1152.3,"KRW":1695870}}`))
+	f.Add([]byte(`{"amount":0,"base":"EUR","date":"2026-11-20","rates":{"USD":1.1523,"KRW":1695.87}}`))
+	f.Add([]byte(`{"amount":1.0,"base":"KRW","date":"2026-11-20","rates":{"USD":0.00072}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		quotes, err := provider.ParseFrankfurterLatest(body)
 		if err != nil {
@@ -85,9 +92,9 @@ func FuzzParseFrankfurterLatest(f *testing.F) {
 
 func FuzzParseFrankfurterSeries(f *testing.F) {
 	f.Add(sample(f, "frankfurter-series.json"))
-	f.Add([]byte(`{"amount":1.0,"base":"KRW","start_date":"2026-01-02","end_date":"2026-01-02","rates":{}}`))
-	f.Add([]byte(`{"amount":1.0,"base":"KRW","rates":{"2026-01-02":{}}}`))
-	f.Add([]byte(`{"amount":1.0,"base":"KRW","rates":{"bad":{"USD":0.0007}}}`))
+	f.Add([]byte(`{"amount":1.0,"base":"EUR","start_date":"2026-01-02","end_date":"2026-01-02","rates":{}}`))
+	f.Add([]byte(`{"amount":1.0,"base":"EUR","rates":{"2026-01-02":{}}}`))
+	f.Add([]byte(`{"amount":1.0,"base":"EUR","rates":{"bad":{"USD":1.17,"KRW":1690.1}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		days, err := provider.ParseFrankfurterSeries(body)
 		if err != nil {
@@ -133,4 +140,34 @@ func checkQuotes(t *testing.T, quotes []rate.Quote, spread bool) {
 			t.Errorf("%s has a non-positive spread tts %v ttb %v", q.Code, q.TTS, q.TTB)
 		}
 	}
+}
+
+// FuzzCross checks the precision rule on any pair of inputs: the cross
+// never carries more significant digits than the fewer of its inputs, and
+// lies within half a unit of its last digit of the exact quotient.
+func FuzzCross(f *testing.F) {
+	f.Add("1695.87", "1.1523")
+	f.Add("1466.123456", "0.376")
+	f.Add("1e30", "1e-30")
+	f.Add("999.99", "0.0001")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		krw, err1 := provider.ParseAmount(a)
+		units, err2 := provider.ParseAmount(b)
+		if err1 != nil || err2 != nil || !krw.IsPositive() || !units.IsPositive() {
+			return
+		}
+		got, err := provider.Cross(krw, units)
+		if err != nil {
+			t.Fatalf("cross(%s, %s): %v", krw, units, err)
+		}
+		n := min(provider.SigDigits(krw), provider.SigDigits(units))
+		if d := provider.SigDigits(got); d > n {
+			t.Errorf("cross(%s, %s) = %s carries %d digits, inputs %d", krw, units, got, d, n)
+		}
+		// |got*units - krw| <= half a unit of got's last kept place * units.
+		ulp := decimal.New(5, got.Exponent()-1)
+		if got.Mul(units).Sub(krw).Abs().GreaterThan(ulp.Mul(units)) {
+			t.Errorf("cross(%s, %s) = %s is more than half a unit from the quotient", krw, units, got)
+		}
+	})
 }

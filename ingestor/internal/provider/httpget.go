@@ -23,8 +23,10 @@ const MaxBodyBytes = 4 << 20
 const DefaultTimeout = 10 * time.Second
 
 // defaultClient is shared by providers built without a client; an
-// http.Client is safe for concurrent use.
-var defaultClient = &http.Client{Timeout: DefaultTimeout}
+// http.Client is safe for concurrent use. Its HTTPS connections complete
+// chains a server sends without their intermediate (Korea Eximbank's),
+// verified against the system roots (see AIA).
+var defaultClient = NewHTTPClient(&AIA{}, DefaultTimeout)
 
 // userAgent names us to providers, as their terms ask.
 const userAgent = "ratewire-ingestor/1"

@@ -101,6 +101,9 @@ func (p *KoreaExim) Fetch(ctx context.Context) (rate.Batch, error) {
 		if errors.Is(err, ErrNoData) {
 			continue
 		}
+		if err == nil {
+			b.NextUpdateAt = koreaEximNext(g.clock())
+		}
 		return b, err
 	}
 	return rate.Batch{}, &Error{Provider: KoreaEximName, Kind: NoData, Err: fmt.Errorf(
@@ -172,6 +175,7 @@ func (p *KoreaExim) FetchRange(ctx context.Context, from, to time.Time) ([]rate.
 					continue // drain: another day failed or the caller gave up
 				}
 				b, err := p.fetchDay(ctx, g, d)
+				b.NextUpdateAt = koreaEximNext(g.clock()) // should this day become the latest stored
 				mu.Lock()
 				switch {
 				case err == nil:

@@ -49,6 +49,11 @@ type Batch struct {
 	// (Korea Eximbank): a later fetch of a day already stored is a
 	// revision of that day's observation, not a new one.
 	Daily bool
+	// NextUpdateAt is when the source is expected to publish its next
+	// update after the fetch, from its own schedule (for a backfilled day
+	// too, should it become the latest rate); zero when the source has
+	// none to go by (the simulator).
+	NextUpdateAt time.Time
 }
 
 // SameRate reports whether q carries the same mid rate and spread as r, a

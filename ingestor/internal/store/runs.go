@@ -19,7 +19,7 @@ import (
 type Attempt struct {
 	Provider string `json:"provider"`
 	Attempt  int    `json:"attempt"`
-	Outcome  string `json:"outcome"` // ok, no_data, failed
+	Outcome  string `json:"outcome"` // ok, no_data, failed, skipped (rate limited by an earlier run)
 	// Reason is the public phrase for a failed or empty attempt ("provider
 	// unreachable", "rate limited"...); Error is the full cause, for
 	// operators only.
@@ -50,12 +50,39 @@ type Run struct {
 	// the full cause, for operators only.
 	Reason string `db:"reason" json:"reason,omitempty"`
 	Error  string `db:"error" json:"error,omitempty"`
+	// CrossCheck is the comparison of the run's quotes with another
+	// provider's (nil when only one real provider is configured, and on
+	// runs that fetched nothing).
+	CrossCheck *CrossCheck `db:"-" json:"cross_check,omitempty"`
+}
+
+// CrossCheck records a run's cross-provider sanity check (DESIGN.md §5):
+// its quotes were compared with Reference's quotes of the same currencies,
+// and those that differed by more than MaxDeviation were not published.
+type CrossCheck struct {
+	Reference    string `json:"reference,omitempty"` // the provider compared against
+	MaxDeviation string `json:"max_deviation"`       // the bound, as a fraction ("0.03")
+	Compared     int    `json:"compared"`            // quotes of currencies both quoted
+	// Rejected lists the quotes not published, by currency code.
+	Rejected []CrossRejection `json:"rejected,omitempty"`
+	// Skipped says why no comparison was made (no reference answered): a
+	// public reason such as "rate limited".
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// CrossRejection is one quote the cross-check kept from publication.
+type CrossRejection struct {
+	Code      string `json:"currency_code"`
+	Rate      string `json:"rate"`           // the run's quote, KRW per unit
+	Reference string `json:"reference_rate"` // the reference's quote
+	Deviation string `json:"deviation"`      // |rate - reference| / reference, as a fraction
 }
 
 // runRow is Run as stored: attempts as JSON text.
 type runRow struct {
 	Run
-	AttemptsJSON string `db:"attempts"`
+	AttemptsJSON   string `db:"attempts"`
+	CrossCheckJSON string `db:"cross_check"`
 }
 
 // OutboxMessage is one event waiting in, or sent from, the outbox.
@@ -118,11 +145,19 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 	if r.Attempts == nil {
 		attempts = []byte("[]")
 	}
+	cross := ""
+	if r.CrossCheck != nil {
+		b, err := json.Marshal(r.CrossCheck)
+		if err != nil {
+			return err
+		}
+		cross = string(b)
+	}
 	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ingestion_runs (id, trigger, status, provider, rate_date, fetched,
-		rejected, changed, events, attempts, started_at, finished_at, duration_ms, reason, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		rejected, changed, events, attempts, started_at, finished_at, duration_ms, reason, error, cross_check)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		r.ID, r.Trigger, r.Status, r.Provider, r.RateDate, r.Fetched, r.Rejected, r.Changed, r.Events, string(attempts),
-		r.StartedAt.UTC(), r.FinishedAt.UTC(), r.DurationMS, r.Reason, r.Error)
+		r.StartedAt.UTC(), r.FinishedAt.UTC(), r.DurationMS, r.Reason, r.Error, cross)
 	if err != nil {
 		return fmt.Errorf("store run record: %w", err)
 	}
@@ -130,7 +165,7 @@ func insertRun(ctx context.Context, tx *sqlx.Tx, r Run) error {
 }
 
 const runColumns = `id, trigger, status, provider, rate_date, fetched, rejected, changed, events, attempts,
-	started_at, finished_at, duration_ms, reason, error`
+	started_at, finished_at, duration_ms, reason, error, cross_check`
 
 // Runs returns the most recent runs, newest first.
 func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
@@ -169,5 +204,11 @@ func (r runRow) run() Run {
 	out := r.Run
 	out.StartedAt, out.FinishedAt = out.StartedAt.UTC(), out.FinishedAt.UTC()
 	_ = json.Unmarshal([]byte(r.AttemptsJSON), &out.Attempts)
+	if r.CrossCheckJSON != "" {
+		var cc CrossCheck
+		if json.Unmarshal([]byte(r.CrossCheckJSON), &cc) == nil {
+			out.CrossCheck = &cc
+		}
+	}
 	return out
 }

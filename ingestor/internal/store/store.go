@@ -184,6 +184,18 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 			newest[q.Code] = q
 		}
 	}
+	// Freshness of the batch, at the databases' microsecond precision;
+	// nil when unknown (a batch without a fetch time, a source without a
+	// schedule).
+	var fetchedAt, nextUpdate *time.Time
+	if !b.FetchedAt.IsZero() {
+		t := b.FetchedAt.UTC().Truncate(time.Microsecond)
+		fetchedAt = &t
+	}
+	if !b.NextUpdateAt.IsZero() {
+		t := b.NextUpdateAt.UTC().Truncate(time.Microsecond)
+		nextUpdate = &t
+	}
 	var changed []event.Rate
 	var latestRows [][]any
 	for _, code := range order {
@@ -195,20 +207,24 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 		// The one place a provider's quote becomes a stored rate.
 		changed = append(changed, event.Rate{
 			CurrencyCode: q.Code, CurrencyName: q.Name, DealBaseRate: q.DealBaseRate, TTS: q.TTS, TTB: q.TTB,
-			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, QuotedAs: q.QuotedAs, UpdatedAt: now, Version: cur.Version + 1,
+			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, QuotedAs: q.QuotedAs, UpdatedAt: now,
+			FetchedAt: fetchedAt, NextUpdateAt: nextUpdate,
+			Version: cur.Version + 1,
 		})
 	}
 	for _, l := range changed {
 		latestRows = append(latestRows, []any{l.CurrencyCode, l.CurrencyName, l.DealBaseRate, l.TTS, l.TTB, l.Source,
-			l.RecordedAt, l.RateDate, l.QuotedAs, l.UpdatedAt, l.Version})
+			l.RecordedAt, l.RateDate, l.QuotedAs, l.UpdatedAt, l.FetchedAt, l.NextUpdateAt, l.Version})
 	}
 	if err := execRows(ctx, tx, `INSERT INTO latest_rates
-		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, quoted_as, updated_at, version) VALUES `, latestRows,
+		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, quoted_as, updated_at,
+		fetched_at, next_update_at, version) VALUES `, latestRows,
 		` ON CONFLICT (currency_code) DO UPDATE SET
 			currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
 			tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
 			recorded_at = excluded.recorded_at, rate_date = excluded.rate_date, quoted_as = excluded.quoted_as,
-			updated_at = excluded.updated_at, version = excluded.version`); err != nil {
+			updated_at = excluded.updated_at, fetched_at = excluded.fetched_at, next_update_at = excluded.next_update_at,
+			version = excluded.version`); err != nil {
 		return nil, fmt.Errorf("store latest rates: %w", err)
 	}
 	if err := days.write(ctx, tx); err != nil {

@@ -317,3 +317,43 @@ func TestQuotedAs(t *testing.T) {
 		}
 	})
 }
+
+// TestFreshness: a latest rate keeps when ratewire fetched it and when its
+// source was expected to publish next, exactly as the event carries them,
+// on both databases; a batch without them stores NULLs that read as nil.
+func TestFreshness(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		recorded := time.Unix(1763596951, 0).UTC()
+		fetched := time.Date(2025, 11, 20, 3, 0, 0, 123456789, time.UTC)
+		next := time.Unix(1763684321, 0).UTC()
+		changed, err := s.SaveBatch(ctx, rate.Batch{Source: "exchangerate-api", FetchedAt: fetched, NextUpdateAt: next,
+			Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1466.123456"), RecordedAt: recorded}}}, "run-1", fetched)
+		if err != nil || len(changed) != 1 {
+			t.Fatalf("save: %+v %v", changed, err)
+		}
+		if _, err := s.SaveBatch(ctx, rate.Batch{Source: "simulated", FetchedAt: time.Time{},
+			Quotes: []rate.Quote{{Code: "JPY", Name: "일본 옌", DealBaseRate: d("9.3457"), RecordedAt: recorded}}}, "run-2", fetched); err != nil {
+			t.Fatal(err)
+		}
+		latest, err := s.Latest(ctx)
+		if err != nil || len(latest) != 2 {
+			t.Fatalf("latest %+v %v", latest, err)
+		}
+		jpy, usd := latest[0], latest[1]
+		wantFetched := fetched.Truncate(time.Microsecond)
+		if usd.FetchedAt == nil || !usd.FetchedAt.Equal(wantFetched) || usd.NextUpdateAt == nil || !usd.NextUpdateAt.Equal(next) {
+			t.Errorf("USD fetched %v next %v, want %s and %s", usd.FetchedAt, usd.NextUpdateAt, wantFetched, next)
+		}
+		if !changed[0].FetchedAt.Equal(*usd.FetchedAt) || !changed[0].NextUpdateAt.Equal(*usd.NextUpdateAt) {
+			t.Errorf("event carries fetched %v next %v, stored %v %v", changed[0].FetchedAt, changed[0].NextUpdateAt, usd.FetchedAt, usd.NextUpdateAt)
+		}
+		if jpy.FetchedAt != nil || jpy.NextUpdateAt != nil {
+			t.Errorf("JPY without freshness read back fetched %v next %v, want nil", jpy.FetchedAt, jpy.NextUpdateAt)
+		}
+	})
+}

@@ -1,0 +1,263 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ratewire/ratewire/devstack/internal/stack"
+)
+
+// The client's-eye benchmark (`make bench`): the load comes from another
+// process, over real TCP with keep-alive connections, against the whole
+// HTTP stack of a running devstack, and against a bare gin server that
+// answers the same bytes with the same headers, interleaved in one run.
+// An in-process load generator shares the scheduler, the allocator and the
+// garbage collector with the server it measures, and flatters it.
+
+// Environment of the load process: the test binary re-executed with
+// loadURLEnv set runs the load instead of the tests (see TestMain).
+const (
+	loadURLEnv      = "RATEWIRE_BENCH_LOAD_URL"
+	loadClientsEnv  = "RATEWIRE_BENCH_LOAD_CLIENTS"
+	loadDurationEnv = "RATEWIRE_BENCH_LOAD_DURATION"
+)
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(loadURLEnv); url != "" {
+		clients, _ := strconv.Atoi(os.Getenv(loadClientsEnv))
+		d, _ := time.ParseDuration(os.Getenv(loadDurationEnv))
+		res := runLoad(url, max(clients, 1), max(d, 100*time.Millisecond))
+		_ = json.NewEncoder(os.Stdout).Encode(res)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// loadResult is what one load process reports.
+type loadResult struct {
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	FirstErr string  `json:"first_error,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+}
+
+func (r loadResult) rate() float64 { return float64(r.Requests) / r.Seconds }
+
+// runLoad sends GETs to url from clients connections for d and reports
+// the requests answered 200 or 304, the failures and the latencies.
+func runLoad(url string, clients int, d time.Duration) loadResult {
+	var (
+		mu   sync.Mutex
+		res  loadResult
+		lats []time.Duration
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	stop := start.Add(d)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+			defer c.CloseIdleConnections()
+			var mine []time.Duration
+			errs, first := 0, ""
+			for time.Now().Before(stop) {
+				t0 := time.Now()
+				resp, err := c.Get(url)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotModified {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			res.Errors += errs
+			if res.FirstErr == "" {
+				res.FirstErr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	res.Requests = len(lats)
+	slices.Sort(lats)
+	if n := len(lats); n > 0 {
+		res.P50ms = float64(lats[n/2].Microseconds()) / 1000
+		res.P99ms = float64(lats[max((n*99+99)/100-1, 0)].Microseconds()) / 1000
+	}
+	return res
+}
+
+// loadFrom runs the load against url in a separate process.
+func loadFrom(b *testing.B, url string, clients int, d time.Duration) loadResult {
+	b.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), loadURLEnv+"="+url, loadClientsEnv+"="+strconv.Itoa(clients), loadDurationEnv+"="+d.String())
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("load process on %s: %v", url, err)
+	}
+	var res loadResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("load process on %s printed %q: %v", url, out, err)
+	}
+	if res.Errors > 0 || res.Requests == 0 {
+		b.Fatalf("load on %s: %d requests, %d errors (first: %s)", url, res.Requests, res.Errors, res.FirstErr)
+	}
+	return res
+}
+
+// bareTwin serves, for each path, the bytes and headers that ratewire
+// answered it with, from gin with no middleware: the ceiling.
+func bareTwin(b *testing.B, base string, paths []string) string {
+	b.Helper()
+	bare := gin.New()
+	for _, p := range paths {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s: %d %s", p, resp.StatusCode, body)
+		}
+		header := resp.Header.Clone()
+		header.Del("Date")
+		header.Del("Content-Length")
+		route, _, _ := strings.Cut(p, "?")
+		bare.GET(route, func(c *gin.Context) {
+			for k, v := range header {
+				c.Writer.Header()[k] = v
+			}
+			c.Data(http.StatusOK, header.Get("Content-Type"), body)
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: bare, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// BenchmarkClientView measures /USD, /latest and /convert as a client
+// sees them: req/s of a bare gin server answering the same bytes, of the
+// currency service directly and of the same through devstack's gateway,
+// in interleaved rounds (the order rotates), with the median of the
+// rounds, p99 latencies and the ratios ratewire/bare and gateway/direct.
+func BenchmarkClientView(b *testing.B) {
+	const (
+		clients = 32
+		rounds  = 3
+		each    = 2 * time.Second
+	)
+	c := stack.Config{
+		DataDir: b.TempDir(), Host: "127.0.0.1",
+		Getenv: func(k string) string {
+			if k == "RATEWIRE_LOG_LEVEL" {
+				return "error"
+			}
+			return ""
+		},
+		Out: io.Discard, Log: io.Discard,
+	}
+	ready := make(chan stack.Addrs, 1)
+	c.Ready = func(a stack.Addrs) { ready <- a }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- stack.Run(ctx, c) }()
+	b.Cleanup(func() { cancel(); <-done })
+	var a stack.Addrs
+	select {
+	case a = <-ready:
+	case err := <-done:
+		b.Fatalf("devstack: %v", err)
+	case <-time.After(60 * time.Second):
+		b.Fatal("devstack not ready after 60 s")
+	}
+	paths := []string{
+		"/api/v1/currencies/USD",
+		"/api/v1/currencies/latest",
+		"/api/v1/currencies/convert?from=USD&to=KRW&amount=100",
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, p := range paths {
+		for {
+			resp, err := http.Get(a.Currency + p)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s not served within 60 s", p)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	bare := bareTwin(b, a.Currency, paths)
+	targets := []struct{ name, base string }{{"bare", bare}, {"direct", a.Currency}, {"gateway", a.Gateway}}
+
+	b.ResetTimer()
+	for range b.N {
+		fmt.Printf("\nclient's view: %d keep-alive clients in another process, %v per measurement, median of %d interleaved rounds\n", clients, each, rounds)
+		fmt.Printf("%-54s %10s %10s %10s %8s %8s %8s\n", "endpoint", "bare", "direct", "gateway", "dir/bare", "gw/dir", "p99 dir")
+		for _, p := range paths {
+			got := map[string][]loadResult{}
+			for r := range rounds {
+				for i := range targets {
+					t := targets[(i+r)%len(targets)]
+					got[t.name] = append(got[t.name], loadFrom(b, t.base+p, clients, each))
+				}
+			}
+			med := func(name string) loadResult {
+				rs := slices.Clone(got[name])
+				slices.SortFunc(rs, func(x, y loadResult) int { return int(x.rate() - y.rate()) })
+				return rs[len(rs)/2]
+			}
+			bareR, dir, gw := med("bare"), med("direct"), med("gateway")
+			fmt.Printf("%-54s %10.0f %10.0f %10.0f %8.2f %8.2f %7.2fms\n", p, bareR.rate(), dir.rate(), gw.rate(),
+				dir.rate()/bareR.rate(), gw.rate()/dir.rate(), dir.P99ms)
+			name := strings.TrimPrefix(strings.SplitN(p, "?", 2)[0], "/api/v1/currencies/")
+			b.ReportMetric(dir.rate()/bareR.rate(), name+"_ratio")
+			b.ReportMetric(gw.rate()/dir.rate(), name+"_gw/direct")
+		}
+	}
+}
