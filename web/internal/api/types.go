@@ -131,23 +131,22 @@ type Conversion struct {
 	} `json:"legs"`
 	Source string     `json:"source"`
 	AsOf   *time.Time `json:"as_of"`
-	// Raw is the whole data object, for the parts this client does not
-	// model (the breakdown of channel and preferential conversions).
-	Raw map[string]json.RawMessage `json:"-"`
+	// Channel and Preferential echo what was applied, where the service
+	// offers them.
+	Channel      string `json:"channel,omitempty"`
+	Preferential string `json:"preferential,omitempty"`
+	// Breakdown is what the conversion costs, where the service says
+	// (amount_at_mid, margin, margin_preferential, preferential_saving,
+	// effective_rate, currency); kept raw, so fields the service adds are
+	// shown too.
+	Breakdown map[string]json.RawMessage `json:"breakdown,omitempty"`
 }
 
 // Convert converts q.Amount of q.From into q.To.
 func (c *Client) Convert(ctx context.Context, q ConvertQuery) (Conversion, error) {
-	var raw json.RawMessage
-	if err := c.get(ctx, "currency", c.ep.Currency, "/api/v1/currencies/convert", q.Values(), &raw); err != nil {
-		return Conversion{}, err
-	}
 	var out Conversion
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return Conversion{}, &Error{Kind: KindInternal, Service: "currency", Err: err}
-	}
-	_ = json.Unmarshal(raw, &out.Raw)
-	return out, nil
+	err := c.get(ctx, "currency", c.ep.Currency, "/api/v1/currencies/convert", q.Values(), &out)
+	return out, err
 }
 
 // ConvertParams returns the query parameters /convert declares in the

@@ -452,13 +452,9 @@ type kv struct{ Key, Value string }
 
 var amountRe = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,8})?$`)
 
-// knownConversionFields are shown by the template itself; any other field
-// of the answer is the API's breakdown and is listed as it comes.
-var knownConversionFields = map[string]bool{
-	"from": true, "to": true, "amount": true, "rate_type": true, "rate": true, "result": true,
-	"result_unrounded": true, "minor_units": true, "legs": true, "source": true, "as_of": true,
-	"channel": true, "preferential": true,
-}
+// breakdownOrder is the order of the cost breakdown's known lines; any
+// other field the service adds follows, under its own name.
+var breakdownOrder = []string{"amount_at_mid", "margin", "margin_preferential", "preferential_saving", "effective_rate"}
 
 func (s *Site) convert(c *gin.Context) {
 	p := s.newPage(c, "convert", "convert.title")
@@ -507,7 +503,7 @@ func (s *Site) convert(c *gin.Context) {
 		return
 	}
 	d.Result = &res
-	d.Extra = flatten(res.Raw, knownConversionFields)
+	d.Extra = breakdown(p.L, res)
 	s.render(c, http.StatusOK, "convert", p)
 }
 
@@ -631,28 +627,47 @@ func normalize(s string) string {
 	return strings.ToLower(strings.Join(strings.Fields(s), " "))
 }
 
-// flatten lists the fields of an answer that skip does not name, objects
-// one level deep ("margin.remittance: 12.3"), sorted by key, so a cost
-// breakdown the API adds is shown as it comes. Values are shown as text,
-// never as markup.
-func flatten(raw map[string]json.RawMessage, skip map[string]bool) []kv {
-	var out []kv
-	for k, v := range raw {
-		if skip[k] {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(v, &obj) == nil {
-			for k2, v2 := range obj {
-				out = append(out, kv{Key: k + "." + k2, Value: scalar(v2)})
-			}
-			continue
-		}
-		out = append(out, kv{Key: k, Value: scalar(v)})
+// breakdown lists the cost breakdown of res in words: the known lines in
+// breakdownOrder with their labels, amounts in the breakdown's currency,
+// then any other field under its own name.
+func breakdown(l Dict, res api.Conversion) []kv {
+	if len(res.Breakdown) == 0 {
+		return nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	for i := range out {
-		out[i].Key = strings.ReplaceAll(out[i].Key, "_", " ")
+	cur := res.To
+	var c string
+	if json.Unmarshal(res.Breakdown["currency"], &c) == nil && c != "" {
+		cur = c
+	}
+	var out []kv
+	add := func(k string, v json.RawMessage) {
+		val := scalar(v)
+		switch {
+		case k == "effective_rate":
+			val = "1 " + res.From + " = " + val + " " + cur
+		case slices.Contains(breakdownOrder, k):
+			val += " " + cur
+		}
+		label := l.T("breakdown." + k)
+		if label == "breakdown."+k {
+			label = strings.ReplaceAll(k, "_", " ")
+		}
+		out = append(out, kv{Key: label, Value: val})
+	}
+	for _, k := range breakdownOrder {
+		if v, ok := res.Breakdown[k]; ok {
+			add(k, v)
+		}
+	}
+	var rest []string
+	for k := range res.Breakdown {
+		if k != "currency" && !slices.Contains(breakdownOrder, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		add(k, res.Breakdown[k])
 	}
 	return out
 }
