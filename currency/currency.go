@@ -1,7 +1,9 @@
 // Package currency is ratewire's current-rate service: the public REST API
 // of DESIGN.md §8 (currency) served through the rate:{CODE} Redis cache, which the
-// service keeps fresh by consuming the ingestor's events. Run wires it
-// together; cmd/currency and devstack call it.
+// service keeps fresh by consuming the ingestor's events, and the rate
+// stream (GET /stream), fed by an in-process view of the latest rates that
+// every instance keeps complete by following every partition itself. Run
+// wires it together; cmd/currency and devstack call it.
 package currency
 
 import (
@@ -12,9 +14,13 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ratewire/ratewire/currency/internal/cache"
 	"github.com/ratewire/ratewire/currency/internal/consumer"
+	"github.com/ratewire/ratewire/currency/internal/follower"
 	"github.com/ratewire/ratewire/currency/internal/httpapi"
+	"github.com/ratewire/ratewire/currency/internal/live"
 	"github.com/ratewire/ratewire/currency/internal/rates"
 	"github.com/ratewire/ratewire/currency/internal/store"
 	"github.com/ratewire/ratewire/shared/cachex"
@@ -42,6 +48,12 @@ type Options struct {
 	// KeyPrefix goes before every Redis key: empty in production, a
 	// namespace of its own for each test sharing a Redis server.
 	KeyPrefix string
+	// StreamMaxSubscribers bounds the rate stream's subscribers on this
+	// instance; 0 means live.DefaultMaxSubscribers.
+	StreamMaxSubscribers int
+	// StreamHeartbeat is the rate stream's keep-alive interval; 0 means
+	// 15 s.
+	StreamHeartbeat time.Duration
 }
 
 // Run starts the currency service and blocks until ctx ends; it then stops
@@ -93,10 +105,36 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 			}
 			return nil
 		}})
+	// The in-process view of the latest rates, which every replica keeps
+	// complete from every partition (package follower), and the rate
+	// stream it feeds.
+	view := live.New(live.Options{MaxSubscribers: opts.StreamMaxSubscribers})
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_stream_subscribers",
+			Help: "Subscribers connected to the rate stream of this instance."}, func() float64 { return float64(view.Subscribers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_live_rates",
+			Help: "Currencies held by this instance's in-process view of the latest rates."}, func() float64 { return float64(view.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ratewire_currency_live_changes_total",
+			Help: "Rate changes this instance's in-process view applied from the event stream."}, func() float64 { return float64(view.Applied()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			log.Error("register live view metrics", "err", err)
+		}
+	}
 	httpapi.Register(engine, svc, cfg.AdminToken)
+	httpapi.RegisterStream(engine, view, httpapi.StreamOptions{Heartbeat: opts.StreamHeartbeat})
 	httpapi.RegisterOpenAPI(engine)
 
+	// Streams never end on their own: close them when ctx ends, so the
+	// HTTP server's shutdown does not wait for them.
+	stopStreams := context.AfterFunc(ctx, view.Close)
+	defer stopStreams()
+	defer view.Close()
+	follow := func(ctx context.Context) error {
+		return follower.Run(ctx, follower.Config{Brokers: cfg.KafkaBrokers, Logger: log}, svc, view)
+	}
 	// The consumer stops once HTTP has stopped (ctx ended or it failed to
 	// start), after the message in hand is committed.
-	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log, httpx.Worker{Name: "consumer", Run: cons.Run})
+	return httpx.Serve(ctx, opts.Listener, cfg.HTTPAddr, engine, log,
+		httpx.Worker{Name: "consumer", Run: cons.Run}, httpx.Worker{Name: "live view", Run: follow})
 }

@@ -2,7 +2,10 @@ package currency_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/ratewire/ratewire/shared/testinfra/apitest"
 )
@@ -60,6 +63,10 @@ func TestOpenAPI(t *testing.T) {
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=KRW&amount=1e3", Status: 400, Invalid: true},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USDX&to=KRW&amount=1", Status: 400, Invalid: true},
 		{Method: "GET", Path: "/api/v1/currencies/convert?from=USD&to=KRW&amount=1&rate_type=spot", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/currencies/stream?symbols=US1", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/currencies/stream?last_event_id=USD-3", Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/currencies/stream?symbols=USD", Header: []string{"Last-Event-ID", "USD:0"}, Status: 400, Invalid: true},
+		{Method: "GET", Path: "/api/v1/currencies/stream?symbols=KRW", Status: 404},
 		{Method: "GET", Path: "/api/v1/currencies/usd", Status: 200},
 		{Method: "GET", Path: "/api/v1/currencies/JPY", Status: 200},
 		{Method: "GET", Path: "/api/v1/currencies/USD", ETag: true, Status: 304},
@@ -72,4 +79,35 @@ func TestOpenAPI(t *testing.T) {
 		{Method: "DELETE", Path: "/api/v1/currencies/cache", Header: []string{"Authorization", "Bearer wrong"}, Status: 403},
 	})
 	spec.Exercised()
+	streamMatchesDocument(t, e.base)
+}
+
+// streamMatchesDocument checks a 200 of the never-ending stream (which
+// apitest cannot read to its end) against the document: its type and
+// required headers.
+func streamMatchesDocument(t *testing.T, base string) {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile("internal/httpapi/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := doc.Paths.Find("/api/v1/currencies/stream").Get.Responses.Status(200).Value
+	s := subscribe(t, base+"/api/v1/currencies/stream?symbols=USD&last_event_id=USD:1")
+	for ct := range ok.Content {
+		if !strings.HasPrefix(s.resp.Header.Get("Content-Type"), ct) {
+			t.Errorf("stream Content-Type %q, document says %s", s.resp.Header.Get("Content-Type"), ct)
+		}
+	}
+	for name, h := range ok.Headers {
+		got := s.resp.Header.Get(name)
+		if h.Value.Required && got == "" {
+			t.Errorf("stream answer lacks the documented header %s", name)
+		}
+		if enum := h.Value.Schema.Value.Enum; len(enum) > 0 && got != enum[0] {
+			t.Errorf("stream header %s = %q, document says %v", name, got, enum)
+		}
+	}
+	if ev := s.next(t); ev.ID != "USD:1" {
+		t.Errorf("first event %q, want USD:1", ev.ID)
+	}
 }

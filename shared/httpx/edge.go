@@ -20,7 +20,9 @@ const (
 	CORSAllowMethods = "GET, HEAD, POST"
 	// CORSAllowHeaders are the request headers a preflight may ask for.
 	// Authorization is deliberately absent: only admin calls send it.
-	CORSAllowHeaders = "Content-Type, If-None-Match, X-Client-Id, X-Request-ID"
+	// Last-Event-ID resumes the currency rate stream: EventSource sends it
+	// without a preflight, a fetch-based client asks for it.
+	CORSAllowHeaders = "Content-Type, If-None-Match, Last-Event-ID, X-Client-Id, X-Request-ID"
 	// CORSExposeHeaders are the response headers scripts may read.
 	CORSExposeHeaders = "ETag, Retry-After, X-Request-ID"
 	// CORSMaxAge is how long (seconds) a browser may cache a preflight grant.
@@ -47,7 +49,7 @@ var corsResponseHeaders = []string{
 var (
 	corsPreflightMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, http.MethodPost: true}
 	corsPreflightHeaders = map[string]bool{
-		"content-type": true, "if-none-match": true, "x-client-id": true, "x-request-id": true,
+		"content-type": true, "if-none-match": true, "last-event-id": true, "x-client-id": true, "x-request-id": true,
 		"accept": true, "accept-language": true, "content-language": true,
 	}
 )

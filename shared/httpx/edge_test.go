@@ -97,6 +97,7 @@ func TestCORSPreflight(t *testing.T) {
 	}{
 		{"click", "/api/v1/click", "POST", "content-type, x-client-id, x-request-id", 204, ""},
 		{"conditional read", "/api/v1/items/7", "GET", "If-None-Match", 204, ""},
+		{"resumed stream", "/api/v1/items/7", "GET", "last-event-id", 204, ""},
 		{"read, no headers", "/api/v1/items/7", "GET", "", 204, ""},
 		{"admin with Authorization", "/api/v1/reset", "POST", "authorization", 403, "CORS_REFUSED"},
 		{"public route asking for Authorization", "/api/v1/click", "POST", "Content-Type, Authorization", 403, "CORS_REFUSED"},
@@ -128,7 +129,7 @@ func TestCORSPreflight(t *testing.T) {
 			want := map[string]string{
 				"Access-Control-Allow-Origin":  "*",
 				"Access-Control-Allow-Methods": "GET, HEAD, POST",
-				"Access-Control-Allow-Headers": "Content-Type, If-None-Match, X-Client-Id, X-Request-ID",
+				"Access-Control-Allow-Headers": "Content-Type, If-None-Match, Last-Event-ID, X-Client-Id, X-Request-ID",
 				"Access-Control-Max-Age":       httpx.CORSMaxAge,
 			}
 			if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {

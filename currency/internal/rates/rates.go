@@ -182,11 +182,52 @@ func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err = json.Marshal(r)
+	return encode(r)
+}
+
+// encode is the one encoding of a completed rate: the object GET /{code}
+// answers, the cache stores and the rate stream sends.
+func encode(r Rate) ([]byte, error) {
+	b, err := json.Marshal(r)
 	if err != nil {
-		return nil, apperr.Internal(fmt.Errorf("encode rate %s: %w", code, err))
+		return nil, apperr.Internal(fmt.Errorf("encode rate %s: %w", r.CurrencyCode, err))
 	}
 	return b, nil
+}
+
+// CompleteJSON completes a stored or announced rate and encodes it as GET
+// /{code} answers it: what the in-process view and the rate stream hold.
+func (s *Service) CompleteJSON(ctx context.Context, r Rate) ([]byte, error) {
+	r, err := s.Complete(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return encode(r)
+}
+
+// AllLatestJSON reads every current rate from the database (never the
+// cache, which may lag it) and returns each completed and encoded as GET
+// /{code} answers it, by code: what seeds the in-process view.
+//
+// It is also how the view is reconciled after a run, so like RefreshAll
+// it rereads the previous closes: whichever of the two runs first after a
+// backfill must not complete the rates with the closes from before it.
+func (s *Service) AllLatestJSON(ctx context.Context) ([]Rate, [][]byte, error) {
+	all, err := s.store.AllLatest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.forgetPreviousCloses()
+	out := make([][]byte, len(all))
+	for i := range all {
+		if all[i], err = s.Complete(ctx, all[i]); err != nil {
+			return nil, nil, err
+		}
+		if out[i], err = encode(all[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return all, out, nil
 }
 
 // fill reads code from the database, completes it and caches it when the
@@ -284,6 +325,14 @@ func freshness(fetched, next **time.Time, r Rate) {
 		t := *r.NextUpdateAt
 		*next = &t
 	}
+}
+
+// forgetPreviousCloses drops the previous closes read so far: a run (or a
+// backfill) may have stored earlier days, so the change is recomputed.
+func (s *Service) forgetPreviousCloses() {
+	s.prevMu.Lock()
+	s.prev = map[string]prevClose{}
+	s.prevMu.Unlock()
 }
 
 // previousClose is store.PreviousClose through the per-day cache.
@@ -384,11 +433,7 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A run (or a backfill) may have stored earlier days: forget the
-	// previous closes read so far, so the change is recomputed.
-	s.prevMu.Lock()
-	s.prev = map[string]prevClose{}
-	s.prevMu.Unlock()
+	s.forgetPreviousCloses()
 	codes := make([]string, 0, len(all))
 	done := make([]Rate, 0, len(all))
 	for _, r := range all {
