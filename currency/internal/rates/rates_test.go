@@ -209,20 +209,29 @@ func FuzzParseCode(f *testing.F) {
 	})
 }
 
+// backfillYesterdaysJPY checks that JPY has no change yet (no previous
+// day; the service has now read that), then stores a close for yesterday
+// as a backfill does: an earlier day, no new version.
+func backfillYesterdaysJPY(t *testing.T, svc *rates.Service, db *sqlx.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
+		t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
+		(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
+		yesterday, yesterday); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRefreshAllRecomputesChange: a backfill stores an earlier day without
 // a new version; the refresh after the run must still show the change.
 func TestRefreshAllRecomputesChange(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
 		ctx := context.Background()
 		svc, db := setup(t, testinfra.SQLiteURL(t), r)
-		if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
-			t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
-		}
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
-			(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
-			yesterday, yesterday); err != nil {
-			t.Fatal(err)
-		}
+		backfillYesterdaysJPY(t, svc, db)
 		if err := svc.RefreshAll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -242,14 +251,7 @@ func TestAllLatestJSONRecomputesChange(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
 		ctx := context.Background()
 		svc, db := setup(t, testinfra.SQLiteURL(t), r)
-		if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
-			t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
-		}
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
-			(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
-			yesterday, yesterday); err != nil {
-			t.Fatal(err)
-		}
+		backfillYesterdaysJPY(t, svc, db)
 		all, js, err := svc.AllLatestJSON(ctx)
 		if err != nil {
 			t.Fatal(err)
