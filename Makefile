@@ -2,11 +2,11 @@
 # `go test ./...` at the root matches nothing (the root is not a module), so
 # every target walks the modules explicitly.
 
-MODULES := shared ingestor currency history ranking devstack
+MODULES := shared ingestor currency history ranking web devstack
 # deploy/healthcheck is a standalone module (standard library only) baked
 # into the service images; it sits outside the workspace.
 TOOLS := deploy/healthcheck
-SERVICES := ingestor currency history ranking
+SERVICES := ingestor currency history ranking web
 PKGS = $(addsuffix /...,$(addprefix ./,$(MODULES)))
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 
@@ -18,7 +18,9 @@ run:
 
 ## test: every module's tests with the race detector. Set
 ## RATEWIRE_TEST_POSTGRES_URL and RATEWIRE_TEST_REDIS_URL to include the
-## PostgreSQL and Redis suites (skipped without them, failed in CI).
+## PostgreSQL and Redis suites (skipped without them, failed in CI); the
+## browser tests need /usr/bin/chromium (skipped without it, failed in CI)
+## and write screenshots under RATEWIRE_TEST_ARTIFACTS when it is set.
 test:
 	GIN_MODE=release go test $(GOTEST_FLAGS) $(PKGS)
 	@for m in $(TOOLS); do (cd $$m && GOWORK=off go test $(GOTEST_FLAGS) ./...) || exit 1; done

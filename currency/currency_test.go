@@ -45,8 +45,9 @@ func start(t *testing.T) env {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO latest_rates (currency_code, currency_name, deal_base_rate, tts, ttb,
-		source, recorded_at, updated_at, version) VALUES ('USD', '미국 달러', '1398.4', '1412.38', '1384.42', 'koreaexim', ?, ?, 1),
-		('JPY', '일본 옌', '9.2514', NULL, NULL, 'frankfurter', ?, ?, 1)`), at, at, at, at); err != nil {
+		cash_buy, cash_sell, source, recorded_at, updated_at, version) VALUES
+		('USD', '미국 달러', '1398.4', '1412.38', '1384.42', '1422.87', '1373.93', 'hana', ?, ?, 1),
+		('JPY', '일본 옌', '9.2514', NULL, NULL, NULL, NULL, 'frankfurter', ?, ?, 1)`), at, at, at, at); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(func(k string) string {
@@ -279,4 +280,49 @@ func readDLQ(t *testing.T, brokers []string, topic string) map[string]string {
 			return out
 		}
 	}
+}
+
+// TestRollingUpgrade produces into one partition of exchange_rate_updated,
+// as during a rolling upgrade, a version 1 update (an ingestor not yet
+// upgraded: no cash fields) and a version 2 update with cash rates: the
+// service applies both, each with what it carries.
+func TestRollingUpgrade(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcl.Close()
+	v1 := fmt.Sprintf(`{"event_id":"6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a41","event_type":"exchange_rate_updated","schema_version":1,`+
+		`"correlation_id":"old-run","currency_code":"JPY","currency_name":"일본 옌","deal_base_rate":"9.3012","tts":null,"ttb":null,`+
+		`"source":"koreaexim","recorded_at":%q,"updated_at":%q,"version":2}`, at.Add(time.Minute).Format(time.RFC3339), at.Format(time.RFC3339))
+	cb, cs := decimal.RequireFromString("1425.57"), decimal.RequireFromString("1371.23")
+	ev := &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.4"),
+		CashBuy: &cb, CashSell: &cs, Source: "hana", RecordedAt: at.Add(time.Minute), UpdatedAt: at, Version: 2}}
+	event.Stamp(ev, "new-run")
+	m2, err := event.Encode(ev, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*kgo.Record{
+		{Topic: event.TopicExchangeRateUpdated, Partition: 0, Key: []byte("JPY"), Value: []byte(v1)},
+		{Topic: event.TopicExchangeRateUpdated, Partition: 0, Key: m2.Key, Value: m2.Value},
+	}
+	if err := kcl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].Partition != recs[1].Partition {
+		t.Fatalf("records in partitions %d and %d, want one", recs[0].Partition, recs[1].Partition)
+	}
+	waitFor(t, func() bool {
+		_, _, body := get(t, e.base+"/api/v1/currencies/JPY")
+		r := rateOf(t, body)
+		return r.Version == 2 && r.DealBaseRate.Equal(decimal.RequireFromString("9.3012")) && r.CashBuy == nil
+	}, "JPY at version 2 from the schema_version 1 event")
+	waitFor(t, func() bool {
+		_, _, body := get(t, e.base+"/api/v1/currencies/USD")
+		r := rateOf(t, body)
+		return r.Version == 2 && r.CashBuy != nil && r.CashBuy.Equal(cb) && r.CashSell != nil && r.CashSell.Equal(cs)
+	}, "USD at version 2 with the cash rates of the schema_version 2 event")
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
 	"github.com/ratewire/ratewire/shared/httpx"
+	"github.com/ratewire/ratewire/web"
 )
 
 // repoRoot is the repository root, seen from the devstack module's
@@ -37,13 +38,15 @@ const repoRoot = ".."
 // testPassword stands in for the POSTGRES_PASSWORD that .env must supply.
 const testPassword = "compose-test-password"
 
-// appServices are the four service modules, each built by deploy/Dockerfile
-// from its cmd/<name>, and the listen address it defaults to.
+// appServices are the four service modules and the web app, each built by
+// deploy/Dockerfile from its cmd/<name>, and the listen address it
+// defaults to.
 var appServices = map[string]string{
 	"ingestor": config.DefaultIngestorAddr,
 	"currency": config.DefaultCurrencyAddr,
 	"history":  config.DefaultHistoryAddr,
 	"ranking":  config.DefaultRankingAddr,
+	"web":      web.DefaultAddr,
 }
 
 // deliberatelyUnset lists, per service, the RATEWIRE_* variables that the
@@ -58,6 +61,14 @@ var deliberatelyUnset = map[string]map[string]string{
 	"currency": {},
 	"history":  {},
 	"ranking":  {"RATEWIRE_KAFKA_BROKERS": "ranking is independent of Kafka (DESIGN.md §1)"},
+	"web": {
+		"RATEWIRE_DATABASE_URL":  "the web app is a client of the public APIs, with no database",
+		"RATEWIRE_REDIS_URL":     "the web app is a client of the public APIs, with no cache",
+		"RATEWIRE_KAFKA_BROKERS": "the web app is a client of the public APIs, not of Kafka",
+		"RATEWIRE_ADMIN_TOKEN":   "the web app calls public endpoints only",
+		"RATEWIRE_API_URL":       "every service's own URL is set (RATEWIRE_CURRENCY_URL, ...)",
+		"RATEWIRE_API_TIMEOUT":   "the default (3 s) suits the compose network",
+	},
 }
 
 // loadCompose loads docker-compose.yml the way `docker compose` would with
@@ -351,6 +362,20 @@ func TestComposeServiceSettings(t *testing.T) {
 					t.Fatalf("ingestor.LoadConfig of its environment: %v", err)
 				}
 			}
+			if svcName == "web" {
+				wc, err := web.LoadConfig(func(k string) string { return e[k] })
+				if err != nil {
+					t.Fatalf("web.LoadConfig of its environment: %v", err)
+				}
+				// Each service directly, on the port it listens on.
+				ep := wc.Endpoints()
+				for name, got := range map[string]string{"currency": ep.Currency, "history": ep.History, "ranking": ep.Ranking, "ingestor": ep.Ingestor} {
+					if want := "http://" + name + env(p.Services[name])["RATEWIRE_HTTP_ADDR"]; got != want {
+						t.Errorf("web calls %s at %q, want %q", name, got, want)
+					}
+					needs(t, svc, name, types.ServiceConditionStarted)
+				}
+			}
 
 			// Set, or deliberately unset with a reason; no stale excuses.
 			for _, v := range read {
@@ -480,6 +505,9 @@ func configVariables(t testing.TB, svcName string) []string {
 	if svcName == "ingestor" {
 		files = append(files, filepath.Join(repoRoot, "ingestor", "config.go"))
 	}
+	if svcName == "web" {
+		files = append(files, filepath.Join(repoRoot, "web", "web.go"))
+	}
 	var out []string
 	for _, f := range files {
 		src, err := os.ReadFile(f)
@@ -495,6 +523,9 @@ func configVariables(t testing.TB, svcName string) []string {
 	want := []string{"RATEWIRE_HTTP_ADDR", "RATEWIRE_DATABASE_URL", "RATEWIRE_KAFKA_BROKERS"}
 	if svcName == "ingestor" {
 		want = append(want, "RATEWIRE_PROVIDERS", "RATEWIRE_KOREAEXIM_API_KEY")
+	}
+	if svcName == "web" {
+		want = append(want, "RATEWIRE_API_URL", "RATEWIRE_CURRENCY_URL")
 	}
 	for _, v := range want {
 		if !slices.Contains(out, v) {
@@ -631,9 +662,19 @@ func TestComposeGateway(t *testing.T) {
 			}
 		}
 	}
-	if len(routes) != 2*len(stack.GatewayRoutes) {
+	// Everything else is the web app, as in devstack's gateway.
+	_, webPort, _ := net.SplitHostPort(env(p.Services[stack.WebRoute])["RATEWIRE_HTTP_ADDR"])
+	if want := stack.WebRoute + ":" + webPort; routes["/"] != want {
+		t.Errorf("nginx location / proxies to %q, want the web app at %q", routes["/"], want)
+	}
+	if len(routes) != 2*len(stack.GatewayRoutes)+1 {
 		t.Errorf("nginx proxies %v, want exactly the routes of devstack's gateway", routes)
 	}
+	// Unknown API paths stay API answers.
+	if !regexp.MustCompile(`location /api/ \{\s*default_type application/json;\s*return 404`).Match(src) {
+		t.Error("nginx.conf has no `location /api/` answering 404 in the envelope")
+	}
+	needs(t, gw, stack.WebRoute, types.ServiceConditionStarted)
 }
 
 // TestDockerfiles checks each service's image: built from the repository

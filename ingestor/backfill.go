@@ -139,7 +139,7 @@ func Backfill(ctx context.Context, cfg Config, o BackfillOptions) (BackfillResul
 		}
 	}
 	slices.Sort(stale)
-	if _, err := st.CommitRun(ctx, last, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
+	if _, err := st.CommitRun(ctx, []rate.Batch{last}, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 		return ingest.Outbox(ingest.Events(last, changed, stale, run.ID, started, run.FinishedAt))
 	}); err != nil {
 		return res, fmt.Errorf("backfill: %w", err)

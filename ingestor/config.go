@@ -17,6 +17,7 @@ import (
 const (
 	ProviderExchangeRateAPI = "exchangerate-api"
 	ProviderKoreaExim       = "koreaexim"
+	ProviderHana            = "hana"
 	ProviderFrankfurter     = "frankfurter"
 	ProviderSimulated       = "simulated"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	KoreaEximAPIKey    string
 	KoreaEximAPIURL    string
 	FrankfurterURL     string
+	HanaURL            string
 
 	RetentionDays int
 	// CrossCheckMaxDeviation is RATEWIRE_CROSS_CHECK_MAX_DEVIATION as a
@@ -78,6 +80,7 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 		KoreaEximAPIKey:    get("RATEWIRE_KOREAEXIM_API_KEY"),
 		KoreaEximAPIURL:    get("RATEWIRE_KOREAEXIM_API_URL"),
 		FrankfurterURL:     get("RATEWIRE_FRANKFURTER_URL"),
+		HanaURL:            get("RATEWIRE_HANA_URL"),
 		RetentionDays:      DefaultRetentionDays,
 
 		CrossCheckMaxDeviation: DefaultCrossCheckMaxDeviation,
@@ -89,7 +92,7 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 	seen := map[string]bool{}
 	for _, p := range c.Providers {
 		switch p {
-		case ProviderExchangeRateAPI, ProviderKoreaExim, ProviderFrankfurter, ProviderSimulated:
+		case ProviderExchangeRateAPI, ProviderKoreaExim, ProviderHana, ProviderFrankfurter, ProviderSimulated:
 		default:
 			errs = append(errs, fmt.Errorf("RATEWIRE_PROVIDERS: unknown provider %q", p))
 		}
@@ -102,6 +105,7 @@ func LoadConfig(getenv func(string) string, defaultAddr string) (Config, error) 
 		{"RATEWIRE_EXCHANGERATE_API_URL", ProviderExchangeRateAPI, c.ExchangeRateAPIURL},
 		{"RATEWIRE_KOREAEXIM_API_URL", ProviderKoreaExim, c.KoreaEximAPIURL},
 		{"RATEWIRE_FRANKFURTER_URL", ProviderFrankfurter, c.FrankfurterURL},
+		{"RATEWIRE_HANA_URL", ProviderHana, c.HanaURL},
 	} {
 		if err := provider.CheckBaseURL(u.name, u.value); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", u.env, err))

@@ -71,6 +71,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"cross-check bound zero", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "0", "more than 0"},
 		{"cross-check bound over 100 %", "RATEWIRE_CROSS_CHECK_MAX_DEVIATION", "150%", "at most 100"},
 		{"URL with a query", "RATEWIRE_FRANKFURTER_URL", "https://api.frankfurter.dev?base=KRW", "no query"},
+		{"Hana URL ending in /v1", "RATEWIRE_HANA_URL", "https://quotation-api-cdn.dunamu.com/v1", "names an API version (/v1)"},
+		{"Hana URL with its endpoint", "RATEWIRE_HANA_URL", "https://quotation-api-cdn.dunamu.com/v1/forex/recent", "RATEWIRE_HANA_URL"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ingestor.LoadConfig(envOf(map[string]string{tt.key: tt.value}), ":1")
@@ -90,6 +92,7 @@ func TestLoadConfigAcceptsBaseURLs(t *testing.T) {
 		"RATEWIRE_FRANKFURTER_URL":      "https://api.frankfurter.dev",
 		"RATEWIRE_EXCHANGERATE_API_URL": "http://127.0.0.1:8080/proxy/er/",
 		"RATEWIRE_KOREAEXIM_API_URL":    "https://oapi.koreaexim.go.kr",
+		"RATEWIRE_HANA_URL":             "http://127.0.0.1:8080/proxy/hana",
 	}), ":1")
 	if err != nil {
 		t.Fatalf("LoadConfig with hosts and a path prefix: %v", err)

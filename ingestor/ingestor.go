@@ -139,6 +139,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 // unchanged rates publish no update events.
 const KoreaEximSchedule = "5 11-18 * * 1-5"
 
+// HanaSchedule is the default schedule when Hana Bank is the first
+// provider: the bank posts a new notice many times a business day, so a
+// run every five minutes from 09:00 to 19:55 KST on weekdays follows the
+// intraday moves; at night and at weekends nothing new is posted, so
+// nothing is asked. A repeated notice publishes no update events.
+const HanaSchedule = "*/5 9-19 * * 1-5"
+
 // RetentionSchedule runs the retention job once a day, at 03:30 in the
 // ingest time zone, when nothing is published.
 const RetentionSchedule = "30 3 * * *"
@@ -146,8 +153,13 @@ const RetentionSchedule = "30 3 * * *"
 // Schedule is the collection schedule: RATEWIRE_INGEST_SCHEDULE when set,
 // otherwise a default that suits the first provider.
 func Schedule(cfg Config) string {
-	if !cfg.IngestScheduleSet && len(cfg.Providers) > 0 && cfg.Providers[0] == ProviderKoreaExim {
-		return KoreaEximSchedule
+	if !cfg.IngestScheduleSet && len(cfg.Providers) > 0 {
+		switch cfg.Providers[0] {
+		case ProviderKoreaExim:
+			return KoreaEximSchedule
+		case ProviderHana:
+			return HanaSchedule
+		}
 	}
 	return cfg.IngestSchedule
 }
@@ -187,7 +199,7 @@ func providerSettings(cfg Config, now func() time.Time) provider.Settings {
 	return provider.Settings{
 		ExchangeRateAPIKey: cfg.ExchangeRateAPIKey, ExchangeRateAPIURL: cfg.ExchangeRateAPIURL,
 		KoreaEximAPIKey: cfg.KoreaEximAPIKey, KoreaEximAPIURL: cfg.KoreaEximAPIURL,
-		FrankfurterURL: cfg.FrankfurterURL, Now: now,
+		FrankfurterURL: cfg.FrankfurterURL, HanaURL: cfg.HanaURL, Now: now,
 	}
 }
 

@@ -15,8 +15,18 @@ import (
 )
 
 // SchemaVersion is the payload version every producer writes today.
-// Consumers accept it and reject versions they do not know as invalid.
-const SchemaVersion = 1
+// Version 2 added cash_buy and cash_sell to exchange_rate_updated; the
+// other payloads are the same in both. The optional freshness fields
+// (fetched_at, next_update_at) may appear in either version: readers take
+// them when present and null otherwise.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest payload version consumers still accept:
+// during a rolling upgrade one partition holds events of both versions,
+// and a version 1 exchange_rate_updated (no cash fields) is applied with
+// null cash rates. Versions outside [MinSchemaVersion, SchemaVersion] are
+// rejected as invalid.
+const MinSchemaVersion = 1
 
 // Event types, one per topic.
 const (
@@ -77,13 +87,16 @@ type NewDataReceived struct {
 // json tags are the wire contract, the db tags the latest_rates columns,
 // so stores scan rows straight into it. Rates are KRW per one unit, as
 // exact decimals encoded as JSON strings; TTS and TTB are null when the
-// provider quotes no spread.
+// provider quotes no spread, CashBuy and CashSell when it quotes no cash
+// rates (schema_version 2; absent from version 1 payloads).
 type Rate struct {
 	CurrencyCode string           `json:"currency_code" db:"currency_code"`
 	CurrencyName string           `json:"currency_name" db:"currency_name"`
 	DealBaseRate decimal.Decimal  `json:"deal_base_rate" db:"deal_base_rate"`
 	TTS          *decimal.Decimal `json:"tts" db:"tts"`
 	TTB          *decimal.Decimal `json:"ttb" db:"ttb"`
+	CashBuy      *decimal.Decimal `json:"cash_buy" db:"cash_buy"`   // 현찰 살 때: the bank sells banknotes
+	CashSell     *decimal.Decimal `json:"cash_sell" db:"cash_sell"` // 현찰 팔 때: the bank buys banknotes
 	Source       string           `json:"source" db:"source"`
 	RecordedAt   time.Time        `json:"recorded_at" db:"recorded_at"`
 	// RateDate is the bank day (KST, YYYY-MM-DD) the rate belongs to:
@@ -107,8 +120,10 @@ type Rate struct {
 	// NextUpdateAt is when the source was expected, as of that fetch, to
 	// publish its next update, from its schedule (ExchangeRate-API's
 	// time_next_update_unix, Korea Eximbank's next business day 11:00 KST,
-	// the ECB's 16:00 CET on the next TARGET day). Absent when the source
-	// has no schedule to go by (the simulator), and on older rows.
+	// the ECB's 16:00 CET on the next TARGET day, Hana Bank's next
+	// opening at 09:00 KST). Absent when the source has no schedule to go
+	// by: the simulator, and Hana Bank in banking hours, when a new notice
+	// can come at any moment; and on older rows.
 	NextUpdateAt *time.Time `json:"next_update_at,omitempty" db:"next_update_at"`
 	Version      int64      `json:"version" db:"version"`
 }
@@ -116,7 +131,8 @@ type Rate struct {
 // RateColumns lists the latest_rates columns of Rate, in field order, for
 // SELECT lists; a NULL rate_date (rows stored before it existed) reads as
 // "". Adding a field to Rate means adding its column here.
-const RateColumns = `currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at,
+const RateColumns = `currency_code, currency_name, deal_base_rate, tts, ttb,
+	cash_buy, cash_sell, source, recorded_at,
 	COALESCE(rate_date, '') AS rate_date, quoted_as, updated_at,
 	fetched_at, next_update_at,
 	version`
@@ -234,6 +250,15 @@ func (e *ExchangeRateUpdated) validate() error {
 	if e.TTB != nil && !e.TTB.IsPositive() {
 		return fmt.Errorf("ttb %s is not positive", e.TTB)
 	}
+	if e.CashBuy != nil && !e.CashBuy.IsPositive() {
+		return fmt.Errorf("cash_buy %s is not positive", e.CashBuy)
+	}
+	if e.CashSell != nil && !e.CashSell.IsPositive() {
+		return fmt.Errorf("cash_sell %s is not positive", e.CashSell)
+	}
+	if e.SchemaVersion == 1 && (e.CashBuy != nil || e.CashSell != nil) {
+		return errors.New("cash_buy and cash_sell appeared in schema_version 2, not 1")
+	}
 	if e.Source == "" || e.RecordedAt.IsZero() || e.Version < 1 {
 		return errors.New("exchange_rate_updated needs source, recorded_at and version >= 1")
 	}
@@ -346,8 +371,8 @@ func Decode(topic string, value []byte) (Event, error) {
 	if m.EventType != typeOf(ev) {
 		return nil, fmt.Errorf("%w: event_type %q on topic %s", ErrInvalid, m.EventType, topic)
 	}
-	if m.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%w: unsupported schema_version %d", ErrInvalid, m.SchemaVersion)
+	if m.SchemaVersion < MinSchemaVersion || m.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%w: unsupported schema_version %d (accepted %d to %d)", ErrInvalid, m.SchemaVersion, MinSchemaVersion, SchemaVersion)
 	}
 	if _, err := uuid.Parse(m.EventID); err != nil {
 		return nil, fmt.Errorf("%w: event_id %q is not a UUID", ErrInvalid, m.EventID)

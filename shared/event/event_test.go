@@ -22,6 +22,8 @@ var (
 	at   = time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	tts  = decimal.RequireFromString("1412.35")
 	ttb  = decimal.RequireFromString("1384.45")
+	cbuy = decimal.RequireFromString("1422.87")
+	csel = decimal.RequireFromString("1373.93")
 	meta = func(id string) event.Meta {
 		return event.Meta{EventID: id}
 	}
@@ -36,6 +38,10 @@ func samples() map[string]event.Event {
 			Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.40"),
 				TTS: &tts, TTB: &ttb, Source: "koreaexim", RecordedAt: at, RateDate: "2026-11-22", UpdatedAt: at.Add(time.Second),
 				FetchedAt: ptrTime(at.Add(time.Second / 2)), NextUpdateAt: ptrTime(at.Add(24 * time.Hour)), Version: 42}},
+		"exchange_rate_updated_cash": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e06"),
+			Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러", DealBaseRate: decimal.RequireFromString("1398.40"),
+				TTS: &tts, TTB: &ttb, CashBuy: &cbuy, CashSell: &csel, Source: "hana", RecordedAt: at, RateDate: "2026-11-22",
+				UpdatedAt: at.Add(time.Second), FetchedAt: ptrTime(at.Add(time.Second / 2)), Version: 43}},
 		"exchange_rate_updated_no_spread": &event.ExchangeRateUpdated{Meta: meta("7d3c1b0e-5f4a-4b2c-9a51-2f0c2d6a9e05"),
 			Rate: event.Rate{CurrencyCode: "JPY", CurrencyName: "일본 엔", DealBaseRate: decimal.RequireFromString("9.0123456789"),
 				Source: "frankfurter", RecordedAt: at, UpdatedAt: at, Version: 1}},
@@ -110,7 +116,7 @@ func TestEncodeHeadersAndKeys(t *testing.T) {
 		}
 		m := event.MetaOf(ev)
 		for k, want := range map[string]string{
-			"event_id": m.EventID, "event_type": msg.Topic, "schema_version": "1",
+			"event_id": m.EventID, "event_type": msg.Topic, "schema_version": "2",
 			"correlation_id": "corr-1", "producer": "ingestor", "content-type": "application/json",
 		} {
 			if got := event.Header(msg, k); got != want {
@@ -136,6 +142,10 @@ func TestDecodeRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cash, err := os.ReadFile("testdata/exchange_rate_updated_cash.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, topic, value, want string
 	}{
@@ -144,7 +154,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"trailing data", event.TopicExchangeRateUpdated, string(valid) + "{}", "trailing"},
 		{"unknown topic", "elsewhere", string(valid), "unknown topic"},
 		{"wrong type for topic", event.TopicNewDataReceived, string(valid), "event_type"},
-		{"future schema", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `"schema_version": 1`, `"schema_version": 9`, 1), "schema_version"},
+		{"future schema", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `"schema_version": 2`, `"schema_version": 9`, 1), "schema_version"},
+		{"schema zero", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `"schema_version": 2`, `"schema_version": 0`, 1), "schema_version"},
+		{"negative cash", event.TopicExchangeRateUpdated, strings.Replace(string(cash), `"1422.87"`, `"-1"`, 1), "cash_buy"},
+		{"cash in schema 1", event.TopicExchangeRateUpdated, strings.Replace(string(cash), `"schema_version": 2`, `"schema_version": 1`, 1), "schema_version 2"},
 		{"negative rate", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `"1398.4"`, `"-1"`, 1), "not positive"},
 		{"rate as float text", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `"1398.4"`, `"abc"`, 1), "payload"},
 		{"bad event id", event.TopicExchangeRateUpdated, strings.Replace(string(valid), `7d3c1b0e-5f4a`, `zz`, 1), "event_id"},
@@ -181,6 +194,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(name, b)
 	}
+	for _, file := range []string{"exchange_rate_updated_v1.json", "exchange_rate_updated_cash.golden.json"} { // both schema versions
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(event.TopicExchangeRateUpdated, b)
+	}
 	f.Add("exchange_rate_updated", []byte(`{"deal_base_rate": 1e400}`))
 	f.Add("cache_invalidation", []byte(`null`))
 	f.Fuzz(func(t *testing.T, topic string, value []byte) {
@@ -190,6 +210,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("Decode error %v does not wrap ErrInvalid", err)
 			}
 			return
+		}
+		if m := event.MetaOf(ev); m.SchemaVersion != event.SchemaVersion {
+			event.Stamp(ev, m.CorrelationID) // an older version is re-encoded as the current one
 		}
 		if _, err := event.Encode(ev, "fuzz"); err != nil {
 			t.Fatalf("decoded event does not encode: %v", err)
@@ -226,3 +249,36 @@ func TestQuotedAs(t *testing.T) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+// TestDecodeSchemaVersion1 checks the rolling-upgrade contract: a payload
+// written by a version 1 producer (no cash fields at all) still decodes,
+// with null cash rates, beside version 2 payloads.
+func TestDecodeSchemaVersion1(t *testing.T) {
+	v1, err := os.ReadFile("testdata/exchange_rate_updated_v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(v1, []byte("cash_")) || !bytes.Contains(v1, []byte(`"schema_version": 1`)) {
+		t.Fatal("testdata/exchange_rate_updated_v1.json must stay a version 1 payload")
+	}
+	ev, err := event.Decode(event.TopicExchangeRateUpdated, v1)
+	if err != nil {
+		t.Fatalf("Decode(v1) = %v, want it accepted", err)
+	}
+	u := ev.(*event.ExchangeRateUpdated)
+	if u.SchemaVersion != 1 || u.CashBuy != nil || u.CashSell != nil || u.TTS == nil || !u.TTS.Equal(tts) {
+		t.Errorf("v1 decoded as %+v, want schema 1, tts %s and null cash", u, tts)
+	}
+	v2, err := os.ReadFile("testdata/exchange_rate_updated_cash.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err = event.Decode(event.TopicExchangeRateUpdated, v2)
+	if err != nil {
+		t.Fatalf("Decode(v2) = %v", err)
+	}
+	u = ev.(*event.ExchangeRateUpdated)
+	if u.SchemaVersion != 2 || u.CashBuy == nil || !u.CashBuy.Equal(cbuy) || u.CashSell == nil || !u.CashSell.Equal(csel) {
+		t.Errorf("v2 decoded as %+v, want cash_buy %s and cash_sell %s", u, cbuy, csel)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,10 +31,16 @@ func TestFaultPoisonMessageMidPartition(t *testing.T) {
 	publish(t, h.w, after...)
 
 	l := newLedger()
-	stop := runConsumer(t, h.consumer(t, "poison", []string{topic}, l.handle, nil))
+	stop := runConsumer(t, h.consumer(t, "poison", []string{topic}, l.handle, func(c *kafkabus.ConsumerConfig) {
+		c.LagInterval = 20 * time.Millisecond // so the gauges follow
+	}))
 	valid := append(before, after...)
 	eventually(t, "every valid message to be applied", func() bool { return l.has(valid) })
 	h.waitCommitted(t, "poison", topic)
+	// The dead-letter topic's count is measured beside the lag.
+	eventually(t, "the dead-letter gauge to count the poison message", func() bool {
+		return h.metric(t, "ratewire_dlq_messages", map[string]string{"topic": event.DLQTopic(topic)}) == 1
+	})
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/ratewire/ratewire/shared/event"
 )
 
 // outcome is a label value of ratewire_consumer_messages_total.
@@ -35,6 +37,7 @@ type consumerMetrics struct {
 	commitErrs  *prometheus.CounterVec
 	stepErrs    *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
+	dlq         *prometheus.GaugeVec
 	lastHandled *prometheus.GaugeVec
 }
 
@@ -76,6 +79,12 @@ func newConsumerMetrics(reg prometheus.Registerer, group string) (*consumerMetri
 		Name: "ratewire_consumer_lag_messages",
 		Help: "Messages between the group's committed offset and the end of the partition, measured in-app from ListOffsets and OffsetFetch.",
 	}, []string{"topic", "partition", "group"})); err != nil {
+		return nil, err
+	}
+	if m.dlq, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ratewire_dlq_messages",
+		Help: "Messages in the dead-letter topic (end minus start offset over its partitions), measured in-app with the lag; every group consuming the original topic reports it.",
+	}, []string{"topic"})); err != nil {
 		return nil, err
 	}
 	if m.lastHandled, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -191,7 +200,8 @@ func LagOf(ctx context.Context, brokers []string, group string, topics []string)
 	return lagOf(ctx, cl, group, topics)
 }
 
-// measureLag updates the lag gauges once.
+// measureLag updates the lag gauges, and the message counts of the
+// topics' dead-letter twins, once.
 func (c *Consumer) measureLag(ctx context.Context, cl *kafka.Client) error {
 	lag, err := lagOf(ctx, cl, c.cfg.GroupID, c.cfg.Topics)
 	for topic, parts := range lag {
@@ -199,7 +209,60 @@ func (c *Consumer) measureLag(ctx context.Context, cl *kafka.Client) error {
 			c.metrics.lag.WithLabelValues(topic, strconv.Itoa(p), c.cfg.GroupID).Set(float64(n))
 		}
 	}
-	return err
+	dlqs := make([]string, len(c.cfg.Topics))
+	for i, t := range c.cfg.Topics {
+		dlqs[i] = event.DLQTopic(t)
+	}
+	counts, dlqErr := deadLettersOf(ctx, cl, dlqs)
+	for topic, n := range counts {
+		c.metrics.dlq.WithLabelValues(topic).Set(float64(n))
+	}
+	return errors.Join(err, dlqErr)
+}
+
+// deadLettersOf returns the number of messages in each of the topics (end
+// offset minus first offset, summed over partitions): for dead-letter
+// topics, what is waiting to be looked at or replayed. A topic that does
+// not exist is left out; the ratewire_dlq_messages gauge shows it.
+func deadLettersOf(ctx context.Context, cl *kafka.Client, topics []string) (map[string]int64, error) {
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			continue // not created (yet): nothing to count
+		}
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+		}
+	}
+	if len(req.Topics) == 0 {
+		return map[string]int64{}, nil
+	}
+	res, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	out := map[string]int64{}
+	var errs []error
+	for topic, parts := range res.Topics {
+		var n int64
+		ok := true
+		for _, p := range parts {
+			if p.Error != nil {
+				errs = append(errs, fmt.Errorf("list offsets of %s/%d: %w", topic, p.Partition, p.Error))
+				ok = false
+				continue
+			}
+			n += max(p.LastOffset-p.FirstOffset, 0)
+		}
+		if ok {
+			out[topic] = n
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 func lagOf(ctx context.Context, cl *kafka.Client, group string, topics []string) (map[string]map[int]int64, error) {

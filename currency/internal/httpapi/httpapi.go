@@ -112,7 +112,17 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		conv, err := svc.ConvertHot(c.Request.Context(), from, to, amount, rt)
+		channel, err := ParseChannel(c.Query("channel"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		pref, err := ParsePreferential(c.Query("preferential"))
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		conv, err := svc.ConvertHot(c.Request.Context(), from, to, amount, rates.ConvertOptions{RateType: rt, Channel: channel, Preferential: pref})
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -231,6 +241,40 @@ func ParseRateType(s string) (string, error) {
 	}
 	return "", apperr.Invalid(apperr.CodeInvalidParameter, "rate_type must be bank (the default: TTB when the bank buys, TTS when it sells), mid, tts or ttb",
 		map[string]any{"parameter": "rate_type"})
+}
+
+// ParseChannel reads a conversion's channel, in any case: cash
+// (banknotes: cash_sell when the bank buys, cash_buy when it sells) or
+// remittance (ttb/tts); empty means the service's default.
+func ParseChannel(s string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "", rates.ChannelCash, rates.ChannelRemittance:
+		return v, nil
+	}
+	return "", apperr.Invalid(apperr.CodeInvalidParameter,
+		"channel must be cash (banknotes: cash_sell when the bank buys, cash_buy when it sells) or remittance (ttb/tts, the default)",
+		map[string]any{"parameter": "channel"})
+}
+
+var preferentialPattern = regexp.MustCompile(`^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$`)
+
+// ParsePreferential reads a preferential rate (환율 우대) in percent: a
+// plain number from 0 to 100 with at most two decimals; empty is 0.
+func ParsePreferential(s string) (decimal.Decimal, error) {
+	if s == "" {
+		return decimal.Zero, nil
+	}
+	bad := apperr.Invalid(apperr.CodeInvalidParameter,
+		"preferential must be a percentage from 0 to 100 (such as 90 or 87.5), the share of the bank's margin waived",
+		map[string]any{"parameter": "preferential", "min": 0, "max": 100})
+	if !preferentialPattern.MatchString(s) {
+		return decimal.Decimal{}, bad
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil || d.GreaterThan(decimal.NewFromInt(100)) {
+		return decimal.Decimal{}, bad
+	}
+	return d, nil
 }
 
 // MaxCountryLen bounds a country query in bytes.

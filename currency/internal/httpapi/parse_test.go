@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/ratewire/ratewire/currency/internal/httpapi"
 	"github.com/ratewire/ratewire/shared/apperr"
 )
@@ -119,6 +121,42 @@ func FuzzParseCountry(f *testing.F) {
 		}
 		if c == "" || len(c) > httpapi.MaxCountryLen || !utf8.ValidString(c) {
 			t.Fatalf("ParseCountry(%q) accepted %q", s, c)
+		}
+	})
+}
+
+func TestParseChannelAndPreferential(t *testing.T) {
+	for in, want := range map[string]string{"": "", "cash": "cash", " CASH ": "cash", "remittance": "remittance"} {
+		if got, err := httpapi.ParseChannel(in); err != nil || got != want {
+			t.Errorf("ParseChannel(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"card", "banknotes", "현찰"} {
+		_, err := httpapi.ParseChannel(in)
+		wantCode(t, "ParseChannel("+in+")", err, apperr.CodeInvalidParameter)
+	}
+	for in, want := range map[string]string{"": "0", "0": "0", "90": "90", "87.5": "87.5", "100": "100", "100.00": "100"} {
+		if got, err := httpapi.ParsePreferential(in); err != nil || !got.Equal(decimal.RequireFromString(want)) {
+			t.Errorf("ParsePreferential(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-1", "100.01", "101", "1000", "90%", "1e2", " 90", "ninety", "50.125", "."} {
+		_, err := httpapi.ParsePreferential(in)
+		wantCode(t, "ParsePreferential("+in+")", err, apperr.CodeInvalidParameter)
+	}
+}
+
+func FuzzParsePreferential(f *testing.F) {
+	for _, s := range []string{"", "0", "90", "87.5", "100", "100.01", "-5", "1e2", "9999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := httpapi.ParsePreferential(s)
+		if err != nil {
+			return
+		}
+		if p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) || p.Exponent() < -2 {
+			t.Errorf("ParsePreferential(%q) accepted %s, outside 0..100 with two decimals", s, p)
 		}
 	})
 }

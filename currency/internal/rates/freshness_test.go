@@ -44,7 +44,7 @@ func TestFreshness(t *testing.T) {
 			if err != nil || table.FetchedAt == nil || !table.FetchedAt.Equal(fetched) || table.NextUpdateAt == nil || !table.NextUpdateAt.Equal(next) {
 				t.Errorf("latest table %+v (%v), want USD's freshness", table, err)
 			}
-			conv, err := svc.Convert(ctx, "USD", "KRW", d("100"), rates.RateMid)
+			conv, err := svc.Convert(ctx, "USD", "KRW", d("100"), rates.ConvertOptions{RateType: rates.RateMid})
 			if err != nil || conv.FetchedAt == nil || !conv.FetchedAt.Equal(fetched) || conv.NextUpdateAt == nil || !conv.NextUpdateAt.Equal(next) {
 				t.Errorf("conversion %+v (%v), want USD's freshness", conv, err)
 			}

@@ -276,15 +276,15 @@ func (s *Service) ManyJSON(ctx context.Context, codes []string) ([]byte, string,
 
 // ConvertHot is Convert from the hot tier's decoded rates when it is
 // current, else Convert itself.
-func (s *Service) ConvertHot(ctx context.Context, from, to string, amount decimal.Decimal, rateType string) (Conversion, error) {
+func (s *Service) ConvertHot(ctx context.Context, from, to string, amount decimal.Decimal, o ConvertOptions) (Conversion, error) {
 	sn, err := s.current()
 	if err != nil {
 		return Conversion{}, err
 	}
 	if sn == nil {
-		return s.Convert(ctx, from, to, amount, rateType)
+		return s.Convert(ctx, from, to, amount, o)
 	}
-	return convertWith(ctx, func(_ context.Context, code string) (Rate, error) { return sn.get(code) }, from, to, amount, rateType)
+	return convertWith(ctx, func(_ context.Context, code string) (Rate, error) { return sn.get(code) }, from, to, amount, o)
 }
 
 // applyToView applies rates this replica's consumer wrote to the cache to

@@ -25,7 +25,7 @@ type hotRead struct {
 func hotReads() []hotRead {
 	conv := func(from, to, amount, rt string) func(context.Context, *rates.Service) ([]byte, string, error) {
 		return func(ctx context.Context, s *rates.Service) ([]byte, string, error) {
-			c, err := s.ConvertHot(ctx, from, to, d(amount), rt)
+			c, err := s.ConvertHot(ctx, from, to, d(amount), rates.ConvertOptions{RateType: rt})
 			if err != nil {
 				return nil, "", err
 			}
@@ -54,6 +54,14 @@ func hotReads() []hotRead {
 		{"/convert USD->KRW", conv("USD", "KRW", "100", "")}, {"/convert KRW->USD", conv("KRW", "USD", "100000", "")},
 		{"/convert USD->JPY mid", conv("USD", "JPY", "100", "mid")}, {"/convert KRW->JPY bank", conv("KRW", "JPY", "1", "")},
 		{"/convert KRW->CHF", conv("KRW", "CHF", "1", "mid")},
+		{"/convert USD->KRW cash 90 %", func(ctx context.Context, s *rates.Service) ([]byte, string, error) {
+			c, err := s.ConvertHot(ctx, "USD", "KRW", d("100"), rates.ConvertOptions{Channel: rates.ChannelCash, Preferential: d("90")})
+			if err != nil {
+				return nil, "", err
+			}
+			b, err := json.Marshal(c)
+			return b, httpx.ETagOf(b), err
+		}},
 	}
 }
 

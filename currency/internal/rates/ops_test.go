@@ -108,7 +108,7 @@ func TestConvert(t *testing.T) {
 		{"USD", "JPY", "100", "ttb", "", "", nil, "RATE_UNAVAILABLE"},
 		{"KRW", "CHF", "1", "", "", "", nil, apperr.CodeNotFound},
 	} {
-		conv, err := svc.Convert(ctx, tc.from, tc.to, d(tc.amount), tc.rateType)
+		conv, err := svc.Convert(ctx, tc.from, tc.to, d(tc.amount), rates.ConvertOptions{RateType: tc.rateType})
 		if tc.code != "" {
 			var ae *apperr.Error
 			if !errors.As(err, &ae) || ae.Code != tc.code {

@@ -212,11 +212,16 @@ func (s *Service) CompleteJSON(ctx context.Context, r Rate) ([]byte, error) {
 // AllLatestJSON reads every current rate from the database (never the
 // cache, which may lag it) and returns each completed and encoded as GET
 // /{code} answers it, by code: what seeds the in-process view.
+//
+// It is also how the view is reconciled after a run, so like RefreshAll
+// it rereads the previous closes: whichever of the two runs first after a
+// backfill must not complete the rates with the closes from before it.
 func (s *Service) AllLatestJSON(ctx context.Context) ([]Rate, [][]byte, error) {
 	all, err := s.store.AllLatest(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	s.forgetPreviousCloses()
 	out := make([][]byte, len(all))
 	for i := range all {
 		if all[i], err = s.Complete(ctx, all[i]); err != nil {
@@ -326,6 +331,14 @@ func freshness(fetched, next **time.Time, r Rate) {
 	}
 }
 
+// forgetPreviousCloses drops the previous closes read so far: a run (or a
+// backfill) may have stored earlier days, so the change is recomputed.
+func (s *Service) forgetPreviousCloses() {
+	s.prevMu.Lock()
+	s.prev = map[string]prevClose{}
+	s.prevMu.Unlock()
+}
+
 // previousClose is store.PreviousClose through the per-day cache.
 func (s *Service) previousClose(ctx context.Context, code string, day time.Time) (decimal.Decimal, bool, error) {
 	now := s.now()
@@ -428,11 +441,7 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A run (or a backfill) may have stored earlier days: forget the
-	// previous closes read so far, so the change is recomputed.
-	s.prevMu.Lock()
-	s.prev = map[string]prevClose{}
-	s.prevMu.Unlock()
+	s.forgetPreviousCloses()
 	codes := make([]string, 0, len(all))
 	done := make([]Rate, 0, len(all))
 	for _, r := range all {
@@ -452,10 +461,14 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 // LatestTable is the answer of GET /latest: units of Base per one unit of
 // each currency.
 type LatestTable struct {
-	Base   string                     `json:"base"`
-	Rates  map[string]decimal.Decimal `json:"rates"`
-	AsOf   time.Time                  `json:"as_of"`
-	Source string                     `json:"source"`
+	Base  string                     `json:"base"`
+	Rates map[string]decimal.Decimal `json:"rates"`
+	AsOf  time.Time                  `json:"as_of"`
+	// Source lists the providers of the rates, comma-separated; Sources
+	// says which provider each rate came from (a run takes each currency
+	// from the first provider that quotes it).
+	Source  string            `json:"source"`
+	Sources map[string]string `json:"sources"`
 	// FetchedAt is the latest fetch among the rates, NextUpdateAt the
 	// earliest update expected of their sources; nil when none says.
 	FetchedAt    *time.Time `json:"fetched_at"`
@@ -499,7 +512,7 @@ func latestFrom(ctx context.Context, base string, symbols []string,
 	if base != "KRW" {
 		baseRate = got[base].DealBaseRate
 	}
-	t := LatestTable{Base: base, Rates: make(map[string]decimal.Decimal, len(symbols))}
+	t := LatestTable{Base: base, Rates: make(map[string]decimal.Decimal, len(symbols)), Sources: make(map[string]string, len(symbols))}
 	sources := map[string]bool{}
 	for _, code := range symbols {
 		krw := one
@@ -507,6 +520,7 @@ func latestFrom(ctx context.Context, base string, symbols []string,
 			r := got[code]
 			krw = r.DealBaseRate
 			sources[r.Source] = true
+			t.Sources[code] = r.Source
 			if r.QuotedAs != "" {
 				if t.QuotedAs == nil {
 					t.QuotedAs = map[string]string{}

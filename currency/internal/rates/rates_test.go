@@ -3,6 +3,7 @@ package rates_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,20 +209,29 @@ func FuzzParseCode(f *testing.F) {
 	})
 }
 
+// backfillYesterdaysJPY checks that JPY has no change yet (no previous
+// day; the service has now read that), then stores a close for yesterday
+// as a backfill does: an earlier day, no new version.
+func backfillYesterdaysJPY(t *testing.T, svc *rates.Service, db *sqlx.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
+		t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
+		(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
+		yesterday, yesterday); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRefreshAllRecomputesChange: a backfill stores an earlier day without
 // a new version; the refresh after the run must still show the change.
 func TestRefreshAllRecomputesChange(t *testing.T) {
 	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
 		ctx := context.Background()
 		svc, db := setup(t, testinfra.SQLiteURL(t), r)
-		if jpy, err := svc.Get(ctx, "JPY"); err != nil || jpy.Change != nil {
-			t.Fatalf("JPY before the backfill = %+v (%v), want no change", jpy, err)
-		}
-		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rate_observations
-			(currency_code, source, deal_base_rate, recorded_at, run_id, created_at) VALUES ('JPY', 'simulated', '9.2', ?, 'backfill', ?)`),
-			yesterday, yesterday); err != nil {
-			t.Fatal(err)
-		}
+		backfillYesterdaysJPY(t, svc, db)
 		if err := svc.RefreshAll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +239,33 @@ func TestRefreshAllRecomputesChange(t *testing.T) {
 		if err != nil || jpy.Version != 1 || jpy.Change == nil || !jpy.Change.Equal(d("0.0514")) {
 			t.Fatalf("JPY after refresh = %+v (%v), want version 1 with change 0.0514", jpy, err)
 		}
+	})
+}
+
+// TestAllLatestJSONRecomputesChange: the live view is reconciled after a
+// run with AllLatestJSON, which may run before the consumer group's
+// RefreshAll; it must not complete rates with the previous closes read
+// before a backfill (the stream and the view kept a stale change until the
+// next version while GET had the new one).
+func TestAllLatestJSONRecomputesChange(t *testing.T) {
+	testinfra.ForEachRedis(t, func(t *testing.T, r testinfra.Redis) {
+		ctx := context.Background()
+		svc, db := setup(t, testinfra.SQLiteURL(t), r)
+		backfillYesterdaysJPY(t, svc, db)
+		all, js, err := svc.AllLatestJSON(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rt := range all {
+			if rt.CurrencyCode != "JPY" {
+				continue
+			}
+			if rt.Change == nil || !rt.Change.Equal(d("0.0514")) || !strings.Contains(string(js[i]), `"change":"0.0514"`) {
+				t.Fatalf("JPY after the backfill = change %v, JSON %s; want change 0.0514", rt.Change, js[i])
+			}
+			return
+		}
+		t.Fatal("JPY missing from AllLatestJSON")
 	})
 }
 

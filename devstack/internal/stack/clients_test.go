@@ -49,7 +49,7 @@ func click(t *testing.T, c *http.Client, gateway, country string, hdr ...string)
 
 // plainConfig is a stack on a fake clock between two of the simulator's
 // five-minute steps, with no backfill and no settings.
-func plainConfig(t *testing.T) stack.Config {
+func plainConfig(t testing.TB) stack.Config {
 	return stack.Config{
 		DataDir: t.TempDir(), Host: "127.0.0.1",
 		Getenv: func(string) string { return "" },
@@ -60,7 +60,7 @@ func plainConfig(t *testing.T) stack.Config {
 
 // runStack runs c until the test ends and returns its addresses once it
 // is ready. With a backfill, the returned channel receives its outcome.
-func runStack(t *testing.T, c stack.Config) (stack.Addrs, <-chan error) {
+func runStack(t testing.TB, c stack.Config) (stack.Addrs, <-chan error) {
 	t.Helper()
 	ready := make(chan stack.Addrs, 1)
 	c.Ready = func(a stack.Addrs) { ready <- a }

@@ -27,8 +27,10 @@ var GatewayRoutes = []struct{ Prefix, Service string }{
 // NewGateway returns the handler of devstack's single base URL: each prefix
 // of GatewayRoutes (the prefix itself and everything below it) is proxied,
 // path and query unchanged, to the service's address in a; /healthz is the
-// gateway's own liveness; anything else is a 404 in the API envelope. An
-// unreachable service is a 502, never a hang or an empty reply.
+// gateway's own liveness; any other /api/ path is a 404 in the API
+// envelope; everything else goes to the web app (a.Web; without one, a 404
+// in the envelope too). An unreachable service is a 502, never a hang or
+// an empty reply.
 func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -38,13 +40,12 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	}
 	transport := upstreamTransport()
 	buffers := &bufferPool{}
-	mux := http.NewServeMux()
-	for _, r := range GatewayRoutes {
-		target, err := url.Parse(upstream[r.Service])
+	newProxy := func(service, addr string) (*httputil.ReverseProxy, error) {
+		target, err := url.Parse(addr)
 		if err != nil || target.Scheme == "" || target.Host == "" {
-			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", r.Service, upstream[r.Service])
+			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
 		}
-		proxy := &httputil.ReverseProxy{
+		return &httputil.ReverseProxy{
 			Transport:  transport,
 			BufferPool: buffers,
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -58,9 +59,16 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 			// gateway's CPU.
 			FlushInterval: 0,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-				log.Warn("gateway upstream failed", "service_name", r.Service, "path", req.URL.Path, "err", err)
-				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, r.Service+" service is unreachable")
+				log.Warn("gateway upstream failed", "service_name", service, "path", req.URL.Path, "err", err)
+				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, service+" service is unreachable")
 			},
+		}, nil
+	}
+	mux := http.NewServeMux()
+	for _, r := range GatewayRoutes {
+		proxy, err := newProxy(r.Service, upstream[r.Service])
+		if err != nil {
+			return nil, err
 		}
 		mux.Handle(r.Prefix, proxy)
 		mux.Handle(r.Prefix+"/", proxy)
@@ -68,11 +76,26 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, httpx.Envelope{Success: true, Data: json.RawMessage(`{"status":"ok","service":"gateway"}`)})
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+	notFound := func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, apperr.CodeNotFound, "no route for "+req.URL.Path)
-	})
+	}
+	// An API path no service owns stays an API answer, not a web page.
+	mux.HandleFunc("/api/", notFound)
+	if a.Web == "" {
+		mux.HandleFunc("/", notFound)
+		return keepStreaming(mux), nil
+	}
+	web, err := newProxy(WebRoute, a.Web)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", web)
 	return keepStreaming(mux), nil
 }
+
+// WebRoute names the web app among the gateway's upstreams: it serves
+// every path that is not an API prefix or the gateway's own /healthz.
+const WebRoute = "web"
 
 // upstreamTransport is the gateway's one client to its upstreams. The
 // default Transport keeps 2 idle connections per host, so under load every

@@ -31,7 +31,7 @@ func TestGatewayRoutes(t *testing.T) {
 	down.Close() // a port nothing listens on any more
 	a := stack.Addrs{
 		Currency: backend("currency").URL, History: backend("history").URL,
-		Ranking: backend("ranking").URL, Ingestor: down.URL,
+		Ranking: backend("ranking").URL, Ingestor: down.URL, Web: backend("web").URL,
 	}
 	gw, err := stack.NewGateway(a, nil)
 	if err != nil {
@@ -56,7 +56,13 @@ func TestGatewayRoutes(t *testing.T) {
 		{"POST", "/api/v1/ingest/run", 502, "", "SERVICE_UNAVAILABLE"},
 		{"GET", "/api/v1/currenciesX", 404, "", "NOT_FOUND"},
 		{"GET", "/api/v2/currencies", 404, "", "NOT_FOUND"},
+		{"GET", "/api/", 404, "", "NOT_FOUND"},
 		{"GET", "/healthz", 200, "", ""},
+		// Everything else is the web app's.
+		{"GET", "/", 418, "web", ""},
+		{"GET", "/currency/JPY?period=3m", 418, "web", ""},
+		{"GET", "/static/app.css?v=1", 418, "web", ""},
+		{"GET", "/apix", 418, "web", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -99,6 +105,22 @@ func TestGatewayRoutes(t *testing.T) {
 				t.Errorf("body %s, want error code %s", body, tt.wantCode)
 			}
 		})
+	}
+}
+
+// TestGatewayWithoutWeb: a gateway built without a web app answers its
+// paths with the API's 404, as before the app existed.
+func TestGatewayWithoutWeb(t *testing.T) {
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	gw, err := stack.NewGateway(stack.Addrs{Currency: up.URL, History: up.URL, Ranking: up.URL, Ingestor: up.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	gw.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusNotFound || !json.Valid(rec.Body.Bytes()) {
+		t.Errorf("GET / without a web app = %d %s, want 404 in the envelope", rec.Code, rec.Body)
 	}
 }
 
@@ -159,8 +181,14 @@ func TestGatewayKeepsUpstreamConnections(t *testing.T) {
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	if dialled > clients {
+	// A request that finds no idle connection starts a dial, and takes a
+	// connection another request frees meanwhile if that comes first;
+	// net/http then keeps the finished dial as one more idle connection
+	// (Transport.dialConnFor). So a few more than one per client can be
+	// opened: the bound is twice the clients, against the 1,280 dials of
+	// a Transport that does not keep them.
+	if limit := 2 * clients; dialled > limit {
 		t.Errorf("connections the gateway opened to the service for %d requests of %d concurrent clients: expected at most %d, got %d",
-			clients*each, clients, clients, dialled)
+			clients*each, clients, limit, dialled)
 	}
 }

@@ -180,3 +180,37 @@ func TestOneInvalidationPerCurrencyPerRun(t *testing.T) {
 		}
 	})
 }
+
+// v1RateUpdate is an exchange_rate_updated as a schema_version 1 producer
+// wrote it: no cash fields at all.
+func v1RateUpdate(code string, version int64) kafka.Message {
+	return kafka.Message{Topic: event.TopicExchangeRateUpdated, Key: []byte(code), Value: fmt.Appendf(nil,
+		`{"event_id":"%s","event_type":"exchange_rate_updated","schema_version":1,"correlation_id":"old-run",`+
+			`"currency_code":%q,"currency_name":"x","deal_base_rate":"9.25","tts":null,"ttb":null,"source":"koreaexim",`+
+			`"recorded_at":"2026-11-22T02:00:00Z","updated_at":"2026-11-22T02:00:00Z","version":%d}`,
+		"5b0f2c4e-1d1a-4f0e-9c1e-7a4d8e1f0a0"+fmt.Sprint(version%10), code, version)}
+}
+
+// TestRollingUpgrade hands the handler, in one partition's order, a
+// version 1 update (written by an ingestor not yet upgraded) and a version
+// 2 update with cash rates: both are applied (their currencies' caches
+// dropped), neither is dead-lettered.
+func TestRollingUpgrade(t *testing.T) {
+	at := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	cb, cs := decimal.RequireFromString("1425.5"), decimal.RequireFromString("1375.3")
+	rec := &recorder{}
+	h := consumer.Handler(rec, slog.New(slog.DiscardHandler))
+	msgs := []kafka.Message{
+		v1RateUpdate("JPY", 4),
+		encodeRun(t, "new-run", &event.ExchangeRateUpdated{Rate: event.Rate{CurrencyCode: "USD", CurrencyName: "미국 달러",
+			DealBaseRate: decimal.RequireFromString("1400"), CashBuy: &cb, CashSell: &cs, Source: "hana", RecordedAt: at, UpdatedAt: at, Version: 5}}),
+	}
+	for _, m := range msgs {
+		if err := h(context.Background(), m); err != nil {
+			t.Fatalf("handle %s: %v, want both schema versions applied", m.Value, err)
+		}
+	}
+	if !slices.Equal(rec.codes, []string{"JPY", "USD"}) {
+		t.Errorf("invalidated %v, want [JPY USD] (v1 then v2)", rec.codes)
+	}
+}

@@ -40,9 +40,9 @@ func batchOf(src string, pairs ...string) rate.Batch {
 }
 
 // TestRunsShowTheCrossCheck: the public and admin run records carry the
-// cross-check (its reference, the quotes withheld) and the reference's
-// attempt, in the documented shape, as do skipped attempts of a provider
-// that an earlier run found rate limited.
+// cross-check (its reference, the quotes withheld, whose and against
+// whom) in the documented shape, as do skipped attempts of a provider that
+// an earlier run found rate limited.
 func TestRunsShowTheCrossCheck(t *testing.T) {
 	limited := &answering{name: "koreaexim", batch: batchOf("koreaexim", "USD", "1470.5"), errs: []error{
 		&provider.Error{Provider: "koreaexim", Kind: provider.RateLimited, Status: 200, RetryAfter: provider.ExchangeRateAPIBlock,
@@ -66,7 +66,9 @@ func TestRunsShowTheCrossCheck(t *testing.T) {
 					Reference string
 					Compared  int
 					Rejected  []struct {
-						Code string `json:"currency_code"`
+						Code      string `json:"currency_code"`
+						Source    string
+						Reference string
 					}
 				} `json:"cross_check"`
 			}
@@ -76,13 +78,15 @@ func TestRunsShowTheCrossCheck(t *testing.T) {
 		t.Fatalf("runs = %d %s", status, body)
 	}
 	for i, r := range env.Data.Runs {
-		if r.CrossCheck.Reference != "frankfurter" || r.CrossCheck.Compared != 2 || len(r.CrossCheck.Rejected) != 1 || r.CrossCheck.Rejected[0].Code != "JPY" {
+		if r.CrossCheck.Reference != "frankfurter" || r.CrossCheck.Compared != 2 || len(r.CrossCheck.Rejected) != 1 || r.CrossCheck.Rejected[0].Code != "JPY" ||
+			r.CrossCheck.Rejected[0].Source != "exchangerate-api" || r.CrossCheck.Rejected[0].Reference != "frankfurter" {
 			t.Errorf("run %d public cross-check %+v, want JPY withheld against frankfurter", i, r.CrossCheck)
 		}
 	}
 	// Both runs share the test's instant, so their order is the ids':
-	// tell them apart by their attempts. The first asked the reference
-	// once; the second skipped koreaexim and used the cached reference.
+	// tell them apart by their attempts. Both asked exchangerate-api and
+	// frankfurter (every provider is a source, and the reference is the
+	// other's answer in the same run); the second skipped koreaexim.
 	var first, second map[string]string
 	for _, r := range env.Data.Runs {
 		m := map[string]string{}
@@ -95,11 +99,11 @@ func TestRunsShowTheCrossCheck(t *testing.T) {
 			first = m
 		}
 	}
-	if second == nil || second["exchangerate-api"] != "ok" || second["frankfurter"] != "" {
-		t.Errorf("second run's attempts %+v, want koreaexim skipped, exchangerate-api ok, the cached reference not asked", second)
+	if second == nil || second["exchangerate-api"] != "ok" || second["frankfurter"] != "ok" {
+		t.Errorf("second run's attempts %+v, want koreaexim skipped, exchangerate-api and frankfurter ok", second)
 	}
-	if first == nil || first["koreaexim"] != "failed" || first["frankfurter"] != "reference" {
-		t.Errorf("first run's attempts %+v, want koreaexim failed (rate limited), frankfurter the reference", first)
+	if first == nil || first["koreaexim"] != "failed" || first["exchangerate-api"] != "ok" || first["frankfurter"] != "ok" {
+		t.Errorf("first run's attempts %+v, want koreaexim failed (rate limited), the others ok", first)
 	}
 	spec := apitest.Load(t, a.base)
 	spec.CheckAll([]apitest.Case{

@@ -102,7 +102,7 @@ func Public(r store.Run) PublicRun {
 	for i, a := range r.Attempts {
 		p.Attempts[i] = PublicAttempt{Provider: a.Provider, Attempt: a.Attempt, Outcome: a.Outcome, Reason: a.Reason,
 			DurationMS: a.DurationMS}
-		if a.Reason == "" && a.Outcome != "ok" && a.Outcome != "reference" {
+		if a.Reason == "" && a.Outcome != "ok" {
 			p.Attempts[i].Reason = fallback(a.Outcome)
 		}
 	}

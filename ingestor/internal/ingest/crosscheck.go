@@ -1,9 +1,8 @@
 package ingest
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -16,26 +15,26 @@ import (
 // Cross-provider sanity (DESIGN.md §5). A provider can be wrong in ways no
 // single body shows: real ExchangeRate-API tables disagreed with
 // themselves by 9 % (NGN) and 18 % (MMK) between bases on the same update.
-// When more than one real provider is configured, a run compares the
-// quotes of the provider that answered with a reference: another
-// configured provider's quotes of the same currencies. A quote that
-// differs from the reference's by more than CrossCheckMaxDeviation is not
-// published, and the run records which, by how much and against whom.
+// When more than one real provider is configured, each quote a run takes
+// is compared with a reference: another provider's quote of the same
+// currency. A quote that differs from its reference by more than
+// CrossCheckMaxDeviation is not published, and the run records which, by
+// how much and against whom.
 //
-// How the reference is obtained, without changing failover:
-//   - the provider that answered is the run's source, as before; the
-//     reference only vetoes quotes, it never supplies them;
-//   - the reference is the first provider after the source in
-//     RATEWIRE_PROVIDERS that gives rates in one attempt (no retries: a
-//     reference must not slow a run down much), or failing that a fresh
-//     cached answer of any provider before it (they failed this run);
-//   - its answer is cached for CrossCheckTTL, so a schedule every 5
-//     minutes does not double the provider traffic;
+// Where the reference comes from, at no extra request:
+//   - a run asks every provider anyway (multi-source, see Merge), so the
+//     reference of a quote is the same currency from the first later
+//     provider in RATEWIRE_PROVIDERS that quoted it validly in this run
+//     (every provider before it that quoted the currency validly would
+//     have supplied it instead);
+//   - only where no other provider of this run quotes the currency, the
+//     last validated answer of a provider that did not answer this run
+//     (failed, rate limited, nothing published) stands in, when it is
+//     less than CrossCheckTTL old;
 //   - the simulator is never a reference nor checked: simulated numbers
 //     say nothing about real ones;
-//   - a provider rate limited by an earlier run is not asked;
-//   - when no reference answers, the quotes are published unchecked and
-//     the run records why (cross_check.skipped).
+//   - a quote without any reference is published unchecked; when no other
+//     provider answered at all, the run records why (cross_check.skipped).
 
 // Defaults of the cross-check.
 const (
@@ -43,101 +42,120 @@ const (
 	DefaultCrossCheckTTL          = time.Hour
 )
 
-// refEntry is a cached reference answer.
+// refEntry is a provider's last validated answer.
 type refEntry struct {
 	batch   rate.Batch
 	fetched time.Time
 }
 
-// crossCheck compares b, the answer of the provider at index src, with a
-// reference and returns the quotes to publish, the record of the check
-// (nil when none applies) and how many quotes it rejected.
-func (s *Service) crossCheck(ctx context.Context, log *slog.Logger, run *store.Run, src int, b rate.Batch) ([]rate.Quote, *store.CrossCheck, int) {
-	if s.cfg.CrossCheckMaxDeviation < 0 || b.Source == provider.SimulatedName || len(b.Quotes) == 0 {
-		return b.Quotes, nil, 0
-	}
-	ref, name, tried := s.reference(ctx, log, run, src)
-	if !tried {
-		return b.Quotes, nil, 0 // no other real provider configured
-	}
-	bound := decimal.NewFromFloat(s.cfg.CrossCheckMaxDeviation)
-	cc := &store.CrossCheck{MaxDeviation: bound.String()}
-	if name == "" {
-		cc.Skipped = "no reference provider answered"
-		log.Warn("cross-check skipped: no reference provider answered", "source", b.Source)
-		return b.Quotes, cc, 0
-	}
-	cc.Reference = name
-	refRates := make(map[string]decimal.Decimal, len(ref.Quotes))
-	for _, q := range ref.Quotes {
-		refRates[q.Code] = q.DealBaseRate
-	}
-	kept := make([]rate.Quote, 0, len(b.Quotes))
-	for _, q := range b.Quotes {
-		r, ok := refRates[q.Code]
-		if !ok || !r.IsPositive() {
-			kept = append(kept, q)
-			continue
-		}
-		cc.Compared++
-		dev := q.DealBaseRate.Sub(r).Div(r).Abs()
-		if dev.LessThanOrEqual(bound) {
-			kept = append(kept, q)
-			continue
-		}
-		rj := store.CrossRejection{Code: q.Code, Rate: q.DealBaseRate.String(), Reference: r.String(), Deviation: dev.Round(4).String()}
-		cc.Rejected = append(cc.Rejected, rj)
-		log.Warn("rate rejected", "source", b.Source, "currency_code", q.Code, "reason", "differs from another provider's quote",
-			"rate", rj.Rate, "reference", name, "reference_rate", rj.Reference, "deviation", rj.Deviation, "max_deviation", cc.MaxDeviation)
-	}
-	return kept, cc, len(cc.Rejected)
+// Check is a cross-provider check for Merge. A nil *Check checks nothing.
+type Check struct {
+	// MaxDeviation is the bound, as a fraction (0.03 = 3 %).
+	MaxDeviation decimal.Decimal
+	// Cached holds the recent answers of configured providers that did not
+	// answer this run: references of last resort.
+	Cached []rate.Batch
 }
 
-// reference finds the run's reference answer (see above). tried is false
-// when no provider besides the source could be one.
-func (s *Service) reference(ctx context.Context, log *slog.Logger, run *store.Run, src int) (b rate.Batch, name string, tried bool) {
-	now := s.cfg.Now()
-	fresh := func(p provider.Provider) (rate.Batch, bool) {
-		e, ok := s.refs[p.Name()]
-		if ok && now.Sub(e.fetched) < s.cfg.CrossCheckTTL && len(e.batch.Quotes) > 0 {
-			return e.batch, true
+// crossCheck remembers this run's validated answers and returns the check
+// the run makes: nil when it is turned off or fewer than two real
+// providers are configured.
+func (s *Service) crossCheck(batches []rate.Batch, now time.Time) *Check {
+	answered := map[string]bool{}
+	for _, b := range batches {
+		answered[b.Source] = true
+		if b.Source != provider.SimulatedName && len(b.Quotes) > 0 {
+			s.refs[b.Source] = refEntry{batch: b, fetched: now}
 		}
-		return rate.Batch{}, false
 	}
-	for i, p := range s.cfg.Providers {
-		if i == src || p.Name() == provider.SimulatedName {
-			continue
+	real := 0
+	for _, p := range s.cfg.Providers {
+		if p.Name() != provider.SimulatedName {
+			real++
 		}
-		tried = true
-		if b, ok := fresh(p); ok {
-			return b, p.Name(), true
+	}
+	if s.cfg.CrossCheckMaxDeviation < 0 || real < 2 {
+		return nil
+	}
+	c := &Check{MaxDeviation: decimal.NewFromFloat(s.cfg.CrossCheckMaxDeviation)}
+	for _, p := range s.cfg.Providers {
+		if e, ok := s.refs[p.Name()]; ok && !answered[p.Name()] && now.Sub(e.fetched) < s.cfg.CrossCheckTTL {
+			c.Cached = append(c.Cached, e.batch)
 		}
-		if i < src {
-			continue // it failed this run: only its cached answer counts
+	}
+	return c
+}
+
+// start opens the run's record: skipped when no batch could serve as a
+// reference.
+func (c *Check) start(batches []rate.Batch) *store.CrossCheck {
+	if c == nil {
+		return nil
+	}
+	cc := &store.CrossCheck{MaxDeviation: c.MaxDeviation.String()}
+	answers := len(c.Cached)
+	for _, b := range batches {
+		if b.Source != provider.SimulatedName && len(b.Quotes) > 0 {
+			answers++
 		}
-		if until, blocked := s.blocked[p.Name()]; blocked && now.Before(until) {
-			continue
-		}
-		start := s.cfg.Now()
-		rb, err := p.Fetch(ctx)
-		elapsed := s.cfg.Now().Sub(start)
-		a := store.Attempt{Provider: p.Name(), Attempt: 1, Outcome: "reference", DurationMS: elapsed.Milliseconds()}
-		if err == nil && len(rb.Quotes) == 0 {
-			err = fmt.Errorf("answer without rates: %w", provider.ErrNoData)
-		}
-		if err != nil {
-			a.Outcome, a.Reason, a.Error = "reference_failed", providerReason(err), err.Error()
-			if kind, wait := provider.Classify(err); kind == provider.RateLimited && wait > s.cfg.MaxRetryAfter {
-				s.blocked[p.Name()] = s.cfg.Now().Add(wait)
+	}
+	if answers < 2 {
+		cc.Skipped = "no other provider answered"
+	}
+	return cc
+}
+
+// accepts compares q, quoted by source, with its reference among later
+// (the batches after source's in this run) and then c.Cached, records the
+// comparison in cc, and says whether q may be published.
+func (c *Check) accepts(log *slog.Logger, cc *store.CrossCheck, source string, q rate.Quote, later []rate.Batch) bool {
+	if c == nil || source == provider.SimulatedName {
+		return true
+	}
+	refRate, refSource, ok := referenceOf(q.Code, later, c.Cached)
+	if !ok {
+		return true
+	}
+	cc.Compared++
+	if !contains(cc.Reference, refSource) {
+		cc.Reference = strings.TrimPrefix(cc.Reference+","+refSource, ",")
+	}
+	dev := q.DealBaseRate.Sub(refRate).Div(refRate).Abs()
+	if dev.LessThanOrEqual(c.MaxDeviation) {
+		return true
+	}
+	rj := store.CrossRejection{Code: q.Code, Source: source, Rate: q.DealBaseRate.String(), ReferenceSource: refSource,
+		Reference: refRate.String(), Deviation: dev.Round(4).String()}
+	cc.Rejected = append(cc.Rejected, rj)
+	log.Warn("rate rejected", "source", source, "currency_code", q.Code, "reason", "differs from another provider's quote",
+		"rate", rj.Rate, "reference", refSource, "reference_rate", rj.Reference, "deviation", rj.Deviation, "max_deviation", cc.MaxDeviation)
+	return false
+}
+
+// referenceOf finds the first real provider's quote of code, in this run's
+// later batches and then in the cached ones.
+func referenceOf(code string, later, cached []rate.Batch) (decimal.Decimal, string, bool) {
+	for _, bs := range [][]rate.Batch{later, cached} {
+		for _, b := range bs {
+			if b.Source == provider.SimulatedName {
+				continue
 			}
-			log.Warn("reference provider failed", "provider", p.Name(), "err", err)
-		}
-		run.Attempts = append(run.Attempts, a)
-		s.m.provider.WithLabelValues(p.Name(), a.Outcome).Observe(elapsed.Seconds())
-		if err == nil {
-			s.refs[p.Name()] = refEntry{batch: rb, fetched: now}
-			return rb, p.Name(), true
+			for _, q := range b.Quotes {
+				if q.Code == code && q.DealBaseRate.IsPositive() {
+					return q.DealBaseRate, b.Source, true
+				}
+			}
 		}
 	}
-	return rate.Batch{}, "", tried
+	return decimal.Decimal{}, "", false
+}
+
+// contains says whether the comma-separated list has name.
+func contains(list, name string) bool {
+	for _, n := range strings.Split(list, ",") {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

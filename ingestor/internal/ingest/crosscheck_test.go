@@ -55,8 +55,10 @@ func storedCodes(t *testing.T, st *store.Store) map[string]string {
 }
 
 // TestCrossCheckKeepsOutliersFromPublication: with two real providers, a
-// quote more than 3 % from the other provider's is not stored, and the run
-// (as stored and read back) says which, by how much and against whom.
+// quote more than 3 % from the other provider's is not stored (nor taken
+// from that other provider), and the run (as stored and read back) says
+// which, by how much and against whom; the reference is the other
+// provider's answer in the same run, at no extra request.
 func TestCrossCheckKeepsOutliersFromPublication(t *testing.T) {
 	now := at
 	// ExchangeRate-API's NGN 9 % and MMK 18 % off, as real tables were.
@@ -83,8 +85,8 @@ func TestCrossCheckKeepsOutliersFromPublication(t *testing.T) {
 		t.Fatalf("stored cross-check %+v, want frankfurter, 0.03, 3 compared, 2 rejected", cc)
 	}
 	want := []store.CrossRejection{
-		{Code: "MMK", Rate: "0.826", Reference: "0.7", Deviation: "0.18"},
-		{Code: "NGN", Rate: "1.09", Reference: "1", Deviation: "0.09"},
+		{Code: "MMK", Source: "exchangerate-api", Rate: "0.826", ReferenceSource: "frankfurter", Reference: "0.7", Deviation: "0.18"},
+		{Code: "NGN", Source: "exchangerate-api", Rate: "1.09", ReferenceSource: "frankfurter", Reference: "1", Deviation: "0.09"},
 	}
 	for _, w := range want {
 		found := false
@@ -95,8 +97,8 @@ func TestCrossCheckKeepsOutliersFromPublication(t *testing.T) {
 			t.Errorf("cross-check rejections %+v lack %+v", cc.Rejected, w)
 		}
 	}
-	if last := runs[0].Attempts[len(runs[0].Attempts)-1]; last.Provider != "frankfurter" || last.Outcome != "reference" {
-		t.Errorf("attempts %+v, want the reference's fetch recorded last", runs[0].Attempts)
+	if a := runs[0].Attempts; len(a) != 2 || a[1].Provider != "frankfurter" || a[1].Outcome != "ok" || ref.calls != 1 {
+		t.Errorf("attempts %+v (%d calls to frankfurter), want each provider asked once, as a source", a, ref.calls)
 	}
 }
 
@@ -112,51 +114,72 @@ func TestCrossCheckBoundIsConfigurable(t *testing.T) {
 		t.Errorf("stored %v, want USD and NGN", got)
 	}
 
-	// A negative bound turns the check off: the reference is not asked.
-	primary2 := &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1", "NGN", "1.0900")}
+	// A negative bound turns the check off: the first provider's quotes
+	// are published whatever the others say.
+	primary2 := &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1", "NGN", "1.3000")}
 	ref2 := &fixed{name: "frankfurter", batch: quotes("frankfurter", "USD", "1471.7", "NGN", "1.0000")}
-	svc, _ = crossService(t, &now, -1, primary2, ref2)
-	if run, err := svc.Run(context.Background(), "test"); err != nil || run.CrossCheck != nil || ref2.calls != 0 {
-		t.Fatalf("run %+v (%v), %d reference calls; want no cross-check", run, err, ref2.calls)
+	svc, st = crossService(t, &now, -1, primary2, ref2)
+	if run, err := svc.Run(context.Background(), "test"); err != nil || run.CrossCheck != nil || run.Rejected != 0 {
+		t.Fatalf("run %+v (%v); want no cross-check", run, err)
+	}
+	if got := storedCodes(t, st); got["NGN"] != "1.3" {
+		t.Errorf("stored %v, want exchangerate-api's NGN 1.3 unchecked", got)
 	}
 }
 
-// TestCrossCheckReference: the reference is cached for an hour, a failing
-// one leaves the quotes unchecked with the reason recorded, and the
-// simulator is never a reference.
+// TestCrossCheckReference: in a run where the other provider does not
+// answer, its last answer (under an hour old) is the reference; older, or
+// never given, the quotes are published unchecked with the reason
+// recorded; the simulator is never a reference. A later provider's quote
+// in the same run comes before a cached one.
 func TestCrossCheckReference(t *testing.T) {
 	now := at
-	primary := &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1")}
-	ref := &fixed{name: "frankfurter", batch: quotes("frankfurter", "USD", "1471.7")}
-	svc, _ := crossService(t, &now, 0, primary, ref)
+	down := &provider.Error{Provider: "frankfurter", Kind: provider.Permanent, Status: 403, Err: errors.New("forbidden")}
+	primary := &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1", "NGN", "1.09")}
+	ref := &fixed{name: "frankfurter", batch: quotes("frankfurter", "USD", "1471.7", "NGN", "1.00")}
+	svc, st := crossService(t, &now, 0, primary, ref)
 	for i, step := range []struct {
-		after     time.Duration
-		wantCalls int
-	}{{0, 1}, {59 * time.Minute, 1}, {61 * time.Minute, 2}} {
+		after       time.Duration
+		refDown     bool
+		wantCompare int    // quotes compared
+		wantSkipped bool   // no reference at all
+		wantNGN     string // stored NGN after the run ("" = none)
+	}{
+		{0, false, 2, false, ""},                  // both answer: NGN 9 % off, withheld
+		{59 * time.Minute, true, 2, false, ""},    // frankfurter down: its answer of 59 minutes ago still serves
+		{61 * time.Minute, true, 0, true, "1.09"}, // an hour old: nothing to compare with, published unchecked
+	} {
 		now = at.Add(step.after)
+		if step.refDown {
+			ref.errs = []error{down}
+		}
 		run, err := svc.Run(context.Background(), "test")
-		if err != nil || run.CrossCheck == nil || run.CrossCheck.Compared != 1 {
-			t.Fatalf("run %d: %+v (%v), want USD compared", i, run, err)
+		if err != nil || run.CrossCheck == nil || run.CrossCheck.Compared != step.wantCompare || (run.CrossCheck.Skipped != "") != step.wantSkipped {
+			t.Fatalf("run %d (+%s): %+v (%v), want %d compared, skipped %v", i, step.after, run.CrossCheck, err, step.wantCompare, step.wantSkipped)
 		}
-		if ref.calls != step.wantCalls {
-			t.Errorf("run %d (+%s): reference asked %d times, want %d", i, step.after, ref.calls, step.wantCalls)
+		if !step.wantSkipped && run.CrossCheck.Reference != "frankfurter" {
+			t.Errorf("run %d: reference %q, want frankfurter", i, run.CrossCheck.Reference)
 		}
+		if got := storedCodes(t, st); got["NGN"] != step.wantNGN || got["USD"] != "1466.1" {
+			t.Errorf("run %d: stored %v, want USD 1466.1 and NGN %q", i, got, step.wantNGN)
+		}
+	}
+	if ref.calls != 3 {
+		t.Errorf("frankfurter asked %d times, want once a run (a Permanent failure is not retried)", ref.calls)
 	}
 
-	failing := &fixed{name: "frankfurter", errs: []error{&provider.Error{Provider: "frankfurter", Kind: provider.Temporary, Status: 502, Err: errors.New("bad gateway")}}}
-	svc, st := crossService(t, &now, 0, &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1")}, failing)
+	// Three providers: the quote's reference is the next one in this run
+	// that quotes the currency, before any cached answer.
+	third := &fixed{name: "koreaexim", batch: quotes("koreaexim", "NGN", "1.08")}
+	svc, st = crossService(t, &now, 0, &fixed{name: "exchangerate-api", batch: quotes("exchangerate-api", "USD", "1466.1", "NGN", "1.09")},
+		&fixed{name: "frankfurter", batch: quotes("frankfurter", "USD", "1471.7")}, third)
 	run, err := svc.Run(context.Background(), "test")
-	if err != nil || run.CrossCheck == nil || run.CrossCheck.Skipped == "" || run.CrossCheck.Compared != 0 {
-		t.Fatalf("run %+v (%v), want the check skipped with its reason", run, err)
+	if err != nil || run.CrossCheck == nil || run.CrossCheck.Compared != 2 || len(run.CrossCheck.Rejected) != 0 ||
+		run.CrossCheck.Reference != "frankfurter,koreaexim" {
+		t.Fatalf("three providers: cross-check %+v (%v), want USD against frankfurter and NGN against koreaexim", run.CrossCheck, err)
 	}
-	if failing.calls != 1 {
-		t.Errorf("failing reference asked %d times, want once (no retries for a reference)", failing.calls)
-	}
-	if last := run.Attempts[len(run.Attempts)-1]; last.Outcome != "reference_failed" || last.Reason != ingest.ReasonProviderError {
-		t.Errorf("last attempt %+v, want reference_failed: provider error", last)
-	}
-	if got := storedCodes(t, st); got["USD"] != "1466.1" {
-		t.Errorf("stored %v, want USD published unchecked", got)
+	if got := storedCodes(t, st); got["NGN"] != "1.09" {
+		t.Errorf("stored %v, want exchangerate-api's NGN", got)
 	}
 
 	sim := &provider.Simulated{Now: func() time.Time { return now }}

@@ -1,8 +1,11 @@
-// Package ingest is the ingestor's service: a run fetches rates from the
-// first provider that answers (bounded retries with backoff, then the next
-// provider, as the provider's classification of each failure says),
-// validates them against the last known rates, and commits the
-// rates, the daily aggregates, the run record and the run's events in one
+// Package ingest is the ingestor's service: a run asks every configured
+// provider in order (bounded retries with backoff, as the provider's
+// classification of each failure says), validates what each returned
+// against the last known rates, takes each currency from the first
+// provider that quoted it (so later providers fill in the currencies the
+// earlier ones lack, and take over all of them when those fail), holds
+// back quotes that disagree with another provider's (crosscheck.go), and
+// commits the rates, the daily aggregates, the run record and the run's events in one
 // transaction (the transactional outbox). A relay publishes the outbox.
 // HTTP handlers, the cron schedule and the backfill command are thin
 // adapters over Service.
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +32,7 @@ import (
 // Store is the storage the service needs.
 type Store interface {
 	Latest(ctx context.Context) ([]event.Rate, error)
-	CommitRun(ctx context.Context, b rate.Batch, run store.Run, events func([]event.Rate) ([]store.OutboxMessage, error)) ([]event.Rate, error)
+	CommitRun(ctx context.Context, bs []rate.Batch, run store.Run, events func([]event.Rate) ([]store.OutboxMessage, error)) ([]event.Rate, error)
 	RecordRun(ctx context.Context, run store.Run) error
 	Runs(ctx context.Context, limit int) ([]store.Run, error)
 	LastRun(ctx context.Context, statuses ...string) (store.Run, bool, error)
@@ -59,8 +63,9 @@ type Config struct {
 	// CrossCheckMaxDeviation is the largest relative difference accepted
 	// between a quote and another provider's quote of the same currency
 	// (default DefaultCrossCheckMaxDeviation, 0.03 = 3 %; negative turns
-	// the check off). CrossCheckTTL is how long a reference answer is
-	// reused (default DefaultCrossCheckTTL). See crosscheck.go.
+	// the check off). CrossCheckTTL is how long a provider's answer stays
+	// a reference for runs in which that provider does not answer
+	// (default DefaultCrossCheckTTL). See crosscheck.go.
 	CrossCheckMaxDeviation float64
 	CrossCheckTTL          time.Duration
 	// Now is the clock; nil means time.Now. Sleep waits between attempts;
@@ -83,8 +88,8 @@ type Service struct {
 	// of calling a provider that blocks us (ExchangeRate-API blocks for 20
 	// minutes). Guarded by mu.
 	blocked map[string]time.Time
-	// refs caches each provider's last answer for cross-checks. Guarded
-	// by mu.
+	// refs keeps each provider's last validated answer, the cross-check's
+	// reference in runs that provider does not answer. Guarded by mu.
 	refs map[string]refEntry
 }
 
@@ -186,30 +191,38 @@ func (s *Service) Run(ctx context.Context, trigger string) (store.Run, error) {
 }
 
 func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) error {
-	batch, src, err := s.fetch(ctx, log, run)
+	batches, err := s.fetch(ctx, log, run)
 	if err != nil {
 		return err
 	}
-	s.refs[s.cfg.Providers[src].Name()] = refEntry{batch: batch, fetched: s.cfg.Now()}
-	run.Provider, run.Fetched = batch.Source, len(batch.Quotes)
+	run.Provider = sourcesOf(batches) // what answered, until the rates kept say otherwise
 	known, err := s.cfg.Store.Latest(ctx)
 	if err != nil {
 		return dbError(fmt.Errorf("read last known rates: %w", err))
 	}
-	batch.Quotes, run.Rejected = Validate(log, batch, known, s.cfg.MaxJump, s.cfg.Now())
-	var crossRejected int
-	batch.Quotes, run.CrossCheck, crossRejected = s.crossCheck(ctx, log, run, src, batch)
-	run.Rejected += crossRejected
-	batch.Quotes = rate.WithTwins(batch.Quotes) // CNY from CNH or CNH from CNY, where one is missing
-	if len(batch.Quotes) == 0 {
-		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", batch.Source, run.Rejected)}
+	now := s.cfg.Now()
+	for i := range batches {
+		var rejected int
+		run.Fetched += len(batches[i].Quotes)
+		batches[i].Quotes, rejected = Validate(log, batches[i], known, s.cfg.MaxJump, now)
+		run.Rejected += rejected
 	}
-	run.RateDate = RateDate(batch)
+	merged, cc := Merge(log, batches, s.crossCheck(batches, now))
+	run.CrossCheck = cc
+	if cc != nil {
+		run.Rejected += len(cc.Rejected)
+	}
+	if len(merged) == 0 {
+		return &reasoned{reason: ReasonRejected, err: fmt.Errorf("%s returned no usable rate (%d rejected)", sourcesOf(batches), run.Rejected)}
+	}
+	summary := Summary(merged)
+	run.Provider = summary.Source
+	run.RateDate = RateDate(summary)
 	run.Status = StatusSuccess
 	run.FinishedAt = s.cfg.Now().UTC()
 	run.DurationMS = run.FinishedAt.Sub(run.StartedAt).Milliseconds()
-	changed, err := s.cfg.Store.CommitRun(ctx, batch, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
-		return Outbox(Events(batch, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
+	changed, err := s.cfg.Store.CommitRun(ctx, merged, *run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
+		return Outbox(Events(summary, changed, nil, run.ID, run.StartedAt, run.FinishedAt))
 	})
 	if err != nil {
 		// The events closure only encodes; what fails here is the database.
@@ -219,6 +232,78 @@ func (s *Service) run(ctx context.Context, log *slog.Logger, run *store.Run) err
 	run.Changed, run.Events = len(changed), len(changed)+3
 	s.cfg.Published()
 	return nil
+}
+
+// Merge takes each currency from the first of batches (validated answers,
+// in RATEWIRE_PROVIDERS order) that quotes it: the first provider's
+// currencies, then those only the next one quotes, and so on. Each kept
+// quote stays in its own provider's batch, so every stored number keeps
+// its source. With check, each quote taken is first compared with another
+// provider's quote of the same currency (see crosscheck.go); one beyond
+// the bound is not published, and its currency is not filled from a later
+// provider either (the two disagree, and nothing says which is right).
+// The yuan's twins (CNY from CNH or the other way round) are added only
+// where no provider quotes that code itself. It returns the non-empty
+// batches, in order, and the record of the check (nil without one).
+func Merge(log *slog.Logger, batches []rate.Batch, check *Check) ([]rate.Batch, *store.CrossCheck) {
+	cc := check.start(batches)
+	taken := map[string]bool{}
+	var out []rate.Batch
+	for i, b := range batches {
+		quotes := b.Quotes[:0:0]
+		for _, q := range b.Quotes {
+			if taken[q.Code] {
+				continue
+			}
+			taken[q.Code] = true
+			if !check.accepts(log, cc, b.Source, q, batches[i+1:]) {
+				continue
+			}
+			quotes = append(quotes, q)
+		}
+		if len(quotes) > 0 {
+			b.Quotes = quotes
+			out = append(out, b)
+		}
+	}
+	for i := range out {
+		elsewhere := map[string]bool{}
+		for j, o := range out {
+			if j != i {
+				for _, q := range o.Quotes {
+					elsewhere[q.Code] = true
+				}
+			}
+		}
+		out[i].Quotes = rate.WithTwinsBeside(out[i].Quotes, elsewhere)
+	}
+	return out, cc
+}
+
+// Summary is one batch standing for a run's batches in its run record and
+// run-level events: the sources joined by commas in order ("hana,koreaexim"),
+// the latest fetch time and every quote.
+func Summary(bs []rate.Batch) rate.Batch {
+	if len(bs) == 1 {
+		return bs[0]
+	}
+	var out rate.Batch
+	for _, b := range bs {
+		out.Quotes = append(out.Quotes, b.Quotes...)
+		if b.FetchedAt.After(out.FetchedAt) {
+			out.FetchedAt = b.FetchedAt
+		}
+	}
+	out.Source = sourcesOf(bs)
+	return out
+}
+
+func sourcesOf(bs []rate.Batch) string {
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Source
+	}
+	return strings.Join(names, ",")
 }
 
 // RateDate is the newest bank day among b's quotes: the day a run's rates
@@ -231,13 +316,14 @@ func RateDate(b rate.Batch) string {
 	return day
 }
 
-// fetch asks each provider in order, retrying transient failures with
-// backoff, and returns the first batch with data and the index of its
-// provider.
-func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (rate.Batch, int, error) {
+// fetch asks every provider in order, retrying transient failures with
+// backoff, and returns the batches of those that answered with data, in
+// order. It fails only when none did.
+func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) ([]rate.Batch, error) {
 	var errs []error
+	var got []rate.Batch
 	noData := 0
-	for i, p := range s.cfg.Providers {
+	for _, p := range s.cfg.Providers {
 		if until, ok := s.blocked[p.Name()]; ok {
 			if now := s.cfg.Now(); now.Before(until) {
 				err := fmt.Errorf("rate limited until %s: not asked", until.UTC().Format(time.RFC3339))
@@ -251,7 +337,8 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 		}
 		b, err := s.fetchOne(ctx, log, p, run)
 		if err == nil {
-			return b, i, nil
+			got = append(got, b)
+			continue
 		}
 		if kind, _ := provider.Classify(err); kind == provider.NoData {
 			noData++
@@ -261,10 +348,13 @@ func (s *Service) fetch(ctx context.Context, log *slog.Logger, run *store.Run) (
 			break
 		}
 	}
+	if len(got) > 0 && ctx.Err() == nil {
+		return got, nil
+	}
 	if noData == len(s.cfg.Providers) {
 		run.Status = StatusNoData
 	}
-	return rate.Batch{}, -1, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
+	return nil, &reasoned{reason: fetchReason(run.Attempts), err: fmt.Errorf("no provider answered: %w", errors.Join(errs...))}
 }
 
 // fetchOne asks p up to Attempts times. What each failure means is the

@@ -20,8 +20,8 @@ var (
 // Validate drops quotes that cannot be right, logging each with its
 // reason: codes that are not active ISO 4217 currencies (retired ones such
 // as DEM or FRF that old bodies list, pseudo-codes, KRW; see rate.Active),
-// non-positive or absurd values, a spread that
-// does not bracket the mid rate, timestamps from the future, and jumps
+// non-positive or absurd values, a spread or cash rates that do not
+// bracket the mid rate, timestamps from the future, and jumps
 // against the last known rate larger than maxJump (0.2 = 20 %). "The
 // future" is more than an hour past the batch's fetch time, or past now
 // when the batch has none. It returns the quotes kept and how many were
@@ -52,6 +52,10 @@ func Validate(log *slog.Logger, b rate.Batch, known []event.Rate, maxJump float6
 			reason = "spread rate is not positive"
 		case q.TTS != nil && q.TTS.LessThan(q.DealBaseRate), q.TTB != nil && q.TTB.GreaterThan(q.DealBaseRate):
 			reason = "spread does not bracket the deal base rate"
+		case q.CashBuy != nil && !q.CashBuy.IsPositive(), q.CashSell != nil && !q.CashSell.IsPositive():
+			reason = "cash rate is not positive"
+		case q.CashBuy != nil && q.CashBuy.LessThan(q.DealBaseRate), q.CashSell != nil && q.CashSell.GreaterThan(q.DealBaseRate):
+			reason = "cash rates do not bracket the deal base rate"
 		case q.RecordedAt.IsZero() || q.RecordedAt.After(horizon):
 			reason = "quote time missing or in the future"
 		case q.RateDate != "" && !isDate(q.RateDate):

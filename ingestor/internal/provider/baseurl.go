@@ -17,9 +17,10 @@ var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
 // CheckBaseURL validates a base-URL override (RATEWIRE_*_URL) of the
 // provider called name at start-up, so a mistake is a clear configuration
 // error instead of requests to a wrong path. It must be an http or https
-// URL with a host and no query or fragment; for ExchangeRate-API and
-// Frankfurter, whose paths ratewire appends with their API version
-// (/v6/..., /v1/...), it must not carry a version segment itself: a URL
+// URL with a host and no query or fragment; for ExchangeRate-API,
+// Frankfurter and Hana Bank (Dunamu), whose paths ratewire appends with
+// their API version (/v6/..., /v1/...), it must not carry a version
+// segment itself: a URL
 // ending in /v1 would be asked for /v1/v1/latest, and one pointing at
 // another version (Frankfurter's v2, ExchangeRate-API's v4) answers in
 // another shape. Korea Eximbank's former host, cut off on 2026-04-30, is
@@ -42,10 +43,10 @@ func CheckBaseURL(name, raw string) error {
 		return fmt.Errorf("%s base URL %q: the bank moved its API to %s on 2025-06-25 and cut %s off on 2026-04-30",
 			name, raw, KoreaEximURL, koreaEximOldHost)
 	}
-	if name != ExchangeRateAPIName && name != FrankfurterName {
+	want, versioned := map[string]string{ExchangeRateAPIName: "/v6", FrankfurterName: "/v1", HanaName: "/v1"}[name]
+	if !versioned {
 		return nil
 	}
-	want := map[string]string{ExchangeRateAPIName: "/v6", FrankfurterName: "/v1"}[name]
 	for _, seg := range strings.Split(strings.Trim(u.Path, "/"), "/") {
 		if versionSegment.MatchString(seg) {
 			return fmt.Errorf("%s base URL %q names an API version (/%s): give the host only, ratewire appends %s/... itself",

@@ -6,6 +6,7 @@ var (
 	ParseKoreaExim         = parseKoreaExim
 	ParseFrankfurterLatest = parseFrankfurterLatest
 	ParseFrankfurterSeries = parseFrankfurterSeries
+	ParseHana              = parseHana
 	ParseAmount            = parseAmount
 	ParseRetryAfter        = parseRetryAfter
 	Cross                  = cross
@@ -13,5 +14,6 @@ var (
 	ParseIssuerCert        = parseIssuerCert
 	KoreaEximNext          = koreaEximNext
 	ECBNext                = ecbNext
+	HanaNext               = hanaNext
 	ExchangeRateAPINext    = exchangeRateAPINext
 )

@@ -20,7 +20,7 @@ func TestNew(t *testing.T) {
 		if p.Name() != name {
 			t.Errorf("New(%q).Name() = %q", name, p.Name())
 		}
-		if _, ok := p.(provider.Historical); !ok && name != "exchangerate-api" {
+		if _, ok := p.(provider.Historical); !ok && name != "exchangerate-api" && name != "hana" { // neither publishes history
 			t.Errorf("%s does not implement Historical", name)
 		}
 	}
@@ -38,8 +38,9 @@ func TestNewUsesSettings(t *testing.T) {
 	er := serve(t, answer(200, "application/json", sample(t, "exchangerate-api-open.json")))
 	ke := serve(t, answer(200, "application/json", sample(t, "koreaexim-ap01.json")))
 	fr := serve(t, answer(200, "application/json", sample(t, "frankfurter-latest.json")))
+	ha := serve(t, answer(200, "application/json", sample(t, "hana-recent.json")))
 	cfg := provider.Settings{
-		ExchangeRateAPIURL: er.URL, KoreaEximAPIKey: "k", KoreaEximAPIURL: ke.URL, FrankfurterURL: fr.URL,
+		ExchangeRateAPIURL: er.URL, KoreaEximAPIKey: "k", KoreaEximAPIURL: ke.URL, FrankfurterURL: fr.URL, HanaURL: ha.URL,
 		HTTPClient: er.Client(), Now: clock(now),
 	}
 	for _, name := range provider.Names() {

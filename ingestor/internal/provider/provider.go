@@ -36,7 +36,7 @@ type Historical interface {
 
 // Names lists every provider New can build, in the order DESIGN.md §3 gives.
 func Names() []string {
-	return []string{ExchangeRateAPIName, KoreaEximName, FrankfurterName, SimulatedName}
+	return []string{ExchangeRateAPIName, KoreaEximName, HanaName, FrankfurterName, SimulatedName}
 }
 
 // Settings configures the providers New builds: the RATEWIRE_* settings of
@@ -47,6 +47,7 @@ type Settings struct {
 	KoreaEximAPIKey    string // required for koreaexim
 	KoreaEximAPIURL    string
 	FrankfurterURL     string
+	HanaURL            string
 	// HTTPClient is shared by the HTTP providers; nil means a client with
 	// DefaultTimeout.
 	HTTPClient *http.Client
@@ -69,6 +70,8 @@ func New(name string, cfg Settings) (Provider, error) {
 			return nil, errors.New("provider koreaexim needs an authkey: set RATEWIRE_KOREAEXIM_API_KEY")
 		}
 		return &KoreaExim{Key: cfg.KoreaEximAPIKey, BaseURL: cfg.KoreaEximAPIURL, Client: cfg.HTTPClient, Now: cfg.Now}, nil
+	case HanaName:
+		return &Hana{BaseURL: cfg.HanaURL, Client: cfg.HTTPClient, Now: cfg.Now}, nil
 	case FrankfurterName:
 		return &Frankfurter{BaseURL: cfg.FrankfurterURL, Client: cfg.HTTPClient, Now: cfg.Now}, nil
 	case SimulatedName:
@@ -82,6 +85,7 @@ func New(name string, cfg Settings) (Provider, error) {
 var (
 	_ Provider   = (*ExchangeRateAPI)(nil)
 	_ Provider   = (*KoreaExim)(nil)
+	_ Provider   = (*Hana)(nil)
 	_ Provider   = (*Frankfurter)(nil)
 	_ Provider   = (*Simulated)(nil)
 	_ Historical = (*KoreaExim)(nil)

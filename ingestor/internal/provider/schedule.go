@@ -26,6 +26,35 @@ func koreaEximNext(now time.Time) time.Time {
 	}
 }
 
+// Hana Bank's banking hours (KST, weekdays), in which it posts notices:
+// the window its default schedule polls (ingestor.HanaSchedule).
+const (
+	hanaOpenHour  = 9
+	hanaCloseHour = 20
+)
+
+// hanaNext is when Hana Bank is next expected to post a notice after now.
+// During banking hours there is no such time: the bank posts a new notice
+// (고시회차) whenever the market moves, many times a day at no set times,
+// so any poll may find one; it returns the zero time (next_update_at
+// null) rather than promise a time the source does not keep. (The next
+// poll would be ratewire's schedule, not the source's, and is the
+// RATEWIRE_INGEST_SCHEDULE an operator set.) Outside banking hours it is
+// the next weekday's opening, 09:00 KST.
+func hanaNext(now time.Time) time.Time {
+	day := kst.Midnight(now)
+	if h := now.In(kst.Zone).Hour(); !isWeekend(day) && h >= hanaOpenHour && h < hanaCloseHour {
+		return time.Time{}
+	}
+	for {
+		open := day.Add(hanaOpenHour * time.Hour)
+		if !isWeekend(day) && open.After(now) {
+			return open.UTC()
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+}
+
 // ecbNext is when the ECB is next expected to publish reference rates
 // (16:00 CET or CEST) after its rates of the day rateDate ("2006-01-02"),
 // and after now: on the first TARGET business day after rateDate whose

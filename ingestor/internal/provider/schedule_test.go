@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ratewire/ratewire/ingestor/hanatest"
 	"github.com/ratewire/ratewire/ingestor/internal/provider"
 	"github.com/ratewire/ratewire/shared/kst"
 )
@@ -28,6 +29,37 @@ func TestKoreaEximNext(t *testing.T) {
 	} {
 		if got := provider.KoreaEximNext(k(tt.now)); !got.Equal(k(tt.want)) {
 			t.Errorf("KoreaEximNext(%s KST) = %s, want %s KST", tt.now, got.In(kst.Zone), tt.want)
+		}
+	}
+}
+
+// TestHanaNext: during Hana Bank's banking hours (weekdays 09:00-20:00
+// KST) a notice can come at any moment, so there is no expected time
+// (zero, next_update_at null); outside them, the next weekday's 09:00 KST.
+func TestHanaNext(t *testing.T) {
+	k := func(s string) time.Time {
+		at, err := time.ParseInLocation("2006-01-02 15:04", s, kst.Zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	for _, tt := range []struct{ now, want string }{
+		{"2026-11-23 08:59", "2026-11-23 09:00"}, // Monday before opening: today
+		{"2026-11-23 09:00", ""},                 // open: any poll may find a notice
+		{"2026-11-23 14:30", ""},
+		{"2026-11-23 19:59", ""},
+		{"2026-11-23 20:00", "2026-11-24 09:00"}, // closed: tomorrow's opening
+		{"2026-11-27 21:00", "2026-11-30 09:00"}, // Friday night: Monday
+		{"2026-11-28 10:00", "2026-11-30 09:00"}, // Saturday, in what would be banking hours
+		{"2026-11-29 23:59", "2026-11-30 09:00"}, // Sunday night
+	} {
+		got := provider.HanaNext(k(tt.now))
+		if tt.want == "" && !got.IsZero() {
+			t.Errorf("HanaNext(%s KST) = %s, want none (banking hours)", tt.now, got.In(kst.Zone))
+		}
+		if tt.want != "" && !got.Equal(k(tt.want)) {
+			t.Errorf("HanaNext(%s KST) = %s, want %s KST", tt.now, got.In(kst.Zone), tt.want)
 		}
 	}
 }
@@ -80,6 +112,20 @@ func TestNextUpdateAt(t *testing.T) {
 	b, err = (&provider.KoreaExim{Key: "k", BaseURL: ke.URL, Now: clock(now)}).Fetch(ctx)
 	if want := time.Date(2026, 11, 24, 11, 0, 0, 0, kst.Zone); err != nil || !b.NextUpdateAt.Equal(want) {
 		t.Errorf("koreaexim next update %s (%v), want Tuesday 11:00 KST", b.NextUpdateAt, err)
+	}
+	bank := hanatest.New(clock(now))
+	hana := serve(t, bank.ServeHTTP)
+	for _, tt := range []struct {
+		fetched time.Time
+		want    time.Time // zero: none expected
+	}{
+		{now, time.Time{}}, // banking hours: a notice can come at any poll
+		{time.Date(2026, 11, 23, 20, 30, 0, 0, kst.Zone), time.Date(2026, 11, 24, 9, 0, 0, 0, kst.Zone)},
+	} {
+		b, err = (&provider.Hana{BaseURL: hana.URL, Now: clock(tt.fetched)}).Fetch(ctx)
+		if err != nil || !b.NextUpdateAt.Equal(tt.want) {
+			t.Errorf("hana fetched %s: next update %s (%v), want %s", tt.fetched, b.NextUpdateAt, err, tt.want)
+		}
 	}
 	b, err = (&provider.Simulated{Now: clock(now)}).Fetch(ctx)
 	if err != nil || !b.NextUpdateAt.IsZero() {

@@ -15,13 +15,17 @@ import (
 
 // Quote is one currency's rate from one provider at one moment. TTS (the
 // bank sells, 송금 보낼 때) and TTB (the bank buys, 송금 받을 때) are nil when
-// the provider quotes no spread: ratewire never invents one.
+// the provider quotes no spread, CashBuy (the bank sells banknotes, 현찰
+// 살 때) and CashSell (the bank buys them, 현찰 팔 때) when it quotes no
+// cash rates: ratewire never invents one.
 type Quote struct {
 	Code         string
 	Name         string // Korean name as the provider or reference data gives it
 	DealBaseRate decimal.Decimal
 	TTS          *decimal.Decimal
 	TTB          *decimal.Decimal
+	CashBuy      *decimal.Decimal
+	CashSell     *decimal.Decimal
 	RecordedAt   time.Time
 	// RateDate is the KST bank day (YYYY-MM-DD) the quote belongs to. A
 	// daily source sets it to the day it asked for; empty means the KST
@@ -56,10 +60,12 @@ type Batch struct {
 	NextUpdateAt time.Time
 }
 
-// SameRate reports whether q carries the same mid rate and spread as r, a
-// stored rate: when it does, storing q changes nothing a reader sees.
+// SameRate reports whether q carries the same mid rate, spread and cash
+// rates as r, a stored rate: when it does, storing q changes nothing a
+// reader sees.
 func SameRate(q Quote, r event.Rate) bool {
-	return q.DealBaseRate.Equal(r.DealBaseRate) && eqPtr(q.TTS, r.TTS) && eqPtr(q.TTB, r.TTB)
+	return q.DealBaseRate.Equal(r.DealBaseRate) && eqPtr(q.TTS, r.TTS) && eqPtr(q.TTB, r.TTB) &&
+		eqPtr(q.CashBuy, r.CashBuy) && eqPtr(q.CashSell, r.CashSell)
 }
 
 func eqPtr(a, b *decimal.Decimal) bool {
@@ -82,8 +88,17 @@ var twins = map[string]struct{ code, name string }{
 // the quotes lack, a copy under the twin's code with QuotedAs naming the
 // code it was quoted under, so both codes answer. Where a source quotes
 // both, each keeps its own and nothing is added.
-func WithTwins(quotes []Quote) []Quote {
-	have := make(map[string]bool, len(quotes))
+func WithTwins(quotes []Quote) []Quote { return WithTwinsBeside(quotes, nil) }
+
+// WithTwinsBeside is WithTwins for one source of a run that takes rates
+// from several: a twin is added only where neither quotes nor elsewhere
+// (the codes the run takes from other sources) has its code, so a source
+// that quotes CNH itself keeps it over another's CNY copy.
+func WithTwinsBeside(quotes []Quote, elsewhere map[string]bool) []Quote {
+	have := make(map[string]bool, len(quotes)+len(elsewhere))
+	for c := range elsewhere {
+		have[c] = true
+	}
 	for _, q := range quotes {
 		have[q.Code] = true
 	}

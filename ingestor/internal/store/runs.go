@@ -30,9 +30,11 @@ type Attempt struct {
 
 // Run is the record of one ingestion run.
 type Run struct {
-	ID       string `db:"id" json:"run_id"`
-	Trigger  string `db:"trigger" json:"trigger"`
-	Status   string `db:"status" json:"status"`
+	ID      string `db:"id" json:"run_id"`
+	Trigger string `db:"trigger" json:"trigger"`
+	Status  string `db:"status" json:"status"`
+	// Provider names the providers the run stored rates from, comma-separated
+	// in RATEWIRE_PROVIDERS order ("hana,koreaexim"); empty when none.
 	Provider string `db:"provider" json:"provider"`
 	// RateDate is the bank day (KST) of the newest rates the run stored:
 	// for Korea Eximbank, the day the run found published.
@@ -50,19 +52,22 @@ type Run struct {
 	// the full cause, for operators only.
 	Reason string `db:"reason" json:"reason,omitempty"`
 	Error  string `db:"error" json:"error,omitempty"`
-	// CrossCheck is the comparison of the run's quotes with another
-	// provider's (nil when only one real provider is configured, and on
+	// CrossCheck is the comparison of the run's quotes with other
+	// providers' (nil when only one real provider is configured, and on
 	// runs that fetched nothing).
 	CrossCheck *CrossCheck `db:"-" json:"cross_check,omitempty"`
 }
 
 // CrossCheck records a run's cross-provider sanity check (DESIGN.md §5):
-// its quotes were compared with Reference's quotes of the same currencies,
-// and those that differed by more than MaxDeviation were not published.
+// each quote taken was compared with another provider's quote of the same
+// currency, and those that differed by more than MaxDeviation were not
+// published.
 type CrossCheck struct {
-	Reference    string `json:"reference,omitempty"` // the provider compared against
-	MaxDeviation string `json:"max_deviation"`       // the bound, as a fraction ("0.03")
-	Compared     int    `json:"compared"`            // quotes of currencies both quoted
+	// Reference names the providers compared against, comma-separated in
+	// order of first use ("koreaexim,exchangerate-api").
+	Reference    string `json:"reference,omitempty"`
+	MaxDeviation string `json:"max_deviation"` // the bound, as a fraction ("0.03")
+	Compared     int    `json:"compared"`      // quotes of currencies both quoted
 	// Rejected lists the quotes not published, by currency code.
 	Rejected []CrossRejection `json:"rejected,omitempty"`
 	// Skipped says why no comparison was made (no reference answered): a
@@ -72,10 +77,12 @@ type CrossCheck struct {
 
 // CrossRejection is one quote the cross-check kept from publication.
 type CrossRejection struct {
-	Code      string `json:"currency_code"`
-	Rate      string `json:"rate"`           // the run's quote, KRW per unit
-	Reference string `json:"reference_rate"` // the reference's quote
-	Deviation string `json:"deviation"`      // |rate - reference| / reference, as a fraction
+	Code            string `json:"currency_code"`
+	Source          string `json:"source,omitempty"`    // the provider of the quote withheld
+	Rate            string `json:"rate"`                // the run's quote, KRW per unit
+	ReferenceSource string `json:"reference,omitempty"` // the provider compared against
+	Reference       string `json:"reference_rate"`      // the reference's quote
+	Deviation       string `json:"deviation"`           // |rate - reference| / reference, as a fraction
 }
 
 // runRow is Run as stored: attempts as JSON text.
@@ -96,17 +103,23 @@ type OutboxMessage struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-// CommitRun stores a successful run in one transaction: the batch (see
-// SaveBatch), the run record and the run's events in the outbox. events
+// CommitRun stores a successful run in one transaction: its batches (see
+// SaveBatch; a run that takes rates from several sources has one batch per
+// source, each currency in one of them), the run record and the run's
+// events in the outbox. events
 // builds the outbox messages from the rates that changed, inside the
 // transaction, so the events carry exactly the versions stored. If any
 // part fails nothing is stored and nothing will be published.
-func (s *Store) CommitRun(ctx context.Context, b rate.Batch, run Run, events func(changed []event.Rate) ([]OutboxMessage, error)) ([]event.Rate, error) {
+func (s *Store) CommitRun(ctx context.Context, bs []rate.Batch, run Run, events func(changed []event.Rate) ([]OutboxMessage, error)) ([]event.Rate, error) {
 	var changed []event.Rate
 	err := sqldb.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var err error
-		if changed, err = saveBatch(ctx, tx, b, run.ID, run.FinishedAt); err != nil {
-			return err
+		changed = nil // a retried transaction starts over
+		for _, b := range bs {
+			c, err := saveBatch(ctx, tx, b, run.ID, run.FinishedAt)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, c...)
 		}
 		msgs, err := events(changed)
 		if err != nil {

@@ -26,7 +26,7 @@ func TestRunsAndOutbox(t *testing.T) {
 		}}
 		run := store.Run{ID: "run-1", Trigger: "test", Status: "success", Provider: "koreaexim", Fetched: 2,
 			Attempts: []store.Attempt{{Provider: "koreaexim", Attempt: 1, Outcome: "ok"}}, StartedAt: t0, FinishedAt: t0.Add(time.Second), DurationMS: 1000}
-		changed, err := s.CommitRun(ctx, b, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
+		changed, err := s.CommitRun(ctx, []rate.Batch{b}, run, func(changed []event.Rate) ([]store.OutboxMessage, error) {
 			var out []store.OutboxMessage
 			for _, l := range changed {
 				out = append(out, store.OutboxMessage{EventID: "ev-" + l.CurrencyCode, Topic: "exchange_rate_updated", Key: l.CurrencyCode, Payload: `{"v":1}`, Headers: `{}`})
@@ -48,7 +48,7 @@ func TestRunsAndOutbox(t *testing.T) {
 		// A failure while building events stores nothing: no rates, no run.
 		boom := errors.New("boom")
 		b2 := rate.Batch{Source: "koreaexim", Quotes: []rate.Quote{{Code: "USD", Name: "미국 달러", DealBaseRate: d("1500"), RecordedAt: t0.Add(time.Hour)}}}
-		if _, err := s.CommitRun(ctx, b2, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
+		if _, err := s.CommitRun(ctx, []rate.Batch{b2}, store.Run{ID: "run-2", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
 			return nil, boom
 		}); !errors.Is(err, boom) {
 			t.Fatalf("CommitRun error = %v, want boom", err)
@@ -102,6 +102,57 @@ func TestRunsAndOutbox(t *testing.T) {
 		}
 		if n, err := s.PurgeSentOutbox(ctx, t0.Add(time.Hour), 100); err != nil || n != 1 {
 			t.Errorf("purged %d sent outbox rows (%v), want 1", n, err)
+		}
+	})
+}
+
+// TestCommitRunSeveralSources commits one run's batches from two sources in
+// one transaction: each rate keeps its own source and cash rates, the
+// daily source's batch stays daily, and a failure in the second batch
+// stores nothing of the first.
+func TestCommitRunSeveralSources(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 11, 25, 5, 5, 0, 0, time.UTC)
+		buy, sell := d("1361.42"), d("1314.59")
+		hana := rate.Batch{Source: "hana", Quotes: []rate.Quote{
+			{Code: "USD", Name: "미국 달러", DealBaseRate: d("1338"), CashBuy: &buy, CashSell: &sell, RecordedAt: t0},
+		}}
+		exim := rate.Batch{Source: "koreaexim", Daily: true, Quotes: []rate.Quote{
+			{Code: "BND", Name: "브루나이 달러", DealBaseRate: d("1050.1"), RecordedAt: t0.Add(-3 * time.Hour), RateDate: "2026-11-25"},
+		}}
+		run := store.Run{ID: "run-m", Trigger: "test", Status: "success", Provider: "hana,koreaexim", StartedAt: t0, FinishedAt: t0}
+		none := func([]event.Rate) ([]store.OutboxMessage, error) { return nil, nil }
+		changed, err := s.CommitRun(ctx, []rate.Batch{hana, exim}, run, none)
+		if err != nil || len(changed) != 2 || changed[0].Source != "hana" || changed[1].Source != "koreaexim" {
+			t.Fatalf("CommitRun = %+v (%v), want USD from hana then BND from koreaexim", changed, err)
+		}
+		latest, _ := s.Latest(ctx)
+		if len(latest) != 2 || latest[0].CurrencyCode != "BND" || latest[0].CashBuy != nil || latest[1].Source != "hana" ||
+			latest[1].CashBuy == nil || !latest[1].CashBuy.Equal(buy) {
+			t.Errorf("latest = %+v, want BND without cash and USD from hana with cash_buy %s", latest, buy)
+		}
+		// A revised daily quote of a day stored by the same run's source is a
+		// revision (daily batches stay daily inside a multi-source commit).
+		exim.Quotes[0].DealBaseRate = d("1051.3")
+		bad := rate.Batch{Source: "hana", Quotes: []rate.Quote{{Code: "usd", DealBaseRate: d("1"), RecordedAt: t0.Add(time.Hour)}}}
+		if _, err := s.CommitRun(ctx, []rate.Batch{exim, bad}, store.Run{ID: "run-bad", Status: "success", StartedAt: t0, FinishedAt: t0}, func([]event.Rate) ([]store.OutboxMessage, error) {
+			return nil, errors.New("boom")
+		}); err == nil {
+			t.Fatal("CommitRun with a failing events builder succeeded")
+		}
+		if obs, _ := s.Observations(ctx, "BND"); len(obs) != 1 || !obs[0].DealBaseRate.Equal(d("1050.1")) {
+			t.Errorf("BND observations after a failed commit = %+v, want the first one unchanged", obs)
+		}
+		if _, err := s.CommitRun(ctx, []rate.Batch{exim}, store.Run{ID: "run-rev", Status: "success", StartedAt: t0, FinishedAt: t0}, none); err != nil {
+			t.Fatal(err)
+		}
+		if obs, _ := s.Observations(ctx, "BND"); len(obs) != 1 || !obs[0].DealBaseRate.Equal(d("1051.3")) {
+			t.Errorf("BND observations after the revision = %+v, want one, revised to 1051.3", obs)
 		}
 	})
 }

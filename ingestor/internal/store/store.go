@@ -127,7 +127,7 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE rate_observations SET deal_base_rate = ?, tts = ?, ttb = ?,
-			run_id = ?, created_at = ? WHERE id = ?`), q.DealBaseRate, q.TTS, q.TTB, runID, now, o.ID); err != nil {
+			cash_buy = ?, cash_sell = ?, run_id = ?, created_at = ? WHERE id = ?`), q.DealBaseRate, q.TTS, q.TTB, q.CashBuy, q.CashSell, runID, now, o.ID); err != nil {
 			return nil, fmt.Errorf("revise observation %s of %s: %w", q.Code, q.RateDate, err)
 		}
 		revisedDays[[2]string{q.Code, kst.Day(o.RecordedAt)}] = true
@@ -135,11 +135,11 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 
 	obs := make([][]any, len(fresh))
 	for i, q := range fresh {
-		obs[i] = []any{q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.RecordedAt, q.RateDate, runID, now}
+		obs[i] = []any{q.Code, b.Source, q.DealBaseRate, q.TTS, q.TTB, q.CashBuy, q.CashSell, q.RecordedAt, q.RateDate, runID, now}
 	}
 	inserted := make(map[[2]string]bool, len(fresh))
 	err = queryRows(ctx, tx, `INSERT INTO rate_observations
-		(currency_code, source, deal_base_rate, tts, ttb, recorded_at, rate_date, run_id, created_at) VALUES `, obs,
+		(currency_code, source, deal_base_rate, tts, ttb, cash_buy, cash_sell, recorded_at, rate_date, run_id, created_at) VALUES `, obs,
 		` ON CONFLICT (currency_code, source, recorded_at) DO NOTHING RETURNING currency_code, recorded_at`,
 		func(rows *sqlx.Rows) error {
 			var code string
@@ -207,21 +207,22 @@ func saveBatch(ctx context.Context, tx *sqlx.Tx, b rate.Batch, runID string, now
 		// The one place a provider's quote becomes a stored rate.
 		changed = append(changed, event.Rate{
 			CurrencyCode: q.Code, CurrencyName: q.Name, DealBaseRate: q.DealBaseRate, TTS: q.TTS, TTB: q.TTB,
+			CashBuy: q.CashBuy, CashSell: q.CashSell,
 			Source: b.Source, RecordedAt: q.RecordedAt, RateDate: q.RateDate, QuotedAs: q.QuotedAs, UpdatedAt: now,
 			FetchedAt: fetchedAt, NextUpdateAt: nextUpdate,
 			Version: cur.Version + 1,
 		})
 	}
 	for _, l := range changed {
-		latestRows = append(latestRows, []any{l.CurrencyCode, l.CurrencyName, l.DealBaseRate, l.TTS, l.TTB, l.Source,
+		latestRows = append(latestRows, []any{l.CurrencyCode, l.CurrencyName, l.DealBaseRate, l.TTS, l.TTB, l.CashBuy, l.CashSell, l.Source,
 			l.RecordedAt, l.RateDate, l.QuotedAs, l.UpdatedAt, l.FetchedAt, l.NextUpdateAt, l.Version})
 	}
 	if err := execRows(ctx, tx, `INSERT INTO latest_rates
-		(currency_code, currency_name, deal_base_rate, tts, ttb, source, recorded_at, rate_date, quoted_as, updated_at,
+		(currency_code, currency_name, deal_base_rate, tts, ttb, cash_buy, cash_sell, source, recorded_at, rate_date, quoted_as, updated_at,
 		fetched_at, next_update_at, version) VALUES `, latestRows,
 		` ON CONFLICT (currency_code) DO UPDATE SET
 			currency_name = excluded.currency_name, deal_base_rate = excluded.deal_base_rate,
-			tts = excluded.tts, ttb = excluded.ttb, source = excluded.source,
+			tts = excluded.tts, ttb = excluded.ttb, cash_buy = excluded.cash_buy, cash_sell = excluded.cash_sell, source = excluded.source,
 			recorded_at = excluded.recorded_at, rate_date = excluded.rate_date, quoted_as = excluded.quoted_as,
 			updated_at = excluded.updated_at, fetched_at = excluded.fetched_at, next_update_at = excluded.next_update_at,
 			version = excluded.version`); err != nil {
@@ -252,7 +253,7 @@ func dailyObservations(ctx context.Context, tx *sqlx.Tx, source string, quotes [
 	for _, q := range quotes {
 		codes[q.Code], days[q.RateDate] = true, true
 	}
-	q, args, err := sqlx.In(`SELECT id, currency_code, deal_base_rate, tts, ttb, recorded_at, rate_date
+	q, args, err := sqlx.In(`SELECT id, currency_code, deal_base_rate, tts, ttb, cash_buy, cash_sell, recorded_at, rate_date
 		FROM rate_observations WHERE source = ? AND rate_date IN (?) AND currency_code IN (?)
 		ORDER BY recorded_at`, source, keys(days), keys(codes))
 	if err != nil {
@@ -336,10 +337,10 @@ func (s *Store) CountObservations(ctx context.Context, code string) (int, error)
 	return n, err
 }
 
-// Observations returns code's stored observations (mid, spread, time and
+// Observations returns code's stored observations (mid, spread, cash, time and
 // bank day), oldest first, for tests and operators.
 func (s *Store) Observations(ctx context.Context, code string) ([]rate.Quote, error) {
-	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(`SELECT deal_base_rate, tts, ttb, recorded_at, rate_date
+	rows, err := s.db.QueryxContext(ctx, s.db.Rebind(`SELECT deal_base_rate, tts, ttb, cash_buy, cash_sell, recorded_at, rate_date
 		FROM rate_observations WHERE currency_code = ? ORDER BY recorded_at, id`), code)
 	if err != nil {
 		return nil, fmt.Errorf("read observations %s: %w", code, err)
@@ -349,7 +350,7 @@ func (s *Store) Observations(ctx context.Context, code string) ([]rate.Quote, er
 	for rows.Next() {
 		q := rate.Quote{Code: code}
 		var day *string
-		if err := rows.Scan(&q.DealBaseRate, &q.TTS, &q.TTB, &q.RecordedAt, &day); err != nil {
+		if err := rows.Scan(&q.DealBaseRate, &q.TTS, &q.TTB, &q.CashBuy, &q.CashSell, &q.RecordedAt, &day); err != nil {
 			return nil, fmt.Errorf("read observations %s: %w", code, err)
 		}
 		q.RecordedAt = q.RecordedAt.UTC()

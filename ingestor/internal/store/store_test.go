@@ -357,3 +357,51 @@ func TestFreshness(t *testing.T) {
 		}
 	})
 }
+
+// TestCashRates checks that cash_buy and cash_sell go into observations
+// and latest rates exactly, stay null for a source without them, and that
+// a move of the cash rates alone is a change (a new version).
+func TestCashRates(t *testing.T) {
+	testinfra.ForEachDatabase(t, func(t *testing.T, db testinfra.Database) {
+		ctx := context.Background()
+		s := store.New(testinfra.OpenDB(t, db.URL))
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+		usd := rate.Quote{Code: "USD", Name: "미국 달러", DealBaseRate: d("1338.00"), TTS: dp("1351.10"), TTB: dp("1324.90"),
+			CashBuy: dp("1361.42"), CashSell: dp("1314.58"), RecordedAt: at}
+		jpy := rate.Quote{Code: "JPY", Name: "일본 엔", DealBaseRate: d("9.1234"), RecordedAt: at}
+		changed, err := s.SaveBatch(ctx, rate.Batch{Source: "hana", Quotes: []rate.Quote{usd, jpy}}, "r1", at)
+		if err != nil || len(changed) != 2 {
+			t.Fatalf("first batch: changed %d (%v), want 2", len(changed), err)
+		}
+		latest, err := s.Latest(ctx)
+		if err != nil || len(latest) != 2 {
+			t.Fatalf("latest = %+v (%v)", latest, err)
+		}
+		j, u := latest[0], latest[1]
+		if u.CashBuy == nil || !u.CashBuy.Equal(d("1361.42")) || u.CashSell == nil || !u.CashSell.Equal(d("1314.58")) {
+			t.Errorf("USD cash = %v/%v, want 1361.42/1314.58", u.CashBuy, u.CashSell)
+		}
+		if j.CashBuy != nil || j.CashSell != nil {
+			t.Errorf("JPY cash = %v/%v, want null (not quoted)", j.CashBuy, j.CashSell)
+		}
+		obs, err := s.Observations(ctx, "USD")
+		if err != nil || len(obs) != 1 || obs[0].CashBuy == nil || !obs[0].CashBuy.Equal(d("1361.42")) || obs[0].CashSell == nil || !obs[0].CashSell.Equal(d("1314.58")) {
+			t.Fatalf("USD observations = %+v (%v), want the cash rates", obs, err)
+		}
+		// Same mid and spread, new cash rate: a change.
+		next := usd
+		next.RecordedAt, next.CashBuy = at.Add(10*time.Minute), dp("1361.50")
+		changed, err = s.SaveBatch(ctx, rate.Batch{Source: "hana", Quotes: []rate.Quote{next}}, "r2", at.Add(10*time.Minute))
+		if err != nil || len(changed) != 1 || changed[0].Version != 2 || !changed[0].CashBuy.Equal(d("1361.50")) {
+			t.Fatalf("cash move: changed %+v (%v), want USD version 2 at cash_buy 1361.50", changed, err)
+		}
+		// The same quote again changes nothing.
+		next.RecordedAt = at.Add(20 * time.Minute)
+		if changed, err = s.SaveBatch(ctx, rate.Batch{Source: "hana", Quotes: []rate.Quote{next}}, "r3", at.Add(20*time.Minute)); err != nil || len(changed) != 0 {
+			t.Fatalf("same rates again: changed %+v (%v), want none", changed, err)
+		}
+	})
+}
