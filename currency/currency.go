@@ -109,11 +109,22 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	// complete from every partition (package follower), and the rate
 	// stream it feeds.
 	view := live.New(live.Options{MaxSubscribers: opts.StreamMaxSubscribers})
+	// Reads of current rates are answered from the view once it is
+	// current; the rate:{CODE} cache serves them until then.
+	svc.UseView(view)
 	for _, c := range []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_stream_subscribers",
 			Help: "Subscribers connected to the rate stream of this instance."}, func() float64 { return float64(view.Subscribers()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_live_rates",
 			Help: "Currencies held by this instance's in-process view of the latest rates."}, func() float64 { return float64(view.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ratewire_currency_live_current",
+			Help: "1 once this instance answers reads of current rates from its in-process view, 0 while they read the shared cache."},
+			func() float64 {
+				if view.Current() {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ratewire_currency_live_changes_total",
 			Help: "Rate changes this instance's in-process view applied from the event stream."}, func() float64 { return float64(view.Applied()) }),
 	} {

@@ -25,8 +25,8 @@ func TestComposeGatewayStream(t *testing.T) {
 		t.Fatal("nginx.conf has no `location = /api/v1/currencies/stream` block")
 	}
 	block := directives(m[1])
-	if got := block["proxy_pass"]; got != "http://$currency_upstream" {
-		t.Errorf("stream location proxy_pass %q, want http://$currency_upstream", got)
+	if got := block["proxy_pass"]; got != "http://currency" {
+		t.Errorf("stream location proxy_pass %q, want http://currency (the currency upstream)", got)
 	}
 	if got := block["proxy_buffering"]; got != "off" {
 		t.Errorf("stream location proxy_buffering %q, want off", got)
@@ -43,7 +43,7 @@ func TestComposeGatewayStream(t *testing.T) {
 	}
 	// HTTP/1.1 and an empty Connection header, from the server block
 	// unless the location overrides them.
-	server := directives(regexp.MustCompile(`(?s)location[^{]*\{[^}]*\}`).ReplaceAllString(conf, ""))
+	server := directives(regexp.MustCompile(`(?s)(location|upstream)[^{]*\{[^}]*\}`).ReplaceAllString(conf, ""))
 	version := block["proxy_http_version"]
 	if version == "" {
 		version = server["proxy_http_version"]

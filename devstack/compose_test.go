@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -26,6 +27,7 @@ import (
 	"github.com/ratewire/ratewire/ingestor"
 	"github.com/ratewire/ratewire/shared/config"
 	"github.com/ratewire/ratewire/shared/event"
+	"github.com/ratewire/ratewire/shared/httpx"
 	"github.com/ratewire/ratewire/web"
 )
 
@@ -602,12 +604,53 @@ func TestComposeGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := map[string]string{} // nginx variable -> host:port
-	for _, m := range regexp.MustCompile(`(?m)^\s*set\s+\$(\w+)\s+(\S+);`).FindAllStringSubmatch(string(src), -1) {
-		upstream[m[1]] = m[2]
+	text := regexp.MustCompile(`(?m)#.*$`).ReplaceAllString(string(src), "")
+	// Each service is an upstream block keeping connections open
+	// (keepalive, idle less than the services' own idle timeout) to a
+	// server re-resolved through Docker's DNS (resolve, which needs a
+	// zone).
+	upstream := map[string]string{} // upstream name -> host:port
+	for _, m := range regexp.MustCompile(`upstream\s+(\w+)\s*\{([^}]*)\}`).FindAllStringSubmatch(text, -1) {
+		name, body := m[1], m[2]
+		server := regexp.MustCompile(`(?m)^\s*server\s+([^\s;]+)((?:[ \t]+\w+(?:=[^\s;]+)?)*)\s*;`).FindStringSubmatch(body)
+		if server == nil {
+			t.Errorf("upstream %s has no server", name)
+			continue
+		}
+		upstream[name] = server[1]
+		if !slices.Contains(strings.Fields(server[2]), "resolve") {
+			t.Errorf("upstream %s: server %s without resolve: a restarted or scaled service's addresses would not be picked up", name, server[1])
+		}
+		d := directives(body)
+		if d["zone"] == "" {
+			t.Errorf("upstream %s has no zone (resolve needs one)", name)
+		}
+		if n, err := strconv.Atoi(d["keepalive"]); err != nil || n < 16 {
+			t.Errorf("upstream %s keepalive %q, want idle connections kept (16 or more)", name, d["keepalive"])
+		}
+		idle := 60 * time.Second // nginx's default keepalive_timeout
+		if v := d["keepalive_timeout"]; v != "" {
+			if idle, err = nginxDuration(v); err != nil {
+				t.Errorf("upstream %s keepalive_timeout %q: %v", name, v, err)
+			}
+		}
+		if idle >= httpx.IdleTimeout {
+			t.Errorf("upstream %s keeps idle connections %v, want less than the services' idle timeout %v", name, idle, httpx.IdleTimeout)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\s*resolver\s+127\.0\.0\.11\b`).MatchString(text) {
+		t.Error("nginx.conf has no resolver 127.0.0.11 (Docker's DNS) for the upstreams to re-resolve with")
+	}
+	// Keepalive needs HTTP/1.1 and no "Connection: close" to the upstream.
+	server := directives(regexp.MustCompile(`(?s)(location|upstream)[^{]*\{[^}]*\}`).ReplaceAllString(text, ""))
+	if server["proxy_http_version"] != "1.1" {
+		t.Errorf("server proxy_http_version %q, want 1.1 (upstream keepalive needs it)", server["proxy_http_version"])
+	}
+	if !regexp.MustCompile(`(?m)^\s*proxy_set_header\s+Connection\s+"";`).MatchString(text) {
+		t.Error(`nginx.conf does not clear the Connection header (proxy_set_header Connection "";)`)
 	}
 	routes := map[string]string{} // location -> host:port
-	for _, m := range regexp.MustCompile(`(?m)^\s*location\s+(=\s+)?(\S+)\s*\{\s*proxy_pass\s+http://\$(\w+);`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s*location\s+(=\s+)?(\S+)\s*\{\s*proxy_pass\s+http://(\w+);`).FindAllStringSubmatch(text, -1) {
 		routes[strings.TrimSpace(m[1])+m[2]] = upstream[m[3]]
 	}
 	for _, r := range stack.GatewayRoutes {

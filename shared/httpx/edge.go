@@ -1,9 +1,11 @@
 package httpx
 
 import (
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,11 +34,6 @@ const (
 	CodeCORSRefused = "CORS_REFUSED"
 )
 
-const (
-	ctxKeyNoCORS  = "ratewire.no_cors"
-	ctxKeyNoStore = "ratewire.no_store"
-)
-
 // Header names the edge writer sets or strips.
 var corsResponseHeaders = []string{
 	"Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
@@ -57,7 +54,9 @@ var (
 // denyCORS marks the response of c as one no origin may read: its CORS
 // headers are stripped when it is written.
 func denyCORS(c *gin.Context) {
-	c.Set(ctxKeyNoCORS, true)
+	if r := requestOf(c); r != nil {
+		r.noCORS = true
+	}
 	h := c.Writer.Header()
 	for _, k := range corsResponseHeaders {
 		h.Del(k)
@@ -67,7 +66,9 @@ func denyCORS(c *gin.Context) {
 // noStore marks the response of c as one no cache may keep, whatever
 // Cache-Control a later handler sets.
 func noStore(c *gin.Context) {
-	c.Set(ctxKeyNoStore, true)
+	if r := requestOf(c); r != nil {
+		r.noStore = true
+	}
 	c.Writer.Header().Set("Cache-Control", "no-store")
 }
 
@@ -77,10 +78,16 @@ func noStore(c *gin.Context) {
 // public CORS headers unless the request was marked by denyCORS;
 // "Cache-Control: no-store" on every 4xx/5xx and on responses marked by
 // noStore (admin routes), overriding a public Cache-Control.
-func edgeHeaders() gin.HandlerFunc {
+//
+// The wrapper is also the request's state for the rest of the chain (one
+// allocation per request, found through c.Writer, see requestOf): the engine's clock and
+// error-log limiter, the request id (a well-formed incoming X-Request-ID,
+// else a new UUID, echoed in the answer) and the request's logger.
+func edgeHeaders(now func() time.Time, ll *logLimiter, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		w := &edgeWriter{ResponseWriter: c.Writer, c: c}
+		w := &edgeWriter{ResponseWriter: c.Writer, now: now, ll: ll, base: log, id: requestIDOf(c)}
 		c.Writer = w
+		w.Header()["X-Request-Id"] = []string{w.id}
 		c.Next()
 		// gin writes an unwritten status itself after the chain, on its
 		// own writer and past this wrapper: settle the headers first.
@@ -90,8 +97,24 @@ func edgeHeaders() gin.HandlerFunc {
 
 type edgeWriter struct {
 	gin.ResponseWriter
-	c *gin.Context
+	// noCORS and noStore are the marks of denyCORS and noStore.
+	noCORS, noStore bool
+
+	now  func() time.Time
+	ll   *logLimiter
+	id   string
+	base *slog.Logger
+	log  *slog.Logger // base with the request id, made on first use
 }
+
+// Shared header values: net/http never modifies a value slice, and a
+// full-capacity slice makes an append copy.
+var (
+	hdrNosniff     = []string{"nosniff"}
+	hdrAnyOrigin   = []string{"*"}
+	hdrExposeCORS  = []string{CORSExposeHeaders}
+	hdrCacheNoStor = []string{"no-store"}
+)
 
 // settle sets the edge headers unless the header was already sent.
 func (w *edgeWriter) settle() {
@@ -99,17 +122,17 @@ func (w *edgeWriter) settle() {
 		return
 	}
 	h := w.ResponseWriter.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	if w.c.GetBool(ctxKeyNoCORS) {
+	h["X-Content-Type-Options"] = hdrNosniff[:1:1]
+	if w.noCORS {
 		for _, k := range corsResponseHeaders {
 			h.Del(k)
 		}
 	} else {
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", CORSExposeHeaders)
+		h["Access-Control-Allow-Origin"] = hdrAnyOrigin[:1:1]
+		h["Access-Control-Expose-Headers"] = hdrExposeCORS[:1:1]
 	}
-	if w.c.GetBool(ctxKeyNoStore) || w.ResponseWriter.Status() >= http.StatusBadRequest {
-		h.Set("Cache-Control", "no-store")
+	if w.noStore || w.ResponseWriter.Status() >= http.StatusBadRequest {
+		h["Cache-Control"] = hdrCacheNoStor[:1:1]
 	}
 }
 

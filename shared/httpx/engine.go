@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -53,11 +54,6 @@ const RequestIDHeader = "X-Request-ID"
 const (
 	defaultMaxBody = 1 << 20
 	readyTimeout   = 2 * time.Second
-
-	ctxKeyRequestID = "ratewire.request_id"
-	ctxKeyLogger    = "ratewire.logger"
-	ctxKeyClock     = "ratewire.clock"
-	ctxKeyLogLimit  = "ratewire.log_limit"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -68,9 +64,9 @@ var discardLogger = slog.New(slog.DiscardHandler)
 // NewEngine returns a gin engine with ratewire's middleware and the
 // /healthz, /readyz and /metrics routes; services add their API routes.
 //
-// Middleware order: edge headers, clock (and error-log limiter), request
-// id (and request logger), access log, metrics, panic recovery, CORS
-// preflight, body limit. Recovery sits inside the access log and the
+// Middleware order: edge headers with the request's state (clock,
+// error-log limiter, request id and logger), access log, metrics, panic
+// recovery, CORS preflight, body limit. Recovery sits inside the access log and the
 // metrics so that a panicking request is still logged and counted as 500;
 // it sits after the request id so the panic log carries it. The edge
 // headers (nosniff, CORS, no-store) wrap the writer before anything can
@@ -115,9 +111,7 @@ func NewEngine(o Options) *gin.Engine {
 	}
 
 	e.Use(
-		edgeHeaders(),
-		clock(now, newLogLimiter()),
-		requestID(log),
+		edgeHeaders(now, newLogLimiter(), log),
 		accessLog(),
 		newMetrics(reg, log).middleware,
 		recovery(),
@@ -160,53 +154,69 @@ func status(s, service string) map[string]string {
 }
 
 // RequestID returns the id of the request, as set by NewEngine's middleware.
-func RequestID(c *gin.Context) string { return c.GetString(ctxKeyRequestID) }
-
-// Logger returns the request-scoped logger (the Options logger with a
-// request_id attribute), or a discarding logger outside NewEngine.
-func Logger(c *gin.Context) *slog.Logger {
-	if v, ok := c.Get(ctxKeyLogger); ok {
-		if l, ok := v.(*slog.Logger); ok {
-			return l
-		}
+func RequestID(c *gin.Context) string {
+	if r := requestOf(c); r != nil {
+		return r.id
 	}
-	return discardLogger
+	return ""
 }
 
-// clock makes now the clock of every envelope written for the request,
-// the ones NoRoute, NoMethod and the recovery write included, and of the
-// admin throttle; it also hands Error the engine's error-log limiter.
-func clock(now func() time.Time, ll *logLimiter) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Set(ctxKeyClock, now)
-		c.Set(ctxKeyLogLimit, ll)
-		c.Next()
+// Logger returns the request-scoped logger (the Options logger with a
+// request_id attribute), or a discarding logger outside NewEngine. It is
+// made on first use: most requests log nothing (access lines are sampled),
+// and slog's With copies the handler.
+func Logger(c *gin.Context) *slog.Logger {
+	r := requestOf(c)
+	if r == nil {
+		return discardLogger
 	}
+	if r.log == nil {
+		r.log = r.base.With("request_id", r.id)
+	}
+	return r.log
 }
 
 // clockOf is the engine's clock for c, or time.Now outside NewEngine.
 func clockOf(c *gin.Context) func() time.Time {
-	if v, ok := c.Get(ctxKeyClock); ok {
-		if f, ok := v.(func() time.Time); ok {
-			return f
-		}
+	if r := requestOf(c); r != nil {
+		return r.now
 	}
 	return time.Now
 }
 
-// requestID reuses a well-formed incoming X-Request-ID (so ids follow a
-// request across services) and otherwise mints a UUID.
-func requestID(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id := c.GetHeader(RequestIDHeader)
-		if !validRequestID.MatchString(id) {
-			id = uuid.NewString()
+// requestOf is the state NewEngine's middleware keeps for c: the edge
+// writer, found on c.Writer (through any writer that wraps it and unwraps
+// to it), not in c's keys, whose map would cost an allocation per request;
+// nil outside NewEngine.
+func requestOf(c *gin.Context) *edgeWriter {
+	var w http.ResponseWriter = c.Writer
+	for w != nil {
+		switch x := w.(type) {
+		case *edgeWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
 		}
-		c.Set(ctxKeyRequestID, id)
-		c.Set(ctxKeyLogger, log.With("request_id", id))
-		c.Header(RequestIDHeader, id)
-		c.Next()
 	}
+	return nil
+}
+
+// requestIDOf reuses a well-formed incoming X-Request-ID (so ids follow a
+// request across services) and otherwise mints a UUID.
+func requestIDOf(c *gin.Context) string {
+	if id := c.Request.Header.Get(RequestIDHeader); id != "" && validRequestID.MatchString(id) {
+		return id
+	}
+	return uuid.NewString()
+}
+
+func init() {
+	// Request ids need to be unique, not secret: take the UUIDs' random
+	// bytes from a pool filled by one crypto/rand read per 16 ids, not a
+	// read per request.
+	uuid.EnableRandPool()
 }
 
 // accessLog writes an Info line per request except probes and scrapes;
@@ -225,6 +235,14 @@ func accessLog() gin.HandlerFunc {
 			return
 		}
 		status := c.Writer.Status()
+		var suppressed int
+		if r := requestOf(c); r != nil && status < http.StatusBadRequest {
+			var logged bool
+			logged, suppressed = r.ll.allow(logKey{kind: "access", method: c.Request.Method, route: c.FullPath()}, r.now(), AccessLogBurst)
+			if !logged {
+				return
+			}
+		}
 		attrs := []slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
@@ -234,14 +252,8 @@ func accessLog() gin.HandlerFunc {
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
 			slog.String("client_ip", c.ClientIP()),
 		}
-		if v, _ := c.Get(ctxKeyLogLimit); v != nil && status < http.StatusBadRequest {
-			logged, suppressed := v.(*logLimiter).allow("access "+c.Request.Method+" "+c.FullPath(), clockOf(c)(), AccessLogBurst)
-			if !logged {
-				return
-			}
-			if suppressed > 0 {
-				attrs = append(attrs, slog.Int("suppressed", suppressed))
-			}
+		if suppressed > 0 {
+			attrs = append(attrs, slog.Int("suppressed", suppressed))
 		}
 		Logger(c).LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
 	}
@@ -339,6 +351,21 @@ var knownMethods = map[string]bool{
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// byLabels keeps the children of requests and duration per label
+	// set: WithLabelValues hashes the values and takes the vector's lock
+	// on every call. Labels are route templates, known methods and
+	// statuses, so the map stays small.
+	byLabels sync.Map // metricLabels -> *metricChildren
+}
+
+type metricLabels struct {
+	method, route string
+	status        int
+}
+
+type metricChildren struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // newMetrics registers the HTTP collectors, reusing them if an engine was
@@ -386,6 +413,15 @@ func (m *metrics) middleware(c *gin.Context) {
 	if !knownMethods[method] {
 		method = "OTHER" // clients choose the method; keep the label bounded
 	}
-	m.requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
-	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+	key := metricLabels{method, route, c.Writer.Status()}
+	v, ok := m.byLabels.Load(key)
+	if !ok {
+		v, _ = m.byLabels.LoadOrStore(key, &metricChildren{
+			requests: m.requests.WithLabelValues(method, route, strconv.Itoa(key.status)),
+			duration: m.duration.WithLabelValues(method, route),
+		})
+	}
+	ch := v.(*metricChildren)
+	ch.requests.Inc()
+	ch.duration.Observe(time.Since(start).Seconds())
 }

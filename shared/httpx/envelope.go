@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -70,14 +71,36 @@ func OK(c *gin.Context, status int, data any) {
 // compact JSON, by appending bytes: marshalling an Envelope would validate
 // and copy a large cached answer once more.
 func writeSuccess(c *gin.Context, status int, raw []byte) {
-	ts := Timestamp(c)
-	body := make([]byte, 0, len(raw)+len(ts)+48)
+	body := make([]byte, 0, len(raw)+len(timestampLayout)+48)
 	body = append(body, `{"success":true,"data":`...)
 	body = append(body, raw...)
 	body = append(body, `,"timestamp":"`...)
-	body = append(body, ts...)
+	body = clockOf(c)().UTC().AppendFormat(body, timestampLayout)
 	body = append(body, `"}`...)
-	c.Data(status, contentTypeJSON, body)
+	h := c.Writer.Header()
+	h["Content-Type"] = hdrJSON[:1:1]
+	// A declared length: net/http would otherwise send an answer over
+	// 2 KiB chunked, and a proxy in front (devstack's gateway) flushes a
+	// response of unknown length write by write.
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
+}
+
+// hdrJSON is the Content-Type of every envelope, shared (see edgeWriter's
+// shared values).
+var hdrJSON = []string{contentTypeJSON}
+
+// cacheControls keeps the Cache-Control value of each max-age used, so a
+// cached answer does not format it per request.
+var cacheControls sync.Map // time.Duration -> []string
+
+func cacheControl(maxAge time.Duration) []string {
+	if v, ok := cacheControls.Load(maxAge); ok {
+		return v.([]string)
+	}
+	v, _ := cacheControls.LoadOrStore(maxAge, []string{"public, max-age=" + strconv.Itoa(int(maxAge/time.Second))})
+	return v.([]string)
 }
 
 func writeError(c *gin.Context, status int, body ErrorBody) {
@@ -133,7 +156,7 @@ func CachedJSON(c *gin.Context, raw []byte, etag string, maxAge time.Duration) {
 	}
 	h := c.Writer.Header()
 	h["Etag"] = []string{etag}
-	h["Cache-Control"] = []string{"public, max-age=" + strconv.Itoa(int(maxAge/time.Second))}
+	h["Cache-Control"] = cacheControl(maxAge)[:1:1]
 	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		c.Writer.WriteHeaderNow()

@@ -33,8 +33,13 @@ const (
 // logLimiter is one engine's memory of recently logged failures.
 type logLimiter struct {
 	mu   sync.Mutex
-	seen map[string]*logWindow
+	seen map[logKey]*logWindow
 }
+
+// logKey is what the limiter counts by: a kind of line ("access", or a
+// failure's apperr kind) on a method and route. A struct, so that a
+// request does not build a string to look its key up.
+type logKey struct{ kind, method, route string }
 
 type logWindow struct {
 	start      time.Time // when the window's first line was logged
@@ -42,12 +47,12 @@ type logWindow struct {
 	suppressed int       // repeats in the window, not logged
 }
 
-func newLogLimiter() *logLimiter { return &logLimiter{seen: map[string]*logWindow{}} }
+func newLogLimiter() *logLimiter { return &logLimiter{seen: map[logKey]*logWindow{}} }
 
 // allow says whether an event under key happening at now is logged, and
 // if so how many were suppressed since the last logged one: the first
 // burst events of a key in ErrorLogWindow are logged, the rest counted.
-func (l *logLimiter) allow(key string, now time.Time, burst int) (bool, int) {
+func (l *logLimiter) allow(key logKey, now time.Time, burst int) (bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.seen[key]
@@ -79,9 +84,8 @@ func logFailure(c *gin.Context, msg string, kind apperr.Kind, err error, status 
 		route = "unmatched"
 	}
 	attrs := []any{"err", boundText(err.Error()), "status", status, "route", route}
-	if v, _ := c.Get(ctxKeyLogLimit); v != nil {
-		ll := v.(*logLimiter)
-		logged, suppressed := ll.allow(route+" "+kind.String(), clockOf(c)(), 1)
+	if r := requestOf(c); r != nil {
+		logged, suppressed := r.ll.allow(logKey{kind: kind.String(), route: route}, r.now(), 1)
 		if !logged {
 			return
 		}

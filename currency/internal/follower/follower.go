@@ -14,13 +14,15 @@
 // too.
 //
 // Start-up is ordered so that no change is missed: the view is first
-// seeded from the database (so it is complete from the first request);
+// seeded from the database (so it is complete from the first subscriber);
 // then the end offset of each partition is read; then the database is read
 // again and what changed meanwhile is applied; then each partition is read
 // from the offset found. A change committed after the second read was
 // published after it, so at or after those offsets; one committed before
 // it is in the read. Duplicates are harmless: the view applies a version
-// only when it is newer than the one it holds.
+// only when it is newer than the one it holds. Once the partitions are
+// followed the view is marked current: the rates service answers reads of
+// current rates from it from then on, and from the shared cache before.
 package follower
 
 import (
@@ -108,6 +110,10 @@ func Run(ctx context.Context, cfg Config, svc Service, v *live.View) error {
 	for tp, off := range offsets {
 		wg.Go(func() { f.follow(ctx, tp, off) })
 	}
+	// The view now holds what the database held after the offsets were
+	// read, and every later change is on its way: reads of current rates
+	// may be answered from it (until now they read the shared cache).
+	v.MarkCurrent()
 	refresh := cfg.Refresh
 	if refresh == nil {
 		t := time.NewTicker(RefreshEvery)

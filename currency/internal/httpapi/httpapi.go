@@ -54,12 +54,12 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		t, err := svc.Latest(c.Request.Context(), base, symbols)
+		b, etag, err := svc.LatestJSON(c.Request.Context(), base, symbols)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		httpx.Cached(c, t, maxAge)
+		httpx.CachedJSON(c, b, etag, maxAge)
 	})
 	g.GET("/multiple", func(c *gin.Context) {
 		symbols, err := ParseSymbols(c.Query("symbols"))
@@ -71,12 +71,12 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		m, err := svc.GetMany(c.Request.Context(), symbols)
+		b, etag, err := svc.ManyJSON(c.Request.Context(), symbols)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		httpx.Cached(c, m, maxAge)
+		httpx.CachedJSON(c, b, etag, maxAge)
 	})
 	g.GET("/search", func(c *gin.Context) {
 		country, err := ParseCountry(c.Query("country"))
@@ -122,7 +122,7 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, err)
 			return
 		}
-		conv, err := svc.Convert(c.Request.Context(), from, to, amount, rates.ConvertOptions{RateType: rt, Channel: channel, Preferential: pref})
+		conv, err := svc.ConvertHot(c.Request.Context(), from, to, amount, rates.ConvertOptions{RateType: rt, Channel: channel, Preferential: pref})
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -155,12 +155,12 @@ func Register(r gin.IRouter, svc *rates.Service, adminToken string) {
 			httpx.Error(c, apperr.NotFound("KRW is the base currency: it has no rate of its own"))
 			return
 		}
-		b, err := svc.GetJSON(c.Request.Context(), code)
+		b, etag, err := svc.RateJSON(c.Request.Context(), code)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		httpx.CachedJSON(c, b, "", maxAge)
+		httpx.CachedJSON(c, b, etag, maxAge)
 	})
 }
 

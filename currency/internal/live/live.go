@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Change is one rate as the view holds it: a currency at a version, and
@@ -79,6 +80,14 @@ type View struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// gen counts the changes of latest (applied, seeded or refreshed):
+	// readers that keep something derived from the view (package rates'
+	// prepared answers) rebuild it when gen moves, with one atomic load
+	// per request.
+	gen atomic.Uint64
+	// current says the view is following the stream (see MarkCurrent).
+	current atomic.Bool
 }
 
 // New returns an empty view; it is not ready until MarkReady.
@@ -102,6 +111,34 @@ func (v *View) MarkReady() { v.readyOnce.Do(func() { close(v.ready) }) }
 // Ready is closed once the view is seeded.
 func (v *View) Ready() <-chan struct{} { return v.ready }
 
+// MarkCurrent says the view is not only seeded but following the stream
+// from offsets read after the seed, and has applied what the database
+// held then: from now on it is at least as new as anything this replica
+// applied, so reads of current rates may be answered from it.
+func (v *View) MarkCurrent() { v.current.Store(true) }
+
+// Current reports whether MarkCurrent was called: one atomic load, for
+// every read of a current rate.
+func (v *View) Current() bool { return v.current.Load() }
+
+// Gen is the view's generation: it moves whenever a held rate changes
+// (Apply, Seed or Refresh), so what is derived from All at one generation
+// is current until Gen moves.
+func (v *View) Gen() uint64 { return v.gen.Load() }
+
+// All returns every held rate, ordered by code, and the generation they
+// are of.
+func (v *View) All() ([]Change, uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]Change, 0, len(v.latest))
+	for _, c := range v.latest {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out, v.gen.Load()
+}
+
 // Seed sets the state of each rate that is newer than the one held,
 // without announcing it: the state a view starts from. Use Apply for
 // changes subscribers must hear about.
@@ -112,6 +149,7 @@ func (v *View) Seed(cs []Change) {
 		if cur, ok := v.latest[c.Code]; !ok || c.Version > cur.Version {
 			c.seq = 0
 			v.latest[c.Code] = c
+			v.gen.Add(1)
 		}
 	}
 }
@@ -132,6 +170,7 @@ func (v *View) Refresh(cs []Change) {
 		if cur, ok := v.latest[c.Code]; ok && cur.Version == c.Version && string(cur.JSON) != string(c.JSON) {
 			c.seq = cur.seq
 			v.latest[c.Code] = c
+			v.gen.Add(1)
 		}
 		v.mu.Unlock()
 	}
@@ -151,6 +190,7 @@ func (v *View) Apply(c Change) bool {
 	v.seq++
 	c.seq = v.seq
 	v.latest[c.Code] = c
+	v.gen.Add(1)
 	if len(v.ring) < cap(v.ring) {
 		v.ring = append(v.ring, c)
 	} else {

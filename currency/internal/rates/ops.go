@@ -256,6 +256,12 @@ func Preferential(mid, quoted, p decimal.Decimal, displayUnit int) decimal.Decim
 // whose source quotes no rate for it is 422 (the API invents none); the
 // answer breaks the cost down against the mid rate.
 func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.Decimal, o ConvertOptions) (Conversion, error) {
+	return convertWith(ctx, s.Get, from, to, amount, o)
+}
+
+// convertWith is Convert reading each leg's rate with get: Service.Get, or
+// the hot tier's snapshot.
+func convertWith(ctx context.Context, get func(context.Context, string) (Rate, error), from, to string, amount decimal.Decimal, o ConvertOptions) (Conversion, error) {
 	if o.RateType == "" {
 		o.RateType = RateBank
 	}
@@ -282,7 +288,7 @@ func (s *Service) Convert(ctx context.Context, from, to string, amount decimal.D
 	c := Conversion{From: from, To: to, Amount: amount, RateType: o.RateType, Channel: o.Channel, Preferential: o.Preferential, Legs: []Leg{}}
 	sources := map[string]bool{}
 	leg := func(code, dir string) (Leg, error) {
-		r, err := s.Get(ctx, code)
+		r, err := get(ctx, code)
 		if err != nil {
 			return Leg{}, err
 		}

@@ -119,6 +119,10 @@ type Service struct {
 	prevMu sync.Mutex
 	prev   map[string]prevClose
 
+	// hot is the in-process view reads are answered from once it is
+	// current (UseView, hot.go); nil: every read takes the cache path.
+	hot *hotTier
+
 	// afterFillRead, set by tests only, runs between a fill's database
 	// read and its cache write: the window the version guard protects.
 	afterFillRead func(code string)
@@ -388,7 +392,11 @@ func (s *Service) ApplyMany(ctx context.Context, rs []Rate) error {
 		}
 		newest[i] = r
 	}
-	return s.cache.PutMany(ctx, newest)
+	if err := s.cache.PutMany(ctx, newest); err != nil {
+		return err
+	}
+	s.applyToView(newest)
+	return nil
 }
 
 // Invalidate handles a cache_invalidation: it tombstones the codes whose
@@ -477,8 +485,15 @@ const crossPlaces = 10
 // currencies when empty). KRW is a valid base and symbol (rate 1 against
 // itself); other bases are cross rates through KRW.
 func (s *Service) Latest(ctx context.Context, base string, symbols []string) (LatestTable, error) {
+	return latestFrom(ctx, base, symbols, s.knownCodes, s.many)
+}
+
+// latestFrom is Latest over the given sources of the known codes and of
+// the rates: the cache and the database, or the hot tier's snapshot.
+func latestFrom(ctx context.Context, base string, symbols []string,
+	knownCodes func(context.Context) ([]string, error), many func(context.Context, []string) (map[string]Rate, error)) (LatestTable, error) {
 	if len(symbols) == 0 {
-		all, err := s.knownCodes(ctx)
+		all, err := knownCodes(ctx)
 		if err != nil {
 			return LatestTable{}, err
 		}
@@ -488,7 +503,7 @@ func (s *Service) Latest(ctx context.Context, base string, symbols []string) (La
 	if base != "KRW" {
 		need = append(need, base)
 	}
-	got, err := s.many(ctx, need)
+	got, err := many(ctx, need)
 	if err != nil {
 		return LatestTable{}, err
 	}

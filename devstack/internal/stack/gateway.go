@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/ratewire/ratewire/shared/apperr"
@@ -38,20 +39,25 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 		"currency": a.Currency, "history": a.History, "ranking": a.Ranking, "ingestor": a.Ingestor,
 	}
 	transport := upstreamTransport()
+	buffers := &bufferPool{}
 	newProxy := func(service, addr string) (*httputil.ReverseProxy, error) {
 		target, err := url.Parse(addr)
 		if err != nil || target.Scheme == "" || target.Host == "" {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
 		}
 		return &httputil.ReverseProxy{
-			Transport: transport,
+			Transport:  transport,
+			BufferPool: buffers,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target) // target has no path, so the inbound path is kept as is
 				pr.SetXForwarded()
 			},
-			// Write every chunk through as it arrives: the rate stream
-			// (Server-Sent Events) must not wait in a buffer.
-			FlushInterval: -1,
+			// No periodic flushing: ReverseProxy flushes every write of a
+			// text/event-stream answer (the rate stream) and of one without
+			// a Content-Length by itself; flushing every answer write by
+			// write (-1) cost a syscall per write and most of the
+			// gateway's CPU.
+			FlushInterval: 0,
 			ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 				log.Warn("gateway upstream failed", "service_name", service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, service+" service is unreachable")
@@ -100,10 +106,36 @@ func upstreamTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 4 * GatewayIdleConnsPerService
 	t.MaxIdleConnsPerHost = GatewayIdleConnsPerService
-	t.IdleConnTimeout = 90 * time.Second
+	// Under the services' own idle timeout (httpx.IdleTimeout), so the
+	// gateway never reuses a connection the service is closing.
+	t.IdleConnTimeout = httpx.IdleTimeout / 2
 	// The upstreams are on the stack's host: no proxy from the environment.
 	t.Proxy = nil
+	// A proxy passes bodies through as they are: no Accept-Encoding of
+	// its own, no transparent decompression.
+	t.DisableCompression = true
 	return t
+}
+
+// bufferPool lends the proxies their copy buffers: without one,
+// ReverseProxy allocates (and zeroes) 32 KiB for every answer it copies.
+type bufferPool struct{ p sync.Pool }
+
+// gatewayBufferSize is ReverseProxy's own copy buffer size.
+const gatewayBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, gatewayBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == gatewayBufferSize {
+		buf = buf[:gatewayBufferSize]
+		b.p.Put(&buf)
+	}
 }
 
 // GatewayIdleConnsPerService is how many idle connections the gateway
