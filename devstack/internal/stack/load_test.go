@@ -187,17 +187,10 @@ func bareTwin(b *testing.B, base string, paths []string) string {
 	return "http://" + ln.Addr().String()
 }
 
-// BenchmarkClientView measures /USD, /latest and /convert as a client
-// sees them: req/s of a bare gin server answering the same bytes, of the
-// currency service directly and of the same through devstack's gateway,
-// in interleaved rounds (the order rotates), with the median of the
-// rounds, p99 latencies and the ratios ratewire/bare and gateway/direct.
-func BenchmarkClientView(b *testing.B) {
-	const (
-		clients = 32
-		rounds  = 3
-		each    = 2 * time.Second
-	)
+// benchStack runs devstack for a benchmark, on the real clock, with
+// embedded infrastructure and error-level logs, until the benchmark ends.
+func benchStack(b *testing.B) stack.Addrs {
+	b.Helper()
 	c := stack.Config{
 		DataDir: b.TempDir(), Host: "127.0.0.1",
 		Getenv: func(k string) string {
@@ -222,6 +215,21 @@ func BenchmarkClientView(b *testing.B) {
 	case <-time.After(60 * time.Second):
 		b.Fatal("devstack not ready after 60 s")
 	}
+	return a
+}
+
+// BenchmarkClientView measures /USD, /latest and /convert as a client
+// sees them: req/s of a bare gin server answering the same bytes, of the
+// currency service directly and of the same through devstack's gateway,
+// in interleaved rounds (the order rotates), with the median of the
+// rounds, p99 latencies and the ratios ratewire/bare and gateway/direct.
+func BenchmarkClientView(b *testing.B) {
+	const (
+		clients = 32
+		rounds  = 3
+		each    = 2 * time.Second
+	)
+	a := benchStack(b)
 	paths := []string{
 		"/api/v1/currencies/USD",
 		"/api/v1/currencies/latest",

@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/ratewire/ratewire/devstack/internal/stack"
 )
 
 // The soak: devstack under an hour (RATEWIRE_SOAK) of mixed load from
@@ -210,30 +208,7 @@ func BenchmarkSoak(b *testing.B) {
 	if rate <= 0 {
 		rate = 400
 	}
-	c := stack.Config{
-		DataDir: b.TempDir(), Host: "127.0.0.1",
-		Getenv: func(k string) string {
-			if k == "RATEWIRE_LOG_LEVEL" {
-				return "error"
-			}
-			return ""
-		},
-		Out: io.Discard, Log: io.Discard,
-	}
-	ready := make(chan stack.Addrs, 1)
-	c.Ready = func(a stack.Addrs) { ready <- a }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx, c) }()
-	b.Cleanup(func() { cancel(); <-done })
-	var a stack.Addrs
-	select {
-	case a = <-ready:
-	case err := <-done:
-		b.Fatalf("devstack: %v", err)
-	case <-time.After(60 * time.Second):
-		b.Fatal("devstack not ready after 60 s")
-	}
+	a := benchStack(b)
 	// Start-up ends when the services answer from their data.
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get(a.Gateway + "/api/v1/currencies/USD"); err == nil {
