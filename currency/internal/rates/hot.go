@@ -287,9 +287,37 @@ func (s *Service) ConvertHot(ctx context.Context, from, to string, amount decima
 	return convertWith(ctx, func(_ context.Context, code string) (Rate, error) { return sn.get(code) }, from, to, amount, o)
 }
 
-// applyToView applies rates this replica's consumer wrote to the cache to
-// the view as well, so the view is never older than what this replica
-// applied, whichever of the two reads an event first.
+// readFromCache is told each rate the cache path answered from the cache.
+// Until the view is current that answer may be newer than the view (another
+// replica's consumer wrote it, or this replica's before the view was
+// created): the view takes it, so the first reads from the view, once it
+// is current, never answer older than the cache path did, nor not found
+// for a rate it answered. Once the view is current it is not consulted:
+// the hot tier answers those reads.
+func (s *Service) readFromCache(r Rate) {
+	if s.hot == nil || s.hot.view.Current() {
+		return
+	}
+	s.applyToView([]Rate{r})
+}
+
+// readFromCacheJSON is readFromCache of a cached rate as stored: it is
+// decoded only while the view is not current (a replica starting).
+func (s *Service) readFromCacheJSON(code string, b []byte) {
+	if s.hot == nil || s.hot.view.Current() {
+		return
+	}
+	var r Rate
+	if err := json.Unmarshal(b, &r); err != nil || r.CurrencyCode != code {
+		s.log.Warn("live view: a cached rate does not decode", "currency_code", code, "err", err)
+		return
+	}
+	s.hot.view.Apply(live.Change{Code: code, Version: r.Version, JSON: b})
+}
+
+// applyToView applies rates this replica wrote to the cache or read from
+// the database to the view as well, so the view is never older than what
+// this replica applied or answered, whichever reads an event first.
 func (s *Service) applyToView(rs []Rate) {
 	if s.hot == nil {
 		return

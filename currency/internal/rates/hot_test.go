@@ -263,3 +263,51 @@ func TestHotTierCoherent(t *testing.T) {
 		t.Errorf("with a view not current: /USD at %d (ETag %q), want the cache's 60 and no prepared ETag", one, etag)
 	}
 }
+
+// TestHotTierTakesOverWithoutGoingBack: a replica starts answering from
+// its view when the view is current, and must not answer older, or not
+// found, for what the cache path answered just before: a rate read from
+// the database whose event the follower has not read yet (the stack's
+// first run), or one another replica's consumer wrote to the shared cache.
+func TestHotTierTakesOverWithoutGoingBack(t *testing.T) {
+	ctx := context.Background()
+	r := testinfra.MiniRedis(t)
+	svc, _ := setup(t, testinfra.SQLiteURL(t), r)
+	other, _ := setup(t, testinfra.SQLiteURL(t), r) // another replica, sharing the cache
+	view := live.New(live.Options{})
+	view.MarkReady() // seeded from a database that held nothing yet
+	svc.UseView(view)
+
+	// /USD misses the cache: the database answers version 2.
+	b, _, err := svc.RateJSON(ctx, "USD")
+	if err != nil || midOf(t, b) != 1398 {
+		t.Fatalf("USD before the view is current = %s, %v; want the database's 1398.40", b, err)
+	}
+	// Another replica's consumer writes version 7 of USD; /multiple and
+	// /latest read it from the cache, JPY from the database.
+	if err := other.ApplyMany(ctx, []rates.Rate{usd(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := svc.ManyJSON(ctx, []string{"USD", "JPY"}); err != nil {
+		t.Fatal(err)
+	} else if !json.Valid(b) {
+		t.Fatalf("/multiple = %s", b)
+	}
+	if b, _, err := svc.LatestJSON(ctx, "KRW", nil); err != nil || midOf(t, b) != 1407 {
+		t.Fatalf("/latest before the view is current = %s, %v; want version 7", b, err)
+	}
+
+	view.MarkCurrent()
+	for _, code := range []string{"USD", "JPY"} {
+		b, etag, err := svc.RateJSON(ctx, code)
+		if err != nil || etag == "" {
+			t.Fatalf("/%s from the view = %s (ETag %q), %v; want what the cache path answered", code, b, etag, err)
+		}
+		if code == "USD" && midOf(t, b) != 1407 {
+			t.Errorf("/USD from the view at %d, want version 7 (1407) as answered before", midOf(t, b))
+		}
+	}
+	if b, _, err := svc.LatestJSON(ctx, "KRW", nil); err != nil || midOf(t, b) != 1407 {
+		t.Errorf("/latest from the view = %s, %v; want version 7", b, err)
+	}
+}

@@ -168,6 +168,7 @@ func (s *Service) Get(ctx context.Context, code string) (Rate, error) {
 	if err != nil {
 		s.log.Warn("rate cache unavailable, reading the database", "currency_code", code, "err", err)
 	} else if ok {
+		s.readFromCache(r)
 		return r, nil
 	}
 	return s.fill(ctx, code, err == nil)
@@ -180,6 +181,7 @@ func (s *Service) GetJSON(ctx context.Context, code string) ([]byte, error) {
 	if err != nil {
 		s.log.Warn("rate cache unavailable, reading the database", "currency_code", code, "err", err)
 	} else if ok {
+		s.readFromCacheJSON(code, b)
 		return b, nil
 	}
 	r, err := s.fill(ctx, code, err == nil)
@@ -268,6 +270,10 @@ func (s *Service) fill(ctx context.Context, code string, cacheUp bool) (Rate, er
 			s.log.Warn("rate cache fill failed", "currency_code", code, "err", err)
 		}
 	}
+	// What the database answered may be newer than the view (its event is
+	// still on its way to the follower): the view takes it too, so no
+	// later read from the view answers older (see readFromCache).
+	s.applyToView([]Rate{r})
 	return r, nil
 }
 
@@ -558,7 +564,8 @@ func (s *Service) many(ctx context.Context, codes []string) (map[string]Rate, er
 		got = map[string]Rate{}
 	}
 	for _, c := range want {
-		if _, ok := got[c]; ok {
+		if r, ok := got[c]; ok {
+			s.readFromCache(r)
 			continue
 		}
 		r, err := s.fill(ctx, c, cacheUp)
