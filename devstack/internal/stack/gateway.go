@@ -32,6 +32,19 @@ var GatewayRoutes = []struct{ Prefix, Service string }{
 // in the envelope too). An unreachable service is a 502, never a hang or
 // an empty reply.
 func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
+	return NewGatewayWith(a, log, GatewayOptions{})
+}
+
+// GatewayOptions vary the gateway from its default.
+type GatewayOptions struct {
+	// ReverseProxyOnly proxies every request through httputil.ReverseProxy,
+	// plain reads included (see forwarder): the simpler gateway, kept so
+	// that BenchmarkClientView measures what the forwarder saves.
+	ReverseProxyOnly bool
+}
+
+// NewGatewayWith is NewGateway with options.
+func NewGatewayWith(a Addrs, log *slog.Logger, o GatewayOptions) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -40,12 +53,12 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	}
 	transport := upstreamTransport()
 	buffers := &bufferPool{}
-	newProxy := func(service, addr string) (*httputil.ReverseProxy, error) {
+	newProxy := func(service, addr string) (http.Handler, error) {
 		target, err := url.Parse(addr)
-		if err != nil || target.Scheme == "" || target.Host == "" {
+		if err != nil || target.Scheme != "http" || target.Host == "" {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
 		}
-		return &httputil.ReverseProxy{
+		slow := &httputil.ReverseProxy{
 			Transport:  transport,
 			BufferPool: buffers,
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -62,7 +75,11 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 				log.Warn("gateway upstream failed", "service_name", service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, service+" service is unreachable")
 			},
-		}, nil
+		}
+		if o.ReverseProxyOnly {
+			return keepStreaming(slow), nil
+		}
+		return newForwarder(service, target.Host, keepStreaming(slow), buffers, log), nil
 	}
 	mux := http.NewServeMux()
 	for _, r := range GatewayRoutes {
@@ -83,14 +100,14 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("/api/", notFound)
 	if a.Web == "" {
 		mux.HandleFunc("/", notFound)
-		return keepStreaming(mux), nil
+		return mux, nil
 	}
 	web, err := newProxy(WebRoute, a.Web)
 	if err != nil {
 		return nil, err
 	}
 	mux.Handle("/", web)
-	return keepStreaming(mux), nil
+	return mux, nil
 }
 
 // WebRoute names the web app among the gateway's upstreams: it serves

@@ -1,13 +1,18 @@
 package stack_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
 )
@@ -190,5 +195,210 @@ func TestGatewayKeepsUpstreamConnections(t *testing.T) {
 	if limit := 2 * clients; dialled > limit {
 		t.Errorf("connections the gateway opened to the service for %d requests of %d concurrent clients: expected at most %d, got %d",
 			clients*each, clients, limit, dialled)
+	}
+}
+
+// TestForwarderAnswersAsTheReverseProxy: the gateway's plain-read path
+// (its forwarder) and httputil.ReverseProxy, which it replaced for those
+// requests, give the client the same answer and the service the same
+// request: status, headers (hop-by-hop ones dropped both ways, with those
+// the Connection header names), body (sized, chunked or large), HEAD and
+// 304; the client's own X-Forwarded-* never reach the service.
+func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := json.Marshal(map[string]any{"method": r.Method, "uri": r.RequestURI, "host": r.Host, "header": r.Header})
+		w.Header().Set("X-Got", string(got))
+		w.Header().Set("Connection", "X-Conn-Only")
+		w.Header().Set("X-Conn-Only", "dropped")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		switch r.URL.Path {
+		case "/api/v1/currencies/big":
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = io.WriteString(w, big)
+		case "/api/v1/currencies/chunked":
+			for i := range 3 {
+				fmt.Fprintf(w, "part %d\n", i)
+				w.(http.Flusher).Flush()
+			}
+		case "/api/v1/currencies/etag":
+			w.Header().Set("ETag", `"v1"`)
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			_, _ = io.WriteString(w, `{"v":1}`)
+		case "/api/v1/currencies/closing":
+			w.Header().Set("Connection", "close")
+			_, _ = io.WriteString(w, `closing`)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTeapot)
+			_, _ = io.WriteString(w, `{"ok":true}`)
+		}
+	}))
+	defer backend.Close()
+	a := stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}
+	serve := func(o stack.GatewayOptions) string {
+		gw, err := stack.NewGatewayWith(a, nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(gw)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	fast, slow := serve(stack.GatewayOptions{}), serve(stack.GatewayOptions{ReverseProxyOnly: true})
+
+	type answer struct {
+		Status int
+		Header http.Header
+		Sent   map[string]any // the request as the service got it
+		Body   string
+	}
+	do := func(base, method, path string, header map[string]string) answer {
+		req, _ := http.NewRequest(method, base+path, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var sent map[string]any
+		_ = json.Unmarshal([]byte(resp.Header.Get("X-Got")), &sent)
+		if sent != nil {
+			delete(sent, "host") // each gateway names its own service address
+			// X-Forwarded-Host is the host the client asked, each gateway's own.
+			h, _ := sent["header"].(map[string]any)
+			if fmt.Sprint(h["X-Forwarded-Host"]) != "["+strings.TrimPrefix(base, "http://")+"]" {
+				t.Errorf("%s %s via %s: X-Forwarded-Host = %v, want the host the client asked", method, path, base, h["X-Forwarded-Host"])
+			}
+			delete(h, "X-Forwarded-Host")
+		}
+		h := resp.Header.Clone()
+		h.Del("Date")
+		h.Del("X-Got")
+		if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") == "" && method != "HEAD" {
+			h.Set("Content-Length", fmt.Sprint(resp.ContentLength))
+		}
+		return answer{resp.StatusCode, h, sent, string(body)}
+	}
+	clientHeaders := map[string]string{
+		"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "evil.example", "Forwarded": "for=203.0.113.9",
+		"Connection": "X-Hop", "X-Hop": "dropped", "Te": "trailers", "Accept": "application/json",
+		"X-Client-Id": "c-1", "User-Agent": "ratewire-test/1",
+	}
+	for _, tc := range []struct {
+		method, path string
+		header       map[string]string
+	}{
+		{"GET", "/api/v1/currencies/USD?x=1&y=%20z", clientHeaders},
+		{"HEAD", "/api/v1/currencies/USD", nil},
+		{"GET", "/api/v1/currencies/big", nil},
+		{"GET", "/api/v1/currencies/chunked", nil},
+		{"GET", "/api/v1/currencies/etag", nil},
+		{"GET", "/api/v1/currencies/etag", map[string]string{"If-None-Match": `"v1"`}},
+		{"GET", "/api/v1/currencies/closing", nil},
+		{"GET", "/api/v1/currencies/after-closing", nil},
+	} {
+		got, want := do(fast, tc.method, tc.path, tc.header), do(slow, tc.method, tc.path, tc.header)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s %s:\nforwarder     %+v\nReverseProxy  %+v", tc.method, tc.path, trim(got), trim(want))
+		}
+		if got.Header.Get("Keep-Alive") != "" || tc.path != "/api/v1/currencies/closing" && got.Header.Get("X-Conn-Only") != "" {
+			t.Errorf("%s %s: hop-by-hop answer headers reached the client: %v", tc.method, tc.path, got.Header)
+		}
+		if h, _ := got.Sent["header"].(map[string]any); h != nil {
+			for _, k := range []string{"X-Hop", "Connection", "Forwarded"} {
+				if v, ok := h[k]; ok {
+					t.Errorf("%s %s: the service got the client's %s: %v", tc.method, tc.path, k, v)
+				}
+			}
+			if fmt.Sprint(h["X-Forwarded-For"]) != "[127.0.0.1]" {
+				t.Errorf("%s %s: X-Forwarded-For = %v, want the client's address alone", tc.method, tc.path, h["X-Forwarded-For"])
+			}
+		}
+	}
+}
+
+// trim shortens an answer's body for a failure message.
+func trim(a any) string {
+	s := fmt.Sprintf("%+v", a)
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
+
+// TestForwarderSurvivesServiceClosingIdleConnections: the service closes
+// the gateway's idle keep-alive connections (its idle timeout, a restart):
+// the next read is sent again on a new connection, not answered 502.
+func TestForwarderSurvivesServiceClosingIdleConnections(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"success":true}`)
+	}))
+	defer backend.Close()
+	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	for i := range 5 {
+		resp, err := http.Get(srv.URL + "/api/v1/currencies/USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("read %d after the service closed its idle connections: %d", i, resp.StatusCode)
+		}
+		backend.CloseClientConnections() // the gateway's pooled connection, now idle
+	}
+}
+
+// TestForwarderLetsGoWhenTheClientDoes: a client that gives up on a read
+// the service is slow to answer frees the gateway's request at once (the
+// ReverseProxy cancelled it through the request's context too).
+func TestForwarderLetsGoWhenTheClientDoes(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer backend.Close()
+	defer close(release)
+	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw.ServeHTTP(w, r)
+		close(returned)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/currencies/USD", nil)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // not a timing assertion: lets the request reach the service first
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway still waits on the service 10 s after its client left")
 	}
 }

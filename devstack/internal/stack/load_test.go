@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/shared/httpx"
 )
 
 // The client's-eye benchmark (`make bench`): the load comes from another
@@ -187,6 +189,27 @@ func bareTwin(b *testing.B, base string, paths []string) string {
 	return "http://" + ln.Addr().String()
 }
 
+// reverseProxyGateway serves a second gateway over a's services that
+// proxies every request through httputil.ReverseProxy, as devstack's did
+// before its forwarder: the baseline the forwarder is measured against.
+func reverseProxyGateway(b *testing.B, a stack.Addrs) string {
+	b.Helper()
+	gw, err := stack.NewGatewayWith(a, nil, stack.GatewayOptions{ReverseProxyOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Served as devstack serves its gateway.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = httpx.Serve(ctx, ln, "", gw, slog.New(slog.DiscardHandler)); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
 // benchStack runs devstack for a benchmark, on the real clock, with
 // embedded infrastructure and error-level logs, until the benchmark ends.
 func benchStack(b *testing.B) stack.Addrs {
@@ -268,12 +291,15 @@ func BenchmarkClientView(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	bare := bareTwin(b, a.Currency, paths)
-	targets := []struct{ name, base string }{{"bare", bare}, {"direct", a.Currency}, {"gateway", a.Gateway}}
+	targets := []struct{ name, base string }{{"bare", bare}, {"direct", a.Currency}, {"gateway", a.Gateway},
+		{"rp-gateway", reverseProxyGateway(b, a)}}
 
 	b.ResetTimer()
 	for range b.N {
 		fmt.Printf("\nclient's view: %d keep-alive clients in another process, %v per measurement, median of %d interleaved rounds\n", clients, each, rounds)
-		fmt.Printf("%-54s %10s %10s %10s %8s %8s %8s\n", "endpoint", "bare", "direct", "gateway", "dir/bare", "gw/dir", "p99 dir")
+		fmt.Printf("(rp-gateway: the same gateway proxying through httputil.ReverseProxy alone, the simpler design)\n")
+		fmt.Printf("%-54s %9s %9s %9s %10s %8s %7s %7s %8s\n", "endpoint", "bare", "direct", "gateway", "rp-gateway",
+			"dir/bare", "gw/dir", "rp/dir", "p99 dir")
 		for _, p := range paths {
 			got := map[string][]loadResult{}
 			for r := range rounds {
@@ -287,12 +313,13 @@ func BenchmarkClientView(b *testing.B) {
 				slices.SortFunc(rs, func(x, y loadResult) int { return int(x.rate() - y.rate()) })
 				return rs[len(rs)/2]
 			}
-			bareR, dir, gw := med("bare"), med("direct"), med("gateway")
-			fmt.Printf("%-54s %10.0f %10.0f %10.0f %8.2f %8.2f %7.2fms\n", p, bareR.rate(), dir.rate(), gw.rate(),
-				dir.rate()/bareR.rate(), gw.rate()/dir.rate(), dir.P99ms)
+			bareR, dir, gw, rp := med("bare"), med("direct"), med("gateway"), med("rp-gateway")
+			fmt.Printf("%-54s %9.0f %9.0f %9.0f %10.0f %8.2f %7.2f %7.2f %7.2fms\n", p, bareR.rate(), dir.rate(), gw.rate(), rp.rate(),
+				dir.rate()/bareR.rate(), gw.rate()/dir.rate(), rp.rate()/dir.rate(), dir.P99ms)
 			name := strings.TrimPrefix(strings.SplitN(p, "?", 2)[0], "/api/v1/currencies/")
 			b.ReportMetric(dir.rate()/bareR.rate(), name+"_ratio")
 			b.ReportMetric(gw.rate()/dir.rate(), name+"_gw/direct")
+			b.ReportMetric(rp.rate()/dir.rate(), name+"_rp-gw/direct")
 		}
 	}
 }

@@ -176,20 +176,34 @@ func runSoakLoad(p soakPlan) {
 	wg.Wait()
 }
 
-// vmRSS is this process's resident set size in kB (/proc/self/status).
-func vmRSS() (int64, error) {
+// rssOf is a process's resident set in kB, in total and by kind
+// (/proc/self/status): anonymous memory (the heaps, Go's and SQLite's, and
+// the stacks) and file pages, which are mostly the executable's code as
+// far as it has run and may be dropped by the kernel at any time.
+type rssOf struct{ total, anon, file int64 }
+
+func vmRSS() (rssOf, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
-		return 0, err
+		return rssOf{}, err
 	}
 	defer f.Close()
+	var r rssOf
+	fields := map[string]*int64{"VmRSS:": &r.total, "RssAnon:": &r.anon, "RssFile:": &r.file}
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		for k, dst := range fields {
+			if v, ok := strings.CutPrefix(s.Text(), k); ok {
+				if *dst, err = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err != nil {
+					return rssOf{}, err
+				}
+			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+	if r.total == 0 {
+		return rssOf{}, fmt.Errorf("no VmRSS in /proc/self/status")
+	}
+	return r, nil
 }
 
 // BenchmarkSoak runs devstack for RATEWIRE_SOAK (e.g. 60m) under the mixed
@@ -243,7 +257,7 @@ func BenchmarkSoak(b *testing.B) {
 	go func() { loaded <- load.Wait() }()
 
 	start := time.Now()
-	var first, warm, last int64
+	var first, warm, last rssOf
 	sample := func() {
 		rss, err := vmRSS()
 		if err != nil {
@@ -252,7 +266,7 @@ func BenchmarkSoak(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		keys, _ := rdb.DBSize(context.Background()).Result()
-		if first == 0 {
+		if first.total == 0 {
 			first = rss
 		}
 		if dir := os.Getenv(soakHeapEnv); dir != "" {
@@ -266,12 +280,13 @@ func BenchmarkSoak(b *testing.B) {
 			}
 			f.Close()
 		}
-		if warm == 0 && time.Since(start) > 50*time.Second {
+		if warm.total == 0 && time.Since(start) > 50*time.Second {
 			warm = rss
 		}
 		last = rss
-		fmt.Printf("soak t=%3.0fmin rss=%6.1fMB heap_inuse=%6.1fMB goroutines=%d redis_keys=%d rss/start=%.2f\n",
-			time.Since(start).Minutes(), float64(rss)/1024, float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine(), keys, float64(rss)/float64(first))
+		fmt.Printf("soak t=%3.0fmin rss=%6.1fMB (anon %6.1f, file %5.1f) go_mapped=%6.1fMB heap_inuse=%6.1fMB goroutines=%d redis_keys=%d rss/start=%.2f\n",
+			time.Since(start).Minutes(), mb(rss.total), mb(rss.anon), mb(rss.file), float64(ms.Sys-ms.HeapReleased)/(1<<20),
+			float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine(), keys, float64(rss.total)/float64(first.total))
 	}
 	fmt.Printf("soak: %v of mixed load at %d req/s through %s (reads, clicks from 256 addresses, an ingest run every 30 s)\n", d, rate, a.Gateway)
 	sample()
@@ -285,11 +300,19 @@ func BenchmarkSoak(b *testing.B) {
 			}
 			sample()
 			fmt.Printf("soak done: rss at start-up %.1f MB, after the first minute of load %.1f MB, at the end %.1f MB: end/start-up %.2f, end/first-minute %.2f (bound 1.20)\n",
-				float64(first)/1024, float64(warm)/1024, float64(last)/1024, float64(last)/float64(first), float64(last)/float64(max(warm, 1)))
-			b.ReportMetric(float64(last)/float64(first), "rss_end/start")
+				mb(first.total), mb(warm.total), mb(last.total), ratio(last.total, first.total), ratio(last.total, warm.total))
+			fmt.Printf("soak done: anonymous memory (heaps and stacks) %.1f MB after the first minute, %.1f MB at the end: %.2f\n",
+				mb(warm.anon), mb(last.anon), ratio(last.anon, warm.anon))
+			b.ReportMetric(ratio(last.total, first.total), "rss_end/start")
+			b.ReportMetric(ratio(last.total, warm.total), "rss_end/first-minute")
+			b.ReportMetric(ratio(last.anon, warm.anon), "anon_end/first-minute")
 			return
 		case <-t.C:
 			sample()
 		}
 	}
 }
+
+func mb(kb int64) float64 { return float64(kb) / 1024 }
+
+func ratio(a, b int64) float64 { return float64(a) / float64(max(b, 1)) }
