@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,10 +168,18 @@ func (sn *snapshot) many(_ context.Context, codes []string) (map[string]Rate, er
 func (sn *snapshot) get(code string) (Rate, error) {
 	hr, ok := sn.rates[code]
 	if !ok {
-		return Rate{}, apperr.NotFound(fmt.Sprintf("no rate for currency %s", code))
+		return Rate{}, errNotInView
 	}
 	return hr.rate, nil
 }
+
+// errNotInView is the snapshot's answer for a currency it does not hold.
+// The read then takes the cache path: the database can hold a rate whose
+// event has not reached the view, or none at all (a backfill stores
+// rates without per-rate events; the view learns them at the run's
+// data_processing_completed). The cache path answers not found for a
+// currency the database lacks, and applies one it finds to the view.
+var errNotInView = errors.New("currency not in the live view")
 
 // memoized returns the answer kept under key, or computes it with fn and
 // keeps it while the snapshot holds fewer than hotMemoMax.
@@ -202,7 +211,8 @@ func (s *Service) RateJSON(ctx context.Context, code string) ([]byte, string, er
 	}
 	hr, ok := sn.rates[code]
 	if !ok {
-		return nil, "", apperr.NotFound(fmt.Sprintf("no rate for currency %s", code))
+		b, err := s.GetJSON(ctx, code)
+		return b, "", err
 	}
 	return hr.json, hr.etag, nil
 }
@@ -232,6 +242,14 @@ func (s *Service) LatestJSON(ctx context.Context, base string, symbols []string)
 		}
 		return prepare(t)
 	})
+	if errors.Is(err, errNotInView) {
+		t, err := s.Latest(ctx, base, symbols)
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := prepare(t)
+		return p.json, p.etag, err
+	}
 	return p.json, p.etag, err
 }
 
@@ -259,7 +277,7 @@ func (s *Service) ManyJSON(ctx context.Context, codes []string) ([]byte, string,
 			}
 			hr, ok := sn.rates[c]
 			if !ok {
-				return prepared{}, apperr.NotFound(fmt.Sprintf("no rate for currency %s", c))
+				return prepared{}, errNotInView
 			}
 			if i > 0 {
 				b = append(b, ',')
@@ -271,6 +289,14 @@ func (s *Service) ManyJSON(ctx context.Context, codes []string) ([]byte, string,
 		b = append(b, '}')
 		return prepared{json: b, etag: httpx.ETagOf(b)}, nil
 	})
+	if errors.Is(err, errNotInView) {
+		m, err := s.GetMany(ctx, codes)
+		if err != nil {
+			return nil, "", err
+		}
+		p, err := prepare(m)
+		return p.json, p.etag, err
+	}
 	return p.json, p.etag, err
 }
 
@@ -284,7 +310,11 @@ func (s *Service) ConvertHot(ctx context.Context, from, to string, amount decima
 	if sn == nil {
 		return s.Convert(ctx, from, to, amount, o)
 	}
-	return convertWith(ctx, func(_ context.Context, code string) (Rate, error) { return sn.get(code) }, from, to, amount, o)
+	c, err := convertWith(ctx, func(_ context.Context, code string) (Rate, error) { return sn.get(code) }, from, to, amount, o)
+	if errors.Is(err, errNotInView) {
+		return s.Convert(ctx, from, to, amount, o)
+	}
+	return c, err
 }
 
 // readFromCache is told each rate the cache path answered from the cache.

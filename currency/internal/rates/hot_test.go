@@ -311,3 +311,55 @@ func TestHotTierTakesOverWithoutGoingBack(t *testing.T) {
 		t.Errorf("/latest from the view = %s, %v; want version 7", b, err)
 	}
 }
+
+// TestHotTierAsksTheCacheForWhatTheViewLacks: a current view that lacks a
+// currency the database holds (a backfill stores rates without per-rate
+// events; the view learns them at the run's end) does not answer not
+// found: the read takes the cache path, which answers from the database
+// and gives the view the rate; a currency nobody holds is still not found.
+func TestHotTierAsksTheCacheForWhatTheViewLacks(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := setup(t, testinfra.SQLiteURL(t), testinfra.MiniRedis(t))
+	cold, _ := setup(t, testinfra.SQLiteURL(t), testinfra.MiniRedis(t))
+	// The view holds USD only; the database USD and JPY.
+	view := live.New(live.Options{})
+	rs, js, err := svc.AllLatestJSON(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if r.CurrencyCode == "USD" {
+			view.Seed([]live.Change{{Code: "USD", Version: r.Version, JSON: js[i]}})
+		}
+	}
+	view.MarkReady()
+	view.MarkCurrent()
+	svc.UseView(view)
+
+	for _, r := range []hotRead{
+		{"/JPY", func(ctx context.Context, s *rates.Service) ([]byte, string, error) { return s.RateJSON(ctx, "JPY") }},
+		{"/multiple?symbols=USD,JPY", func(ctx context.Context, s *rates.Service) ([]byte, string, error) {
+			return s.ManyJSON(ctx, []string{"USD", "JPY"})
+		}},
+		{"/latest?base=JPY", func(ctx context.Context, s *rates.Service) ([]byte, string, error) {
+			return s.LatestJSON(ctx, "JPY", nil)
+		}},
+		{"/convert JPY->USD", func(ctx context.Context, s *rates.Service) ([]byte, string, error) {
+			c, err := s.ConvertHot(ctx, "JPY", "USD", d("1000"), rates.ConvertOptions{})
+			if err != nil {
+				return nil, "", err
+			}
+			b, err := json.Marshal(c)
+			return b, httpx.ETagOf(b), err
+		}},
+		{"/XYZ", func(ctx context.Context, s *rates.Service) ([]byte, string, error) { return s.RateJSON(ctx, "XYZ") }},
+	} {
+		if got, want := answer(r.do(ctx, svc)), answer(r.do(ctx, cold)); got != want {
+			t.Errorf("%s with JPY missing from the view:\n got %s\nwant %s (the cache path)", r.name, got, want)
+		}
+	}
+	// The read gave the view JPY: it now answers from there.
+	if _, etag, err := svc.RateJSON(ctx, "JPY"); err != nil || etag == "" {
+		t.Errorf("/JPY after the cache path answered it: ETag %q, %v; want it from the view", etag, err)
+	}
+}
