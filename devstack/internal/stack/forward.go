@@ -34,10 +34,13 @@ import (
 type forwarder struct {
 	service string
 	host    string // the service's host:port
-	slow    http.Handler
-	log     *slog.Logger
-	buffers *bufferPool
-	dialer  net.Dialer
+	// network and address are what is dialled: the service's unix socket
+	// in devstack (see sockets.go), else host over TCP.
+	network, address string
+	slow             http.Handler
+	log              *slog.Logger
+	buffers          *bufferPool
+	dialer           net.Dialer
 
 	mu   sync.Mutex
 	idle []*upstreamConn // most recently used last
@@ -60,8 +63,8 @@ const forwardIdleTimeout = httpx.IdleTimeout / 2
 // forwardDialTimeout bounds connecting to a service.
 const forwardDialTimeout = 5 * time.Second
 
-func newForwarder(service, host string, slow http.Handler, buffers *bufferPool, log *slog.Logger) *forwarder {
-	return &forwarder{service: service, host: host, slow: slow, log: log, buffers: buffers,
+func newForwarder(service, host, network, address string, slow http.Handler, buffers *bufferPool, log *slog.Logger) *forwarder {
+	return &forwarder{service: service, host: host, network: network, address: address, slow: slow, log: log, buffers: buffers,
 		dialer: net.Dialer{Timeout: forwardDialTimeout}}
 }
 
@@ -102,9 +105,16 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.put(c)
 		return
 	}
+	c.release()
 	_ = c.Close()
-	if err != nil && r.Context().Err() == nil {
-		f.log.Warn("gateway upstream answer cut", "service_name", f.service, "path", r.URL.Path, "err", err)
+	if err != nil {
+		if r.Context().Err() == nil {
+			f.log.Warn("gateway upstream answer cut", "service_name", f.service, "path", r.URL.Path, "err", err)
+		}
+		// The answer is cut: abort the client's connection, so that it
+		// cannot take what it got (a chunked answer would otherwise end
+		// cleanly) for the whole answer. net/http logs nothing for it.
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -285,7 +295,7 @@ func (f *forwarder) get(ctx context.Context) (*upstreamConn, bool, error) {
 		_ = c.Close()
 	}
 	f.mu.Unlock()
-	nc, err := f.dialer.DialContext(ctx, "tcp", f.host)
+	nc, err := f.dialer.DialContext(ctx, f.network, f.address)
 	if err != nil {
 		return nil, false, err
 	}

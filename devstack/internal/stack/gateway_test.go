@@ -118,7 +118,7 @@ func TestGatewayRoutes(t *testing.T) {
 func TestGatewayWithoutWeb(t *testing.T) {
 	up := httptest.NewServer(http.NotFoundHandler())
 	defer up.Close()
-	gw, err := stack.NewGateway(stack.Addrs{Currency: up.URL, History: up.URL, Ranking: up.URL, Ingestor: up.URL}, nil)
+	gw, err := stack.NewGateway(allAt(up.URL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +157,7 @@ func TestGatewayKeepsUpstreamConnections(t *testing.T) {
 	}
 	backend.Start()
 	defer backend.Close()
-	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
+	srv := gatewayTo(t, backend.URL)
 
 	const clients, each = 32, 40
 	var wg sync.WaitGroup
@@ -240,7 +235,7 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 		}
 	}))
 	defer backend.Close()
-	a := stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}
+	a := allAt(backend.URL)
 	serve := func(o stack.GatewayOptions) string {
 		gw, err := stack.NewGatewayWith(a, nil, o)
 		if err != nil {
@@ -343,12 +338,7 @@ func TestForwarderSurvivesServiceClosingIdleConnections(t *testing.T) {
 		_, _ = io.WriteString(w, `{"success":true}`)
 	}))
 	defer backend.Close()
-	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
+	srv := gatewayTo(t, backend.URL)
 	for i := range 5 {
 		resp, err := http.Get(srv.URL + "/api/v1/currencies/USD")
 		if err != nil {
@@ -376,7 +366,7 @@ func TestForwarderLetsGoWhenTheClientDoes(t *testing.T) {
 	}))
 	defer backend.Close()
 	defer close(release)
-	gw, err := stack.NewGateway(stack.Addrs{Currency: backend.URL, History: backend.URL, Ranking: backend.URL, Ingestor: backend.URL}, nil)
+	gw, err := stack.NewGateway(allAt(backend.URL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,5 +390,46 @@ func TestForwarderLetsGoWhenTheClientDoes(t *testing.T) {
 	case <-returned:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gateway still waits on the service 10 s after its client left")
+	}
+}
+
+// allAt is a stack whose four services are all at url.
+func allAt(url string) stack.Addrs {
+	return stack.Addrs{Currency: url, History: url, Ranking: url, Ingestor: url}
+}
+
+// gatewayTo serves, until the test ends, a gateway to services all at url.
+func gatewayTo(t *testing.T, url string) *httptest.Server {
+	t.Helper()
+	gw, err := stack.NewGateway(allAt(url), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestForwarderAbortsACutAnswer: an answer the service cuts midway (here
+// a chunked one, which would otherwise end cleanly at the gateway) reaches
+// the client as a failed read, never as a shorter whole answer.
+func TestForwarderAbortsACutAnswer(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"rates":[`)
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	defer backend.Close()
+	srv := gatewayTo(t, backend.URL)
+	resp, err := http.Get(srv.URL + "/api/v1/currencies/latest")
+	if err != nil {
+		return // cut before the head: a failed read too
+	}
+	defer resp.Body.Close()
+	if body, err := io.ReadAll(resp.Body); err == nil {
+		t.Errorf("a cut answer reached the client whole: %d %q", resp.StatusCode, body)
 	}
 }
