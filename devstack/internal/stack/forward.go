@@ -34,13 +34,10 @@ import (
 type forwarder struct {
 	service string
 	host    string // the service's host:port
-	// network and address are what is dialled: the service's unix socket
-	// in devstack (see sockets.go), else host over TCP.
-	network, address string
-	slow             http.Handler
-	log              *slog.Logger
-	buffers          *bufferPool
-	dialer           net.Dialer
+	slow    http.Handler
+	log     *slog.Logger
+	buffers *bufferPool
+	dialer  net.Dialer
 
 	mu   sync.Mutex
 	idle []*upstreamConn // most recently used last
@@ -63,8 +60,8 @@ const forwardIdleTimeout = httpx.IdleTimeout / 2
 // forwardDialTimeout bounds connecting to a service.
 const forwardDialTimeout = 5 * time.Second
 
-func newForwarder(service, host, network, address string, slow http.Handler, buffers *bufferPool, log *slog.Logger) *forwarder {
-	return &forwarder{service: service, host: host, network: network, address: address, slow: slow, log: log, buffers: buffers,
+func newForwarder(service, host string, slow http.Handler, buffers *bufferPool, log *slog.Logger) *forwarder {
+	return &forwarder{service: service, host: host, slow: slow, log: log, buffers: buffers,
 		dialer: net.Dialer{Timeout: forwardDialTimeout}}
 }
 
@@ -295,7 +292,7 @@ func (f *forwarder) get(ctx context.Context) (*upstreamConn, bool, error) {
 		_ = c.Close()
 	}
 	f.mu.Unlock()
-	nc, err := f.dialer.DialContext(ctx, f.network, f.address)
+	nc, err := f.dialer.DialContext(ctx, "tcp", f.host)
 	if err != nil {
 		return nil, false, err
 	}

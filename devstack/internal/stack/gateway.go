@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -53,20 +51,12 @@ func NewGatewayWith(a Addrs, log *slog.Logger, o GatewayOptions) (http.Handler, 
 	upstream := map[string]string{
 		"currency": a.Currency, "history": a.History, "ranking": a.Ranking, "ingestor": a.Ingestor,
 	}
-	// socketOf is the unix socket of each service address that has one;
-	// filled below, before any request.
-	socketOf := map[string]string{}
-	transport := upstreamTransport(socketOf)
+	transport := upstreamTransport()
 	buffers := &bufferPool{}
 	newProxy := func(service, addr string) (http.Handler, error) {
 		target, err := url.Parse(addr)
 		if err != nil || target.Scheme != "http" || target.Host == "" {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
-		}
-		network, dial := "tcp", target.Host
-		if path := a.Sockets[service]; path != "" {
-			socketOf[target.Host] = path
-			network, dial = "unix", path
 		}
 		slow := &httputil.ReverseProxy{
 			Transport:  transport,
@@ -89,7 +79,7 @@ func NewGatewayWith(a Addrs, log *slog.Logger, o GatewayOptions) (http.Handler, 
 		if o.ReverseProxyOnly {
 			return keepStreaming(slow), nil
 		}
-		return newForwarder(service, target.Host, network, dial, keepStreaming(slow), buffers, log), nil
+		return newForwarder(service, target.Host, keepStreaming(slow), buffers, log), nil
 	}
 	mux := http.NewServeMux()
 	for _, r := range GatewayRoutes {
@@ -128,18 +118,9 @@ const WebRoute = "web"
 // default Transport keeps 2 idle connections per host, so under load every
 // other request dialled a new connection and closed it (13-14k sockets in
 // TIME_WAIT, a quarter of the CPU in dial and close): keep as many idle
-// connections per service as concurrent clients are expected. A service
-// address in socketOf is dialled at its unix socket.
-func upstreamTransport(socketOf map[string]string) *http.Transport {
+// connections per service as concurrent clients are expected.
+func upstreamTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	tcp := t.DialContext
-	var unix net.Dialer
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if path, ok := socketOf[addr]; ok {
-			return unix.DialContext(ctx, "unix", path)
-		}
-		return tcp(ctx, network, addr)
-	}
 	t.MaxIdleConns = 4 * GatewayIdleConnsPerService
 	t.MaxIdleConnsPerHost = GatewayIdleConnsPerService
 	// Under the services' own idle timeout (httpx.IdleTimeout), so the

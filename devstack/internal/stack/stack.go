@@ -81,12 +81,8 @@ type Addrs struct {
 	Currency, Ranking, History, Ingestor string // http://host:port
 	Web                                  string // http://host:port of the web app
 	Gateway                              string // http://host:port routing /api/v1/* to the four, the rest to web
-	// Sockets are the unix sockets the gateway reaches each service on
-	// (by service name: currency, ranking, history, ingestor, web); a
-	// service without one is reached at its address.
-	Sockets                           map[string]string
-	Kafka                             []string
-	RedisURL, DatabaseURL, AdminToken string
+	Kafka                                []string
+	RedisURL, DatabaseURL, AdminToken    string
 }
 
 // DefaultConfig is the stack of DESIGN.md §2: services on 8001-8004, the
@@ -227,31 +223,6 @@ func Run(ctx context.Context, c Config) error {
 		}
 		s.ln = ln
 		*s.url = "http://" + ln.Addr().String()
-	}
-	// The gateway's own way to each service: a unix socket beside its port
-	// (see sockets.go). Without one (a platform or a temporary directory
-	// that has none) the gateway dials the ports.
-	if dir, err := socketDir(); err != nil {
-		log.Warn("no unix sockets for the gateway; it reaches the services over TCP", "err", err)
-	} else {
-		defer os.RemoveAll(dir)
-		addrs.Sockets = map[string]string{}
-		for _, s := range services {
-			if s.name == "gateway" {
-				continue
-			}
-			unix, path, err := listenSocket(dir, s.name)
-			if err != nil {
-				log.Warn("no unix socket for the gateway; it reaches the service over TCP", "service_name", s.name, "err", err)
-				continue
-			}
-			peer := &net.TCPAddr{IP: s.ln.Addr().(*net.TCPAddr).IP}
-			if peer.IP.IsUnspecified() {
-				peer.IP = net.IPv4(127, 0, 0, 1)
-			}
-			s.ln = newBothListener(s.ln, unix, peer)
-			addrs.Sockets[s.name] = path
-		}
 	}
 	if gateway, err = NewGateway(addrs, logFor("gateway")); err != nil {
 		for _, s := range services {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -102,12 +101,6 @@ func TestDevstackEndToEnd(t *testing.T) {
 	}
 	if status, data := get(t, a.Gateway+"/api/v1/currencies/USD"); status != 200 || json.Unmarshal(data, &viaGateway) != nil || viaGateway.Version < 1 {
 		t.Errorf("GET gateway /api/v1/currencies/USD = %d %s, want 200 with a version", status, data)
-	}
-	// The gateway reaches every service over its unix socket.
-	for _, name := range []string{"currency", "history", "ranking", "ingestor", "web"} {
-		if fi, err := os.Stat(a.Sockets[name]); err != nil || fi.Mode()&os.ModeSocket == 0 {
-			t.Errorf("the gateway's socket of %s (%q): %v", name, a.Sockets[name], err)
-		}
 	}
 	if status, _ := get(t, a.Gateway+"/healthz"); status != 200 {
 		t.Errorf("GET gateway /healthz = %d, want 200", status)
