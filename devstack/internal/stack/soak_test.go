@@ -38,7 +38,10 @@ import (
 const (
 	soakEnv     = "RATEWIRE_SOAK"      // duration of the soak; unset skips it
 	soakRateEnv = "RATEWIRE_SOAK_RATE" // requests per second of the load (default 400)
-	soakLoadEnv = "RATEWIRE_SOAK_LOAD" // set in the load process: its soakPlan as JSON
+	// soakRotateEnv, set, makes every click come with a new client id
+	// (see soakPlan.RotateIDs).
+	soakRotateEnv = "RATEWIRE_SOAK_ROTATE_IDS"
+	soakLoadEnv   = "RATEWIRE_SOAK_LOAD" // set in the load process: its soakPlan as JSON
 	// soakHeapEnv names a directory that receives a heap profile of the
 	// server process at every sample (heap-<minute>.pprof), to find what
 	// grows: go tool pprof -diff_base heap-1.pprof heap-60.pprof.
@@ -51,7 +54,14 @@ type soakPlan struct {
 	AdminToken string        `json:"admin_token"`
 	Duration   time.Duration `json:"duration"`
 	Rate       int           `json:"rate"`
+	// RotateIDs sends every click with a new random X-Client-Id (an
+	// abuser rotating ids) instead of one of each address's browsers'.
+	RotateIDs bool `json:"rotate_ids"`
 }
+
+// soakBrowsers is how many browsers (each with its own stable client id,
+// as the web app keeps one) share each loopback address of the load.
+const soakBrowsers = 4
 
 // soakReads are the GETs of the mixed load, drawn uniformly.
 var soakReads = []string{
@@ -74,9 +84,10 @@ var soakReads = []string{
 var soakCountries = []string{"US", "JP", "DE", "GB", "FR", "CN", "AU", "CA", "CH", "KR"}
 
 // runSoakLoad is the load process: rate requests a second through the
-// gateway, three in four a read, one in four a click from one of 4096
-// loopback addresses with one of 64 client ids each, plus an ingest run
-// every 30 s; it prints the counts by status class every minute.
+// gateway, three in four a read, one in four a click from one of 256
+// loopback addresses with the client id of one of its soakBrowsers (or a
+// new one every time, RotateIDs), plus an ingest run every 30 s; it prints
+// the counts by status class every minute.
 func runSoakLoad(p soakPlan) {
 	var counts sync.Map // "kind status" -> *atomic.Int64
 	count := func(kind string, status int) {
@@ -163,12 +174,17 @@ func runSoakLoad(p soakPlan) {
 					return
 				case <-t.C:
 				}
-				c := clients[rng.IntN(len(clients))]
+				i := rng.IntN(len(clients))
+				c := clients[i]
 				if rng.IntN(4) == 0 {
 					country := soakCountries[rng.IntN(len(soakCountries))]
 					req, _ := http.NewRequest(http.MethodPost, p.Gateway+"/api/v1/rankings/click", bytes.NewReader([]byte(`{"country":"`+country+`"}`)))
 					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("X-Client-Id", "soak-"+strconv.Itoa(rng.IntN(1<<20)))
+					id := fmt.Sprintf("soak-%d-%d", i, rng.IntN(soakBrowsers))
+					if p.RotateIDs {
+						id = "soak-" + strconv.Itoa(rng.IntN(1<<20))
+					}
+					req.Header.Set("X-Client-Id", id)
 					do("click", req, c)
 					continue
 				}
@@ -250,7 +266,8 @@ func BenchmarkSoak(b *testing.B) {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 
-	plan, _ := json.Marshal(soakPlan{Gateway: a.Gateway, AdminToken: a.AdminToken, Duration: d, Rate: rate})
+	plan, _ := json.Marshal(soakPlan{Gateway: a.Gateway, AdminToken: a.AdminToken, Duration: d, Rate: rate,
+		RotateIDs: os.Getenv(soakRotateEnv) != ""})
 	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
@@ -302,7 +319,12 @@ func BenchmarkSoak(b *testing.B) {
 			float64(ms.HeapInuse)/(1<<20), float64(ms.HeapIdle-ms.HeapReleased)/(1<<20), float64(ms.StackInuse)/(1<<20),
 			runtime.NumGoroutine(), keys, float64(rss.total)/float64(first.total))
 	}
-	fmt.Printf("soak: %v of mixed load at %d req/s through %s (reads, clicks from 256 addresses, an ingest run every 30 s)\n", d, rate, a.Gateway)
+	ids := fmt.Sprintf("%d browsers with stable client ids on each", soakBrowsers)
+	if os.Getenv(soakRotateEnv) != "" {
+		ids = "a new client id on every click"
+	}
+	fmt.Printf("soak: %v of mixed load at %d req/s through %s (reads, clicks from 256 addresses with %s, an ingest run every 30 s)\n",
+		d, rate, a.Gateway, ids)
 	// The start-up figure is the settled one: what the backfill's peak
 	// left behind is returned to the system first, as the runtime does by
 	// itself within minutes, so the baseline is not flattered by it.
