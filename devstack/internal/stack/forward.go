@@ -85,14 +85,15 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	dropConnectionTokens(h, resp.Header)
-	w.WriteHeader(resp.StatusCode)
 	var dst io.Writer = writerOnly{w}
 	if resp.ContentLength < 0 {
 		// An answer of unknown length reaches the client as it comes, as
-		// the ReverseProxy passes it.
-		dst = flushingWriter{w, http.NewResponseController(w),
-			strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")}
+		// the ReverseProxy passes it; an event stream keeps its write
+		// deadline moving, as keepStreaming does.
+		sw := &streamWriter{ResponseWriter: w, rc: http.NewResponseController(w)}
+		w, dst = sw, flushingWriter{sw}
 	}
+	w.WriteHeader(resp.StatusCode)
 	buf := f.buffers.Get()
 	_, err = io.CopyBuffer(dst, resp.Body, buf)
 	f.buffers.Put(buf)
@@ -119,22 +120,13 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // body through a buffer of its own.
 type writerOnly struct{ io.Writer }
 
-// flushingWriter flushes each write to the client; for an event stream
-// that reached this path it also moves the write deadline on, as
-// keepStreaming does.
-type flushingWriter struct {
-	w         io.Writer
-	rc        *http.ResponseController
-	streaming bool
-}
+// flushingWriter flushes each write to the client.
+type flushingWriter struct{ w *streamWriter }
 
 func (f flushingWriter) Write(b []byte) (int, error) {
-	if f.streaming {
-		_ = f.rc.SetWriteDeadline(time.Now().Add(httpx.WriteTimeout))
-	}
 	n, err := f.w.Write(b)
 	if err == nil {
-		err = f.rc.Flush()
+		err = f.w.rc.Flush()
 	}
 	return n, err
 }
