@@ -2,13 +2,16 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -166,7 +169,7 @@ func TestKeepTimeExpiresKeys(t *testing.T) {
 	tick := make(chan time.Time) // unbuffered: a second send means the first was applied
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { embedded.KeepTime(ctx, m, clock, tick); close(done) }()
+	go func() { embedded.KeepTime(ctx, m, clock, tick, nil); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	step := func(d time.Duration) {
 		advance(d)
@@ -202,6 +205,263 @@ func TestKeepTimeExpiresKeys(t *testing.T) {
 	step(time.Hour)
 	if got := rdb.Keys(bg, "*").Val(); len(got) != 1 || got[0] != "forever" {
 		t.Errorf("keys after an hour more: expected [forever] (EXPIREAT follows the clock), got %v", got)
+	}
+}
+
+// TestKeepTimeForgetsVersionsOfDeletedKeys: miniredis keeps a WATCH version
+// for every key name ever written, so ranking's per-client rate-limit keys,
+// each gone within a minute, grew devstack's heap forever. Every ForgetEvery
+// ticks KeepTime drops the versions of keys that no longer exist, and keeps
+// those of live keys, so a WATCH held across the prune still sees a change.
+func TestKeepTimeForgetsVersionsOfDeletedKeys(t *testing.T) {
+	t.Parallel()
+	m, err := embedded.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	opts, _ := redis.ParseURL(embedded.RedisURL(m))
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	other := redis.NewClient(opts) // writes while rdb holds a WATCH
+	t.Cleanup(func() { _ = other.Close() })
+
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	tick := make(chan time.Time) // unbuffered: a send returns once KeepTime took it
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { embedded.KeepTime(ctx, m, clock, tick, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// sent counts ticks as KeepTime counts them. When tickTo(n) returns,
+	// KeepTime has finished ticks 1..n-1 and taken tick n.
+	sent := 0
+	tickTo := func(n int) {
+		for ; sent < n; sent++ {
+			tick <- time.Time{}
+		}
+	}
+	versions := func() int {
+		t.Helper()
+		n, err := embedded.KeyVersions(m)
+		if err != nil {
+			t.Fatalf("KeyVersions: %v", err)
+		}
+		return n
+	}
+
+	const expiring, live = 200_000, 100
+	bg := context.Background()
+	for start := 0; start < expiring; start += 10_000 {
+		_, err := rdb.Pipelined(bg, func(p redis.Pipeliner) error {
+			for i := start; i < start+10_000; i++ {
+				p.Set(bg, "ratelimit:client-"+strconv.Itoa(i), "1", 10*time.Second)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("SET the expiring keys: %v", err)
+		}
+	}
+	for i := range live {
+		rdb.Set(bg, "rate:"+strconv.Itoa(i), "v"+strconv.Itoa(i), 0)
+	}
+	for i := range 3 { // version 3: a prune that reset it would hide the next write
+		rdb.Set(bg, "watched", strconv.Itoa(i), 0)
+	}
+	if got, want := versions(), expiring+live+1; got != want {
+		t.Fatalf("versions after the writes: expected %d, got %d", want, got)
+	}
+
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	tickTo(2)
+	if got := rdb.DBSize(bg).Val(); got != live+1 {
+		t.Fatalf("DBSIZE 11 s later: expected %d (the 10 s keys gone), got %d", live+1, got)
+	}
+	tickTo(embedded.ForgetEvery - 1)
+	if got, want := versions(), expiring+live+1; got != want {
+		t.Errorf("versions before tick %d: expected %d (deleted keys keep theirs until the prune), got %d",
+			embedded.ForgetEvery, want, got)
+	}
+
+	err = rdb.Watch(bg, func(tx *redis.Tx) error {
+		tickTo(embedded.ForgetEvery + 1) // the prune runs while the WATCH is held
+		if got, want := versions(), live+1; got != want {
+			t.Errorf("versions after tick %d: expected %d (the live keys'), got %d", embedded.ForgetEvery, want, got)
+		}
+		other.Set(bg, "watched", "theirs", 0)
+		_, err := tx.TxPipelined(bg, func(p redis.Pipeliner) error {
+			p.Set(bg, "watched", "mine", 0)
+			return nil
+		})
+		return err
+	}, "watched")
+	if !errors.Is(err, redis.TxFailedErr) {
+		t.Errorf("EXEC after a WATCH held across the prune and a write: expected %v, got %v", redis.TxFailedErr, err)
+	}
+	if got := rdb.Get(bg, "watched").Val(); got != "theirs" {
+		t.Errorf("watched: expected %q (the other client's write), got %q", "theirs", got)
+	}
+
+	keys := make([]string, live)
+	for i := range keys {
+		keys[i] = "rate:" + strconv.Itoa(i)
+	}
+	vals, err := rdb.MGet(bg, keys...).Result()
+	if err != nil {
+		t.Fatalf("MGET the live keys: %v", err)
+	}
+	for i, v := range vals {
+		if want := "v" + strconv.Itoa(i); v != want {
+			t.Errorf("%s after the prune: expected %q, got %v", keys[i], want, v)
+		}
+	}
+	// A WATCH taken after the prune: EXEC fails after another client's
+	// write, and succeeds without one.
+	for _, tc := range []struct {
+		key     string
+		write   bool
+		wantErr error
+	}{
+		{key: "rate:0", write: true, wantErr: redis.TxFailedErr},
+		{key: "rate:1", write: false, wantErr: nil},
+	} {
+		err := rdb.Watch(bg, func(tx *redis.Tx) error {
+			if tc.write {
+				other.Set(bg, tc.key, "theirs", 0)
+			}
+			_, err := tx.TxPipelined(bg, func(p redis.Pipeliner) error {
+				p.Set(bg, tc.key, "mine", 0)
+				return nil
+			})
+			return err
+		}, tc.key)
+		if !errors.Is(err, tc.wantErr) {
+			t.Errorf("WATCH %s, other client writes %v, EXEC: expected %v, got %v", tc.key, tc.write, tc.wantErr, err)
+		}
+	}
+}
+
+// TestForgetDeletedKeyVersions runs the prune alone on the miniredis this
+// module requires: it finds the fields it was written against, drops the
+// versions of deleted keys in every database, and keeps the live keys'.
+func TestForgetDeletedKeyVersions(t *testing.T) {
+	t.Parallel()
+	set := func(m *miniredis.Miniredis, db int, keys ...string) {
+		for _, k := range keys {
+			if err := m.DB(db).Set(k, "x"); err != nil {
+				t.Fatalf("db %d SET %s: %v", db, k, err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		setup        func(m *miniredis.Miniredis)
+		wantDropped  int
+		wantVersions int
+	}{
+		{name: "no databases yet", setup: func(*miniredis.Miniredis) {}},
+		{
+			name:         "nothing deleted",
+			setup:        func(m *miniredis.Miniredis) { set(m, 0, "a", "b", "c") },
+			wantVersions: 3,
+		},
+		{
+			name: "deleted in two databases",
+			setup: func(m *miniredis.Miniredis) {
+				set(m, 0, "a", "b", "c", "d", "e")
+				m.DB(0).Del("a")
+				m.DB(0).Del("b")
+				set(m, 3, "a", "x", "y", "z")
+				m.DB(3).Del("x")
+			},
+			wantDropped:  3,
+			wantVersions: 6,
+		},
+		{
+			name: "flushall",
+			setup: func(m *miniredis.Miniredis) {
+				set(m, 0, "a", "b", "c")
+				set(m, 1, "a", "b")
+				m.FlushAll()
+			},
+			wantDropped: 5,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := embedded.StartRedis()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			tc.setup(m)
+			dropped, err := embedded.ForgetDeletedKeyVersions(m)
+			if err != nil {
+				t.Fatalf("ForgetDeletedKeyVersions on miniredis v2.40.0: expected no error, got %v", err)
+			}
+			if dropped != tc.wantDropped {
+				t.Errorf("dropped: expected %d, got %d", tc.wantDropped, dropped)
+			}
+			if got, err := embedded.KeyVersions(m); err != nil || got != tc.wantVersions {
+				t.Errorf("versions left: expected %d, got %d (err %v)", tc.wantVersions, got, err)
+			}
+			if dropped, err := embedded.ForgetDeletedKeyVersions(m); err != nil || dropped != 0 {
+				t.Errorf("second run: expected 0 dropped and no error, got %d (err %v)", dropped, err)
+			}
+		})
+	}
+}
+
+// TestForgetDeletedKeyVersionsRejectsOtherInternals: a miniredis whose
+// fields moved or changed type must get an error that names the field and
+// the version the code assumes, not a panic or a write through the wrong
+// type.
+func TestForgetDeletedKeyVersionsRejectsOtherInternals(t *testing.T) {
+	t.Parallel()
+	type db struct {
+		keys       map[string]string
+		keyVersion map[string]int // was map[string]uint
+	}
+	for _, tc := range []struct {
+		name    string
+		check   func() error
+		wantErr []string // substrings of the error; nil: no error
+	}{
+		{
+			name:  "field as expected",
+			check: func() error { return embedded.UnexportedField[map[string]string](&db{}, "keys") },
+		},
+		{
+			name:    "field missing",
+			check:   func() error { return embedded.UnexportedField[map[int]*miniredis.RedisDB](&db{}, "dbs") },
+			wantErr: []string{"no field dbs", "miniredis v2.40.0"},
+		},
+		{
+			name:    "field of another type",
+			check:   func() error { return embedded.UnexportedField[map[string]uint](&db{}, "keyVersion") },
+			wantErr: []string{"keyVersion is map[string]int, not map[string]uint", "miniredis v2.40.0"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.check()
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("expected no error, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("expected an error containing %q, got nil", tc.wantErr)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error: expected it to contain %q, got %q", want, err)
+				}
+			}
+		})
 	}
 }
 

@@ -146,7 +146,7 @@ func Run(ctx context.Context, c Config) error {
 		defer ticker.Stop()
 		keepCtx, stopKeeping := context.WithCancel(ctx)
 		kept := make(chan struct{})
-		go func() { embedded.KeepTime(keepCtx, m, clock.Now, ticker.Chan()); close(kept) }()
+		go func() { embedded.KeepTime(keepCtx, m, clock.Now, ticker.Chan(), logFor("redis")); close(kept) }()
 		defer func() { stopKeeping(); <-kept }()
 		base.RedisURL = embedded.RedisURL(m)
 	}
