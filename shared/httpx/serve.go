@@ -62,11 +62,25 @@ func Serve(ctx context.Context, ln net.Listener, addr string, h http.Handler, lo
 	return err
 }
 
+// A HandlerListener is a listener that wants to know the handler served
+// on it. devstack's gateway runs in the same process as the services and
+// calls their handlers directly through it, rather than a connection to
+// their ports.
+type HandlerListener interface {
+	net.Listener
+	// Serving is called with the handler once, before the server starts
+	// accepting connections.
+	Serving(h http.Handler)
+}
+
 // serveListener serves h on ln until ctx is done, then gives in-flight
 // requests ShutdownTimeout to finish. It closes ln.
 func serveListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = discardLogger
+	}
+	if hl, ok := ln.(HandlerListener); ok {
+		hl.Serving(h)
 	}
 	srv := &http.Server{
 		Handler:           h,

@@ -37,10 +37,11 @@ func NewGateway(a Addrs, log *slog.Logger) (http.Handler, error) {
 
 // GatewayOptions vary the gateway from its default.
 type GatewayOptions struct {
-	// ReverseProxyOnly proxies every request through httputil.ReverseProxy,
-	// plain reads included (see forwarder): the simpler gateway, kept so
-	// that BenchmarkClientView measures what the forwarder saves.
-	ReverseProxyOnly bool
+	// Local holds the services, by their name in GatewayRoutes (the web
+	// app by WebRoute), that run in the gateway's own process: the
+	// gateway calls their handlers (see Local) instead of proxying to
+	// their addresses over httputil.ReverseProxy.
+	Local map[string]*Local
 }
 
 // NewGatewayWith is NewGateway with options.
@@ -58,7 +59,10 @@ func NewGatewayWith(a Addrs, log *slog.Logger, o GatewayOptions) (http.Handler, 
 		if err != nil || target.Scheme != "http" || target.Host == "" {
 			return nil, fmt.Errorf("gateway: %s address %q: want http://host:port", service, addr)
 		}
-		slow := &httputil.ReverseProxy{
+		if l := o.Local[service]; l != nil {
+			return &localProxy{service: service, host: target.Host, l: l, log: log}, nil
+		}
+		return keepStreaming(&httputil.ReverseProxy{
 			Transport:  transport,
 			BufferPool: buffers,
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -75,11 +79,7 @@ func NewGatewayWith(a Addrs, log *slog.Logger, o GatewayOptions) (http.Handler, 
 				log.Warn("gateway upstream failed", "service_name", service, "path", req.URL.Path, "err", err)
 				writeError(w, http.StatusBadGateway, apperr.CodeUnavailable, service+" service is unreachable")
 			},
-		}
-		if o.ReverseProxyOnly {
-			return keepStreaming(slow), nil
-		}
-		return newForwarder(service, target.Host, keepStreaming(slow), buffers, log), nil
+		}), nil
 	}
 	mux := http.NewServeMux()
 	for _, r := range GatewayRoutes {

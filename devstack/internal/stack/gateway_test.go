@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ratewire/ratewire/devstack/internal/stack"
+	"github.com/ratewire/ratewire/shared/httpx"
 )
 
 // TestGatewayRoutes checks that every prefix reaches its own service with
@@ -193,16 +194,18 @@ func TestGatewayKeepsUpstreamConnections(t *testing.T) {
 	}
 }
 
-// TestForwarderAnswersAsTheReverseProxy: the gateway's plain-read path
-// (its forwarder) and httputil.ReverseProxy, which it replaced for those
-// requests, give the client the same answer and the service the same
-// request: status, headers (hop-by-hop ones dropped both ways, with those
-// the Connection header names), body (sized, chunked or large), HEAD and
-// 304; the client's own X-Forwarded-* never reach the service.
-func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
+// TestLocalAnswersAsTheReverseProxy: the gateway's call to a service in
+// its own process (Local) and httputil.ReverseProxy to the same service's
+// port give the client the same answer and the service the same request:
+// method, path and query, Host, the peer's address, headers (hop-by-hop
+// ones dropped both ways, with those the Connection header names), body
+// (sized, chunked or large), HEAD and 304; the client's own X-Forwarded-*
+// never reach the service.
+func TestLocalAnswersAsTheReverseProxy(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, _ := json.Marshal(map[string]any{"method": r.Method, "uri": r.RequestURI, "host": r.Host, "header": r.Header})
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer, _, _ := net.SplitHostPort(r.RemoteAddr)
+		got, _ := json.Marshal(map[string]any{"method": r.Method, "uri": r.RequestURI, "host": r.Host, "peer": peer, "header": r.Header})
 		w.Header().Set("X-Got", string(got))
 		w.Header().Set("Connection", "X-Conn-Only")
 		w.Header().Set("X-Conn-Only", "dropped")
@@ -233,9 +236,9 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 			w.WriteHeader(http.StatusTeapot)
 			_, _ = io.WriteString(w, `{"ok":true}`)
 		}
-	}))
-	defer backend.Close()
-	a := allAt(backend.URL)
+	})
+	url, l := serveLocal(t, backend)
+	a := allAt(url)
 	serve := func(o stack.GatewayOptions) string {
 		gw, err := stack.NewGatewayWith(a, nil, o)
 		if err != nil {
@@ -245,7 +248,7 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}
-	fast, slow := serve(stack.GatewayOptions{}), serve(stack.GatewayOptions{ReverseProxyOnly: true})
+	fast, slow := serve(stack.GatewayOptions{Local: localAll(l)}), serve(stack.GatewayOptions{})
 
 	type answer struct {
 		Status int
@@ -253,12 +256,18 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 		Sent   map[string]any // the request as the service got it
 		Body   string
 	}
+	// The client comes from another loopback address than the gateway's,
+	// so the service's peer and X-Forwarded-For tell the two apart.
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext,
+	}}
+	defer client.CloseIdleConnections()
 	do := func(base, method, path string, header map[string]string) answer {
 		req, _ := http.NewRequest(method, base+path, nil)
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
@@ -267,7 +276,6 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 		var sent map[string]any
 		_ = json.Unmarshal([]byte(resp.Header.Get("X-Got")), &sent)
 		if sent != nil {
-			delete(sent, "host") // each gateway names its own service address
 			// X-Forwarded-Host is the host the client asked, each gateway's own.
 			h, _ := sent["header"].(map[string]any)
 			if fmt.Sprint(h["X-Forwarded-Host"]) != "["+strings.TrimPrefix(base, "http://")+"]" {
@@ -303,10 +311,13 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 	} {
 		got, want := do(fast, tc.method, tc.path, tc.header), do(slow, tc.method, tc.path, tc.header)
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s %s:\nforwarder     %+v\nReverseProxy  %+v", tc.method, tc.path, trim(got), trim(want))
+			t.Errorf("%s %s:\nLocal         %+v\nReverseProxy  %+v", tc.method, tc.path, trim(got), trim(want))
 		}
 		if got.Header.Get("Keep-Alive") != "" || tc.path != "/api/v1/currencies/closing" && got.Header.Get("X-Conn-Only") != "" {
 			t.Errorf("%s %s: hop-by-hop answer headers reached the client: %v", tc.method, tc.path, got.Header)
+		}
+		if got.Sent != nil && got.Sent["peer"] != "127.0.0.1" {
+			t.Errorf("%s %s: the service's peer is %v, want the gateway's address", tc.method, tc.path, got.Sent["peer"])
 		}
 		if h, _ := got.Sent["header"].(map[string]any); h != nil {
 			for _, k := range []string{"X-Hop", "Connection", "Forwarded"} {
@@ -314,7 +325,7 @@ func TestForwarderAnswersAsTheReverseProxy(t *testing.T) {
 					t.Errorf("%s %s: the service got the client's %s: %v", tc.method, tc.path, k, v)
 				}
 			}
-			if fmt.Sprint(h["X-Forwarded-For"]) != "[127.0.0.1]" {
+			if fmt.Sprint(h["X-Forwarded-For"]) != "[127.0.0.2]" {
 				t.Errorf("%s %s: X-Forwarded-For = %v, want the client's address alone", tc.method, tc.path, h["X-Forwarded-For"])
 			}
 		}
@@ -330,51 +341,76 @@ func trim(a any) string {
 	return s
 }
 
-// TestForwarderSurvivesServiceClosingIdleConnections: the service closes
-// the gateway's idle keep-alive connections (its idle timeout, a restart):
-// the next read is sent again on a new connection, not answered 502.
-func TestForwarderSurvivesServiceClosingIdleConnections(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, `{"success":true}`)
-	}))
-	defer backend.Close()
-	srv := gatewayTo(t, backend.URL)
-	for i := range 5 {
-		resp, err := http.Get(srv.URL + "/api/v1/currencies/USD")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("read %d after the service closed its idle connections: %d", i, resp.StatusCode)
-		}
-		backend.CloseClientConnections() // the gateway's pooled connection, now idle
-	}
-}
-
-// TestForwarderLetsGoWhenTheClientDoes: a client that gives up on a read
-// the service is slow to answer frees the gateway's request at once (the
-// ReverseProxy cancelled it through the request's context too).
-func TestForwarderLetsGoWhenTheClientDoes(t *testing.T) {
-	release := make(chan struct{})
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer backend.Close()
-	defer close(release)
-	gw, err := stack.NewGateway(allAt(backend.URL), nil)
+// TestLocalWaitsForAStartingService: a request for a service that does
+// not serve yet waits for it (as a connection would wait in its listen
+// queue); once the service stopped, the gateway answers 502 at once.
+func TestLocalWaitsForAStartingService(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	returned := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw.ServeHTTP(w, r)
-		close(returned)
+	l := stack.NewLocal(ln)
+	defer l.Close()
+	gw, err := stack.NewGatewayWith(allAt("http://"+ln.Addr().String()), nil, stack.GatewayOptions{Local: localAll(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	get := func() result {
+		resp, err := http.Get(srv.URL + "/api/v1/currencies/USD")
+		if err != nil {
+			return result{err: err}
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return result{status: resp.StatusCode, body: string(b)}
+	}
+	waiting := make(chan result, 1)
+	go func() { waiting <- get() }()
+	time.Sleep(50 * time.Millisecond) // not a timing assertion: lets the request reach the gateway before the service serves
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- httpx.Serve(ctx, l, "", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, `{"success":true}`)
+		}), nil)
+	}()
+	if r := <-waiting; r.err != nil || r.status != http.StatusOK || r.body != `{"success":true}` {
+		t.Fatalf("request sent while the service started = %d %q %v, want its answer", r.status, r.body, r.err)
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); r.err != nil || r.status != http.StatusBadGateway || !strings.Contains(r.body, "SERVICE_UNAVAILABLE") {
+		t.Fatalf("request to a stopped service = %d %q %v, want 502 in the envelope", r.status, r.body, r.err)
+	}
+}
+
+// TestLocalLetsGoWhenTheClientDoes: a client that gives up on a read the
+// service is slow to answer ends the service's request too.
+func TestLocalLetsGoWhenTheClientDoes(t *testing.T) {
+	release := make(chan struct{})
+	left := make(chan struct{})
+	url, l := serveLocal(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			close(left)
+		}
 	}))
+	defer close(release)
+	gw, err := stack.NewGatewayWith(allAt(url), nil, stack.GatewayOptions{Local: localAll(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/currencies/USD", nil)
@@ -387,15 +423,41 @@ func TestForwarderLetsGoWhenTheClientDoes(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // not a timing assertion: lets the request reach the service first
 	cancel()
 	select {
-	case <-returned:
+	case <-left:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway still waits on the service 10 s after its client left")
+		t.Fatal("the service still works on a request 10 s after its client left")
 	}
 }
 
 // allAt is a stack whose four services are all at url.
 func allAt(url string) stack.Addrs {
 	return stack.Addrs{Currency: url, History: url, Ranking: url, Ingestor: url}
+}
+
+// localAll names l as the local listener of every service of allAt.
+func localAll(l *stack.Local) map[string]*stack.Local {
+	return map[string]*stack.Local{"currency": l, "history": l, "ranking": l, "ingestor": l}
+}
+
+// serveLocal serves h with httpx.Serve on a Local listener until the test
+// ends, and returns the listener's URL and the listener.
+func serveLocal(t *testing.T, h http.Handler) (string, *stack.Local) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := stack.NewLocal(ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- httpx.Serve(ctx, l, "", h, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return "http://" + ln.Addr().String(), l
 }
 
 // gatewayTo serves, until the test ends, a gateway to services all at url.
@@ -410,20 +472,21 @@ func gatewayTo(t *testing.T, url string) *httptest.Server {
 	return srv
 }
 
-// TestForwarderAbortsACutAnswer: an answer the service cuts midway (here
-// a chunked one, which would otherwise end cleanly at the gateway) reaches
-// the client as a failed read, never as a shorter whole answer.
-func TestForwarderAbortsACutAnswer(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+// TestLocalAbortsACutAnswer: an answer the service cuts midway (here a
+// chunked one) reaches the client as a failed read, never as a shorter
+// whole answer.
+func TestLocalAbortsACutAnswer(t *testing.T) {
+	url, l := serveLocal(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"rates":[`)
 		w.(http.Flusher).Flush()
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			_ = conn.Close()
-		}
+		panic(http.ErrAbortHandler)
 	}))
-	defer backend.Close()
-	srv := gatewayTo(t, backend.URL)
+	gw, err := stack.NewGatewayWith(allAt(url), nil, stack.GatewayOptions{Local: localAll(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/api/v1/currencies/latest")
 	if err != nil {
 		return // cut before the head: a failed read too

@@ -211,6 +211,7 @@ func Run(ctx context.Context, c Config) error {
 	services = append(services, &svc{name: "gateway", port: c.GatewayPort, url: &addrs.Gateway, run: func(ctx context.Context, ln net.Listener) error {
 		return httpx.Serve(ctx, ln, "", gateway, logFor("gateway"))
 	}})
+	local := map[string]*Local{}
 	for _, s := range services {
 		ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, fmt.Sprint(s.port)))
 		if err != nil {
@@ -221,10 +222,16 @@ func Run(ctx context.Context, c Config) error {
 			}
 			return fmt.Errorf("devstack: %s port: %w", s.name, err)
 		}
-		s.ln = ln
 		*s.url = "http://" + ln.Addr().String()
+		if s.name != "gateway" {
+			// The gateway calls the services in this process directly.
+			l := NewLocal(ln)
+			local[s.name] = l
+			ln = l
+		}
+		s.ln = ln
 	}
-	if gateway, err = NewGateway(addrs, logFor("gateway")); err != nil {
+	if gateway, err = NewGatewayWith(addrs, logFor("gateway"), GatewayOptions{Local: local}); err != nil {
 		for _, s := range services {
 			s.ln.Close()
 		}
@@ -253,6 +260,9 @@ func Run(ctx context.Context, c Config) error {
 		go func() {
 			defer wg.Done()
 			err := s.run(runCtx, s.ln)
+			// A service that stopped before serving never closed its
+			// listener; the gateway then stops waiting for it.
+			_ = s.ln.Close()
 			// Stopped while still starting (a migration or a dial cut
 			// short by the stop) is a clean stop, not a failure.
 			if err != nil && runCtx.Err() != nil && errors.Is(err, context.Canceled) {
