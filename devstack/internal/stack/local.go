@@ -131,6 +131,9 @@ func (p *localProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out := new(http.Request)
 	*out = *r
+	u := *r.URL // gin rewrites the path of a request it redirects
+	out.URL = &u
+	out.Close = false // the client's Connection: close is the gateway's business
 	out.Host = p.host
 	out.RemoteAddr = p.l.peer
 	out.Header = forwardedRequestHeader(r)
