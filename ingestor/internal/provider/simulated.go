@@ -59,8 +59,11 @@ func SimulatedQuotes(at time.Time) []rate.Quote {
 
 // reference is one simulated currency: its Korean name, a realistic level
 // in KRW per display unit, the display unit (100 for JPY, IDR, VND), the
-// half-spread of the bank's remittance rates in percent, and a daily
-// volatility in percent.
+// half-spread of the bank's remittance rates in percent, a daily
+// volatility in percent, and the half-spread of its cash rates in percent
+// (0: the bank does not trade its banknotes). The cash spreads are of the
+// size Korean banks quote: 1.75 % for USD and JPY, about 2 % for the
+// other majors, 5-10 % for banknotes banks rarely hold.
 type reference struct {
 	code   string
 	name   string
@@ -68,39 +71,40 @@ type reference struct {
 	unit   int64
 	spread float64
 	vol    float64
+	cash   float64
 }
 
 var references = []reference{
-	{"USD", "미국 달러", 1395.0, 1, 1.0, 0.45},
-	{"JPY", "일본 옌", 925.0, 100, 1.0, 0.6},
-	{"EUR", "유로", 1510.0, 1, 1.0, 0.45},
-	{"CNH", "위안화", 192.5, 1, 1.0, 0.35},
-	{"GBP", "영국 파운드", 1830.0, 1, 1.0, 0.5},
-	{"AUD", "호주 달러", 905.0, 1, 1.0, 0.6},
-	{"CAD", "캐나다 달러", 1005.0, 1, 1.0, 0.45},
-	{"CHF", "스위스 프랑", 1610.0, 1, 1.0, 0.5},
-	{"HKD", "홍콩 달러", 179.0, 1, 1.0, 0.45},
-	{"SGD", "싱가포르 달러", 1060.0, 1, 1.0, 0.35},
-	{"NZD", "뉴질랜드 달러", 820.0, 1, 1.0, 0.65},
-	{"SEK", "스웨덴 크로나", 134.0, 1, 1.0, 0.6},
-	{"NOK", "노르웨이 크로네", 129.0, 1, 1.0, 0.65},
-	{"DKK", "덴마아크 크로네", 202.0, 1, 1.0, 0.45},
-	{"THB", "태국 바트", 41.5, 1, 1.0, 0.45},
-	{"IDR", "인도네시아 루피아", 8.55, 100, 1.0, 0.5},
-	{"MYR", "말레이지아 링기트", 318.0, 1, 1.0, 0.45},
-	{"SAR", "사우디 리얄", 371.0, 1, 1.0, 0.45},
-	{"AED", "아랍에미리트 디르함", 379.0, 1, 1.0, 0.45},
-	{"KWD", "쿠웨이트 디나르", 4540.0, 1, 1.0, 0.45},
-	{"BHD", "바레인 디나르", 3700.0, 1, 1.0, 0.45},
-	{"BND", "브루나이 달러", 1060.0, 1, 1.0, 0.35},
-	{"VND", "베트남 동", 5.45, 100, 2.0, 0.4},
-	{"PHP", "필리핀 페소", 24.2, 1, 2.0, 0.5},
-	{"TWD", "대만 달러", 43.6, 1, 2.0, 0.4},
-	{"INR", "인도 루피", 16.4, 1, 2.0, 0.45},
-	{"MXN", "멕시코 페소", 75.0, 1, 2.0, 0.8},
-	{"BRL", "브라질 레알", 252.0, 1, 2.0, 0.9},
-	{"TRY", "튀르키예 리라", 34.5, 1, 2.0, 0.9},
-	{"ZAR", "남아프리카공화국 랜드", 78.0, 1, 2.0, 0.9},
+	{"USD", "미국 달러", 1395.0, 1, 1.0, 0.45, 1.75},
+	{"JPY", "일본 옌", 925.0, 100, 1.0, 0.6, 1.75},
+	{"EUR", "유로", 1510.0, 1, 1.0, 0.45, 1.98},
+	{"CNH", "위안화", 192.5, 1, 1.0, 0.35, 5},
+	{"GBP", "영국 파운드", 1830.0, 1, 1.0, 0.5, 1.97},
+	{"AUD", "호주 달러", 905.0, 1, 1.0, 0.6, 1.97},
+	{"CAD", "캐나다 달러", 1005.0, 1, 1.0, 0.45, 1.97},
+	{"CHF", "스위스 프랑", 1610.0, 1, 1.0, 0.5, 1.98},
+	{"HKD", "홍콩 달러", 179.0, 1, 1.0, 0.45, 1.97},
+	{"SGD", "싱가포르 달러", 1060.0, 1, 1.0, 0.35, 1.99},
+	{"NZD", "뉴질랜드 달러", 820.0, 1, 1.0, 0.65, 1.99},
+	{"SEK", "스웨덴 크로나", 134.0, 1, 1.0, 0.6, 2},
+	{"NOK", "노르웨이 크로네", 129.0, 1, 1.0, 0.65, 2},
+	{"DKK", "덴마아크 크로네", 202.0, 1, 1.0, 0.45, 2},
+	{"THB", "태국 바트", 41.5, 1, 1.0, 0.45, 6},
+	{"IDR", "인도네시아 루피아", 8.55, 100, 1.0, 0.5, 10},
+	{"MYR", "말레이지아 링기트", 318.0, 1, 1.0, 0.45, 7},
+	{"SAR", "사우디 리얄", 371.0, 1, 1.0, 0.45, 6},
+	{"AED", "아랍에미리트 디르함", 379.0, 1, 1.0, 0.45, 6},
+	{"KWD", "쿠웨이트 디나르", 4540.0, 1, 1.0, 0.45, 6},
+	{"BHD", "바레인 디나르", 3700.0, 1, 1.0, 0.45, 6},
+	{"BND", "브루나이 달러", 1060.0, 1, 1.0, 0.35, 0},
+	{"VND", "베트남 동", 5.45, 100, 2.0, 0.4, 10},
+	{"PHP", "필리핀 페소", 24.2, 1, 2.0, 0.5, 7},
+	{"TWD", "대만 달러", 43.6, 1, 2.0, 0.4, 7},
+	{"INR", "인도 루피", 16.4, 1, 2.0, 0.45, 8},
+	{"MXN", "멕시코 페소", 75.0, 1, 2.0, 0.8, 8},
+	{"BRL", "브라질 레알", 252.0, 1, 2.0, 0.9, 9},
+	{"TRY", "튀르키예 리라", 34.5, 1, 2.0, 0.9, 10},
+	{"ZAR", "남아프리카공화국 랜드", 78.0, 1, 2.0, 0.9, 10},
 }
 
 // quoteAt is the quote at a given instant: the level moved by a sum of
@@ -133,7 +137,7 @@ func (r reference) quoteAt(at time.Time) rate.Quote {
 		return d.Div(unit) // exact: dividing by 100 only shifts the point
 	}
 	tts, ttb = perUnit(tts), perUnit(ttb)
-	return rate.Quote{
+	q := rate.Quote{
 		Code:         r.code,
 		Name:         r.name,
 		DealBaseRate: perUnit(mid),
@@ -141,6 +145,12 @@ func (r reference) quoteAt(at time.Time) rate.Quote {
 		TTB:          &ttb,
 		RecordedAt:   at,
 	}
+	if r.cash > 0 {
+		buy := perUnit(mid.Mul(decimal.NewFromFloat(1 + r.cash/100)).Round(2))
+		sell := perUnit(mid.Mul(decimal.NewFromFloat(1 - r.cash/100)).Round(2))
+		q.CashBuy, q.CashSell = &buy, &sell
+	}
+	return q
 }
 
 func hash64(s string) uint64 {

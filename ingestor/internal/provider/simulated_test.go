@@ -31,6 +31,26 @@ func TestSimulatedIsDeterministicAndPlausible(t *testing.T) {
 		if !q.DealBaseRate.IsPositive() || q.TTS == nil || q.TTB == nil || !q.TTS.GreaterThan(q.DealBaseRate) || !q.TTB.LessThan(q.DealBaseRate) {
 			t.Errorf("%s: want 0 < ttb < mid < tts, got ttb %v mid %s tts %v", q.Code, q.TTB, q.DealBaseRate, q.TTS)
 		}
+		// Banknotes cost more than a remittance: cash rates lie outside
+		// the TT rates, for the currencies the bank trades in cash.
+		switch {
+		case q.Code == "BND":
+			if q.CashBuy != nil || q.CashSell != nil {
+				t.Errorf("BND: cash %v/%v, want none (banks do not trade its banknotes)", q.CashBuy, q.CashSell)
+			}
+		case q.CashBuy == nil || q.CashSell == nil || !q.CashBuy.GreaterThan(*q.TTS) || !q.CashSell.LessThan(*q.TTB) || !q.CashSell.IsPositive():
+			t.Errorf("%s: want 0 < cash sell < ttb < tts < cash buy, got cash %v/%v tt %v/%v", q.Code, q.CashBuy, q.CashSell, q.TTS, q.TTB)
+		}
+	}
+	// USD's cash spread is the 1.75 % Korean banks quote.
+	for _, q := range a.Quotes {
+		if q.Code != "USD" {
+			continue
+		}
+		spread := q.CashBuy.Sub(q.DealBaseRate).Div(q.DealBaseRate).Mul(decimal.NewFromInt(100))
+		if spread.LessThan(decimal.RequireFromString("1.74")) || spread.GreaterThan(decimal.RequireFromString("1.76")) {
+			t.Errorf("USD cash buy %s over mid %s is %s %%, want 1.75 %%", q.CashBuy, q.DealBaseRate, spread)
+		}
 	}
 }
 
