@@ -135,11 +135,13 @@ func (a *app) get(t *testing.T, path string, cookies ...*http.Cookie) (int, stri
 	return resp.StatusCode, string(b), resp.Header
 }
 
+// untranslated finds a template key shown instead of its words.
+var untranslated = regexp.MustCompile(`>[^<]*?\b((?:board|convert|currency|search|popular|status|err|nav|legend|trend|svc|app|lang)\.[a-z0-9_.]+)`)
+
 // TestPagesRender: every page renders with the API's figures, formatted
 // as people read them, with no template key left untranslated.
 func TestPagesRender(t *testing.T) {
 	a := newApp(t)
-	untranslated := regexp.MustCompile(`>[^<]*?\b((?:board|convert|currency|search|popular|status|err|nav|legend|trend|svc|app|lang)\.[a-z0-9_.]+)`)
 	for _, tt := range []struct {
 		path string
 		want []string
@@ -344,6 +346,29 @@ func TestConverterWithoutChannel(t *testing.T) {
 	e.ServeHTTP(rec, httptest.NewRequest("GET", "/convert?amount=1250&from=USD&to=KRW&channel=cash&preferential=90", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `data-result="1700300"`) || !strings.Contains(rec.Body.String(), "송금 환율로 계산했습니다") || calls != 2 {
 		t.Errorf("refused channel: %d after %d calls:\n%s", rec.Code, calls, rec.Body)
+	}
+}
+
+// TestConverterCashLegs: a cash conversion names the bank's cash rate of
+// each leg in words, in both languages (the leg's rate_type is cash_buy or
+// cash_sell, which the remittance fixtures never showed).
+func TestConverterCashLegs(t *testing.T) {
+	a := newApp(t)
+	a.fake.set("/api/v1/currencies/convert", ok(`{"from":"USD","to":"JPY","amount":"100","rate_type":"bank","channel":"cash","preferential":"0","rate":"150.5","result":"15050","result_unrounded":"15050","minor_units":0,"legs":[`+
+		`{"currency_code":"USD","direction":"to_krw","rate_type":"cash_sell","rate":"1352.12"},{"currency_code":"JPY","direction":"from_krw","rate_type":"cash_buy","rate":"9.38"}],`+
+		`"source":"simulated","as_of":"2026-11-25T00:50:00Z","fetched_at":"2026-11-25T00:50:00Z"}`))
+	for _, tt := range []struct{ lang, sell, buy string }{{"ko", "현찰 팔 때", "현찰 살 때"}, {"en", "Sell cash", "Buy cash"}} {
+		status, body, _ := a.get(t, "/convert?amount=100&from=USD&to=JPY&channel=cash&lang="+tt.lang)
+		if status != 200 {
+			t.Fatalf("%s: %d\n%s", tt.lang, status, body)
+		}
+		if m := untranslated.FindStringSubmatch(body); m != nil {
+			t.Errorf("%s: shows the key %q instead of words", tt.lang, m[1])
+		}
+		text := html.UnescapeString(body)
+		if !strings.Contains(text, "USD: "+tt.sell) || !strings.Contains(text, "JPY: "+tt.buy) {
+			t.Errorf("%s: legs do not name %q and %q:\n%s", tt.lang, tt.sell, tt.buy, body)
+		}
 	}
 }
 
