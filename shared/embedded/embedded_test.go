@@ -151,26 +151,46 @@ func TestStartRedis(t *testing.T) {
 // devstack running for days kept every rate, tombstone, click window and
 // dedupe set it ever wrote. With KeepTime on the stack's clock, keys expire
 // when that clock passes their TTL, and only then.
-func TestKeepTimeExpiresKeys(t *testing.T) {
-	t.Parallel()
+// keptRedis is an embedded Redis kept on a fake clock for one test.
+type keptRedis struct {
+	m    *miniredis.Miniredis
+	opts *redis.Options
+	rdb  *redis.Client
+	mu   sync.Mutex
+	now  time.Time
+	// tick is unbuffered: a send returns once KeepTime took it, and a
+	// second send means the first was applied.
+	tick chan time.Time
+}
+
+// keepRedis starts an embedded Redis and KeepTime on a fake clock that
+// starts just before a new year, until the test ends.
+func keepRedis(t *testing.T) *keptRedis {
+	t.Helper()
 	m, err := embedded.StartRedis()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
-	opts, _ := redis.ParseURL(embedded.RedisURL(m))
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	tick := make(chan time.Time) // unbuffered: a second send means the first was applied
+	k := &keptRedis{m: m, now: time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC), tick: make(chan time.Time)}
+	k.opts, _ = redis.ParseURL(embedded.RedisURL(m))
+	k.rdb = redis.NewClient(k.opts)
+	t.Cleanup(func() { _ = k.rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { embedded.KeepTime(ctx, m, clock, tick, nil); close(done) }()
+	go func() { embedded.KeepTime(ctx, m, k.clock, k.tick, nil); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return k
+}
+
+func (k *keptRedis) clock() time.Time { k.mu.Lock(); defer k.mu.Unlock(); return k.now }
+
+func (k *keptRedis) advance(d time.Duration) { k.mu.Lock(); k.now = k.now.Add(d); k.mu.Unlock() }
+
+func TestKeepTimeExpiresKeys(t *testing.T) {
+	t.Parallel()
+	k := keepRedis(t)
+	rdb, tick, advance := k.rdb, k.tick, k.advance
 	step := func(d time.Duration) {
 		advance(d)
 		tick <- time.Time{}
@@ -185,7 +205,7 @@ func TestKeepTimeExpiresKeys(t *testing.T) {
 	rdb.Set(bg, "short", "x", 10*time.Second)
 	rdb.Set(bg, "forever", "x", 0)
 	rdb.Set(bg, "forever-until", "x", 0)
-	rdb.ExpireAt(bg, "forever-until", now.Add(time.Hour))
+	rdb.ExpireAt(bg, "forever-until", k.clock().Add(time.Hour))
 
 	step(11 * time.Second)
 	if n := rdb.Exists(bg, "short").Val(); n != 0 {
@@ -215,25 +235,10 @@ func TestKeepTimeExpiresKeys(t *testing.T) {
 // those of live keys, so a WATCH held across the prune still sees a change.
 func TestKeepTimeForgetsVersionsOfDeletedKeys(t *testing.T) {
 	t.Parallel()
-	m, err := embedded.StartRedis()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	opts, _ := redis.ParseURL(embedded.RedisURL(m))
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	other := redis.NewClient(opts) // writes while rdb holds a WATCH
+	k := keepRedis(t)
+	m, rdb, tick := k.m, k.rdb, k.tick
+	other := redis.NewClient(k.opts) // writes while rdb holds a WATCH
 	t.Cleanup(func() { _ = other.Close() })
-
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	tick := make(chan time.Time) // unbuffered: a send returns once KeepTime took it
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { embedded.KeepTime(ctx, m, clock, tick, nil); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	// sent counts ticks as KeepTime counts them. When tickTo(n) returns,
 	// KeepTime has finished ticks 1..n-1 and taken tick n.
 	sent := 0
@@ -274,9 +279,7 @@ func TestKeepTimeForgetsVersionsOfDeletedKeys(t *testing.T) {
 		t.Fatalf("versions after the writes: expected %d, got %d", want, got)
 	}
 
-	mu.Lock()
-	now = now.Add(11 * time.Second)
-	mu.Unlock()
+	k.advance(11 * time.Second)
 	tickTo(2)
 	if got := rdb.DBSize(bg).Val(); got != live+1 {
 		t.Fatalf("DBSIZE 11 s later: expected %d (the 10 s keys gone), got %d", live+1, got)
@@ -287,7 +290,7 @@ func TestKeepTimeForgetsVersionsOfDeletedKeys(t *testing.T) {
 			embedded.ForgetEvery, want, got)
 	}
 
-	err = rdb.Watch(bg, func(tx *redis.Tx) error {
+	err := rdb.Watch(bg, func(tx *redis.Tx) error {
 		tickTo(embedded.ForgetEvery + 1) // the prune runs while the WATCH is held
 		if got, want := versions(), live+1; got != want {
 			t.Errorf("versions after tick %d: expected %d (the live keys'), got %d", embedded.ForgetEvery, want, got)
